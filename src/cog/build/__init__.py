@@ -1,0 +1,1 @@
+"""build component of pycog."""
