@@ -32,8 +32,8 @@ def streaming(fn: F | None = None) -> F | Callable[[F], F]:
 @overload
 def concurrent(fn: F) -> F: ...
 @overload
-def concurrent(fn: None = None, *, max: int = 1) -> Callable[[F], F]: ...  # noqa: A002
-def concurrent(fn: F | None = None, *, max: int = 1) -> F | Callable[[F], F]:  # noqa: A002
+def concurrent(fn: None = None, *, max: int = 1) -> Callable[[F], F]: ...
+def concurrent(fn: F | None = None, *, max: int = 1) -> F | Callable[[F], F]:
     """Let up to `max` predictions run at once; needs an `async def` method when `max > 1`."""
     if isinstance(max, bool) or not isinstance(max, int):
         raise TypeError("concurrent(max=...) must be an integer")

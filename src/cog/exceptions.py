@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-class CancelationException(BaseException):  # noqa: N818 - Cog's public name
+class CancelationException(BaseException):
     """Raised inside a running synchronous `run()`/`predict()` when its prediction is canceled.
 
     It derives from BaseException so that `except Exception:` in user code does not swallow

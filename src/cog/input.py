@@ -28,7 +28,7 @@ class FieldInfo:
     accept: str | None = None
 
 
-def Input(  # noqa: N802 - Cog's public name
+def Input(
     default: Any = None,
     *,
     default_factory: Callable[..., Any] | None = None,

@@ -166,7 +166,7 @@ def entry_function(predictor: Any, method: str | None = None) -> Callable[..., A
     """The callable a prediction invokes: the bound `run`/`predict` (or `method`, e.g.
     `train`) of a class instance, or the function itself for function predictors."""
     if inspect.isroutine(predictor):
-        return predictor  # type: ignore[no-any-return]
+        return predictor
     name = method or entry_method_name(type(predictor))
     return getattr(predictor, name)  # type: ignore[no-any-return]
 

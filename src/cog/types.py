@@ -89,7 +89,7 @@ def open_url(url: str, timeout: float = DOWNLOAD_TIMEOUT_SECONDS) -> IO[bytes]:
     if user_agent := os.environ.get("COG_USER_AGENT"):
         headers["User-Agent"] = user_agent
     request = urllib.request.Request(url, headers=headers)
-    return cast(IO[bytes], urllib.request.urlopen(request, timeout=timeout))  # noqa: S310
+    return cast(IO[bytes], urllib.request.urlopen(request, timeout=timeout))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -149,7 +149,7 @@ class URLFile(io.IOBase):
         buffer[: len(data)] = data
         return len(data)
 
-    def __iter__(self) -> Iterator[bytes]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[bytes]:
         return iter(self._target())
 
     def close(self) -> None:
