@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, is_dataclass
-from typing import Any
+from typing import Any, dataclass_transform
 
 
+@dataclass_transform()
 class BaseModel:
     """Base class of structured output types; every subclass becomes a dataclass.
 

@@ -24,7 +24,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from typing import IO, Any, TypeVar, cast
+from typing import IO, TYPE_CHECKING, Any, TypeAlias, TypeVar, cast
 
 FILENAME_MAX_BYTES = 200
 _UNSAFE_FILENAME_CHARS = ("\x00", "/")
@@ -259,10 +259,16 @@ class URLPath(pathlib.PosixPath):
 
 Item = TypeVar("Item")
 
+if TYPE_CHECKING:
+    # For type checkers these are the plain iterator types, so that a generator function
+    # annotated `-> ConcatenateIterator[str]` type-checks (a generator is not a subclass of
+    # the marker classes below).
+    ConcatenateIterator: TypeAlias = Iterator
+    AsyncConcatenateIterator: TypeAlias = AsyncIterator
+else:
 
-class ConcatenateIterator(Iterator[Item]):
-    """Return type of a generator whose string chunks join into one text (LLM tokens)."""
+    class ConcatenateIterator(Iterator[Item]):
+        """Return type of a generator whose string chunks join into one text (LLM tokens)."""
 
-
-class AsyncConcatenateIterator(AsyncIterator[Item]):
-    """Async form of `ConcatenateIterator`."""
+    class AsyncConcatenateIterator(AsyncIterator[Item]):
+        """Async form of `ConcatenateIterator`."""
