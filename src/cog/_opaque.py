@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Final
 
-class Opaque:
-    """Use as `Annotated[T, cog.Opaque]`: the value is passed through without validation
-    or encoding, and the schema says only `{"type": "object"}` (lists keep their shape)."""
 
-    def __init__(self) -> None:
-        raise TypeError("Opaque is a marker: use it as Annotated[T, cog.Opaque]")
+class _OpaqueMarker:
+    """The type of the `cog.Opaque` marker (one instance)."""
+
+    def __repr__(self) -> str:
+        return "cog.Opaque"
+
+
+Opaque: Final = _OpaqueMarker()
+"""Use as `Annotated[T, cog.Opaque]`: the value passes through without validation or encoding,
+and the schema says only `{"type": "object"}` (lists keep their shape)."""
