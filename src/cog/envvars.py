@@ -1,0 +1,118 @@
+"""Every environment variable pycog reads, declared once.
+
+Code reads variables through these declarations (`SETUP_TIMEOUT.get()`), never with a bare
+`os.environ[...]`, and docs/environment.md is rendered from this list (a test keeps it in step).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TypeVar
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    """One environment variable: its name, what it does, and the CLI flag it mirrors."""
+
+    name: str
+    description: str
+    default: str | None = None
+    flag: str | None = None
+    where: str = "runtime"
+
+    def get(self) -> str | None:
+        """The variable's value, or its default when unset or empty."""
+        return os.environ.get(self.name) or self.default
+
+    def get_float(self) -> float | None:
+        """The value as a number; unset, empty or unparsable values give the default."""
+        return _number(self.get(), float, self.default)
+
+    def get_int(self) -> int | None:
+        """The value as an integer; unset, empty or unparsable values give the default."""
+        return _number(self.get(), int, self.default)
+
+
+N = TypeVar("N", int, float)
+
+
+def _number(value: str | None, kind: type[N], default: str | None) -> N | None:
+    for candidate in (value, default):
+        if candidate is None:
+            continue
+        try:
+            return kind(candidate)
+        except ValueError:
+            continue
+    return None
+
+
+PORT = EnvVar("PORT", "Port the prediction server listens on.", "5000", "--port")
+PREDICT_TYPE_STUB = EnvVar(
+    "COG_PREDICT_TYPE_STUB",
+    "Predictor reference (`predict.py:Predictor`); overrides cog.yaml's `run`/`predict`.",
+)
+TRAIN_TYPE_STUB = EnvVar(
+    "COG_TRAIN_TYPE_STUB", "Trainer reference (`train.py:train`); overrides cog.yaml's `train`."
+)
+MAX_CONCURRENCY = EnvVar(
+    "COG_MAX_CONCURRENCY",
+    "Predictions run at once (slots); overrides `concurrency.max`. Needs an async predictor "
+    "above 1.",
+)
+SETUP_TIMEOUT = EnvVar(
+    "COG_SETUP_TIMEOUT", "Seconds `setup()` may take before the server reports SETUP_FAILED."
+)
+THROTTLE_RESPONSE_INTERVAL = EnvVar(
+    "COG_THROTTLE_RESPONSE_INTERVAL",
+    "Minimum seconds between non-terminal webhooks of one prediction.",
+    "0.5",
+)
+STREAM_HISTORY_CAPACITY = EnvVar(
+    "COG_STREAM_HISTORY_CAPACITY",
+    "Server-Sent Events kept per prediction for clients that reconnect (0 disables replay).",
+    "1024",
+)
+WEBHOOK_AUTH_TOKEN = EnvVar(
+    "WEBHOOK_AUTH_TOKEN", "Sent as `Authorization: Bearer <token>` with every webhook."
+)
+WEIGHTS = EnvVar("COG_WEIGHTS", "Passed to `setup(weights=...)` when setup declares it.")
+USER_AGENT = EnvVar("COG_USER_AGENT", "User-Agent of downloads of URL inputs.")
+LOG_LEVEL = EnvVar(
+    "COG_LOG_LEVEL", "Server log level: debug, info, warning or error.", "info", "--log-level"
+)
+LOG_FORMAT = EnvVar("LOG_FORMAT", "`console` for human-readable server logs (default JSON).")
+OPENAPI_SCHEMA = EnvVar(
+    "COG_OPENAPI_SCHEMA",
+    "Path of a prebuilt OpenAPI schema used instead of reading the predictor.",
+    flag="--openapi-schema",
+    where="build",
+)
+CACHE_DIR = EnvVar(
+    "COG_CACHE_DIR",
+    "Root of pycog's caches (local environments, weights).",
+    where="cli",
+)
+NO_COLOR = EnvVar("NO_COLOR", "Disable colour in the CLI's output.", flag="--no-color", where="cli")
+
+ALL: tuple[EnvVar, ...] = tuple(
+    value for value in list(globals().values()) if isinstance(value, EnvVar)
+)
+
+
+def render_markdown() -> str:
+    """docs/environment.md: one table row per variable."""
+    lines = [
+        "# Environment variables",
+        "",
+        "Generated from `src/cog/envvars.py` (a test checks that it is in step).",
+        "",
+        "| variable | used by | default | flag | what it does |",
+        "|---|---|---|---|---|",
+    ]
+    for var in sorted(ALL, key=lambda v: (v.where, v.name)):
+        default = f"`{var.default}`" if var.default else ""
+        flag = f"`{var.flag}`" if var.flag else ""
+        lines.append(f"| `{var.name}` | {var.where} | {default} | {flag} | {var.description} |")
+    return "\n".join(lines) + "\n"
