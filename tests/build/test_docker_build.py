@@ -15,7 +15,13 @@ from cog import __version__
 from cog.build.builder import BuiltImage, build_image
 from cog.build.docker_runtime import ContainerSpec, ModelContainer
 from cog.build.engine import Docker
-from cog.build.labels import LABEL_CONFIG, LABEL_SCHEMA, LABEL_VERSION, config_document
+from cog.build.labels import (
+    LABEL_CONFIG,
+    LABEL_PIP_FREEZE,
+    LABEL_SCHEMA,
+    LABEL_VERSION,
+    config_document,
+)
 
 from .conftest import (
     build_options,
@@ -60,6 +66,8 @@ def test_hello_world_labels(docker: Docker, hello: BuiltImage, hello_project: Pa
     labels = docker.labels(hello.name)
     config = project_config(hello_project)
     assert labels[LABEL_VERSION] == __version__
+    assert "pycog @ file://" in labels[LABEL_PIP_FREEZE] or "pycog==" in labels[LABEL_PIP_FREEZE]
+    assert "pydantic==" in labels[LABEL_PIP_FREEZE]
     assert json.loads(labels[LABEL_CONFIG]) == json.loads(json.dumps(config_document(config)))
     schema = json.loads(labels[LABEL_SCHEMA])
     assert schema["openapi"].startswith("3.0")

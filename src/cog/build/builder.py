@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import envvars
+from .._version import __version__
 from ..config.model import Config
 from .base_image import BaseImage, BaseImageChoice, candidate_base_images
 from .context import BuildContext, weights_context
@@ -27,7 +29,7 @@ from .dockerfile import (
 from .engine import BuildRequest, Docker
 from .errors import BaseImageNotFound, BuildError
 from .ignore import IgnoreRules, context_files
-from .labels import image_labels
+from .labels import LABEL_PIP_FREEZE, image_labels
 from .pip_host import host_pip
 from .requirements import Requirements, generate_requirements
 from .sdk_wheel import sdk_wheel
@@ -108,8 +110,14 @@ def choose_base_image(config: Config, choice: BaseImageChoice, docker: Docker | 
     )
 
 
-def plan_build(config: Config, options: BuildOptions, docker: Docker | None) -> BuildPlan:
-    """Dockerfile, requirements and file lists for a build (nothing is sent anywhere)."""
+def plan_build(
+    config: Config, options: BuildOptions, docker: Docker | None, wheel_name: str | None = None
+) -> BuildPlan:
+    """Dockerfile, requirements and file lists for a build (nothing is sent anywhere).
+
+    `wheel_name` is the staged pycog wheel; without it the name the wheel will have is used,
+    so `cog debug` never has to build one.
+    """
     base = choose_base_image(config, options.base, docker)
     requirements = generate_requirements(config, base.gpu.cuda if base.gpu else None)
     files = context_files(config.project_dir, IgnoreRules.for_project(config.project_dir))
@@ -124,7 +132,7 @@ def plan_build(config: Config, options: BuildOptions, docker: Docker | None) -> 
             files = [f for f in files if f not in set(weights)]
     inputs = DockerfileInputs(
         base=base,
-        sdk_wheel=_wheel_name(),
+        sdk_wheel=wheel_name or expected_wheel_name(),
         has_requirements=bool(requirements.lines),
         weights_image=weights_image,
     )
@@ -134,8 +142,9 @@ def plan_build(config: Config, options: BuildOptions, docker: Docker | None) -> 
     )
 
 
-def _wheel_name() -> str:
-    return sdk_wheel().name
+def expected_wheel_name() -> str:
+    given = envvars.SDK_WHEEL.get()
+    return Path(given).name if given else f"pycog-{__version__}-py3-none-any.whl"
 
 
 def static_schema(config: Config, options: BuildOptions) -> dict[str, Any]:
@@ -171,7 +180,8 @@ def resolve_secret(spec: str, project_dir: Path) -> str:
 def build_image(config: Config, options: BuildOptions, docker: Docker) -> BuiltImage:
     """Build the model image and return its name and id."""
     schema = static_schema(config, options)
-    plan = plan_build(config, options, docker)
+    wheel = sdk_wheel()
+    plan = plan_build(config, options, docker, wheel.name)
     schema_json = json.dumps(schema, indent=2).encode()
     cog_dir = config.project_dir / ".cog"
     cog_dir.mkdir(exist_ok=True)
@@ -182,7 +192,6 @@ def build_image(config: Config, options: BuildOptions, docker: Docker) -> BuiltI
     secrets = [resolve_secret(s, config.project_dir) for s in options.secrets]
     if pip.ca_bundle is not None:
         secrets.append(f"id={PIP_CA_SECRET},src={pip.ca_bundle}")
-    wheel = sdk_wheel()
     staged: dict[str, bytes | Path] = {
         "openapi_schema.json": schema_json,
         f"wheels/{wheel.name}": wheel,
@@ -201,7 +210,22 @@ def build_image(config: Config, options: BuildOptions, docker: Docker) -> BuiltI
         progress=options.progress,
     )
     image_id = docker.build(request)
+    if options.labels:
+        image_id = _add_pip_freeze(docker, plan.image)
     return BuiltImage(plan.image, image_id, plan)
+
+
+def _add_pip_freeze(docker: Docker, image: str) -> str:
+    # What pip actually installed is only known after the build, so like Cog a second,
+    # layer-less build adds it as a label.
+    freeze = docker.run(
+        "run", "--rm", "--entrypoint", "python", image, "-m", "pip", "freeze", timeout=300
+    ).stdout
+    context = BuildContext(f"FROM {image}\n")
+    request = BuildRequest(
+        context=context, tag=image, labels={LABEL_PIP_FREEZE: freeze}, progress="quiet"
+    )
+    return docker.build(request)
 
 
 def _build_weights(config: Config, plan: BuildPlan, options: BuildOptions, docker: Docker) -> None:
