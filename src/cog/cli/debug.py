@@ -7,7 +7,6 @@ from typing import Any
 import click
 
 from ..build.builder import BuildOptions, plan_build
-from ..build.engine import Docker
 from .build import base_choice_from, build_flags, domain_errors, load_project
 
 
@@ -22,9 +21,9 @@ def command(image_name: str | None, separate_weights: bool, **kwargs: Any) -> No
     options = BuildOptions(
         tag=image_name, base=base_choice_from(kwargs), separate_weights=separate_weights
     )
-    docker = Docker()
-    # Without an engine the base image cannot be checked; the fallback is shown instead.
-    plan = plan_build(config, options, docker if docker.available() else None)
+    # Nothing is checked against an engine: the base image shown is the one a build falls
+    # back to (or `--base-image`), whether or not it is present.
+    plan = plan_build(config, options, None)
     if plan.weights_dockerfile:
         click.echo(f"# Weights image {plan.weights_image}")
         click.echo(plan.weights_dockerfile)
