@@ -128,7 +128,7 @@ class Docker:
         if request.progress == "quiet":
             args.append("--quiet")
         else:
-            args += ["--progress", "plain" if request.progress == "auto" else request.progress]
+            args += ["--progress", _progress_mode(request.progress)]
         if request.no_cache:
             args.append("--no-cache")
         for secret in request.secrets:
@@ -140,17 +140,21 @@ class Docker:
         return [*args, "-"]
 
     def _stream_build(self, command: list[str], request: BuildRequest, timeout: float) -> None:
+        # On a terminal docker draws its own progress; elsewhere its output is relayed to
+        # `self.output` and the end of it kept for the error message.
+        on_terminal = request.progress in ("auto", "tty") and sys.stderr.isatty()
+        pipe = None if on_terminal else subprocess.PIPE
         try:
             process = subprocess.Popen(
                 command,
                 stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
+                stdout=pipe,
+                stderr=None if on_terminal else subprocess.STDOUT,
                 env=self._env(),
             )
         except FileNotFoundError as exc:
             raise DockerUnavailable(f"The docker CLI ({self.binary}) was not found.") from exc
-        assert process.stdin is not None and process.stdout is not None
+        assert process.stdin is not None
         writer = threading.Thread(target=_feed, args=(request.context, process.stdin), daemon=True)
         writer.start()
         # A watchdog rather than a deadline loop: reading output blocks until the build ends.
@@ -158,7 +162,7 @@ class Docker:
         timer.start()
         tail: collections.deque[str] = collections.deque(maxlen=60)
         try:
-            for raw in process.stdout:
+            for raw in process.stdout or ():
                 line = raw.decode(errors="replace")
                 tail.append(line)
                 if request.progress != "quiet":
@@ -181,6 +185,12 @@ class Docker:
 
     def remove_image(self, ref: str) -> None:
         self.run("image", "rm", "-f", ref, check=False)
+
+
+def _progress_mode(progress: str) -> str:
+    if progress == "auto":
+        return "auto" if sys.stderr.isatty() else "plain"
+    return progress
 
 
 def _feed(context: BuildContext, stdin: Any) -> None:
