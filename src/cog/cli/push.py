@@ -29,9 +29,8 @@ def command(image: str | None, **kwargs: Any) -> None:
     docker = Docker()
     docker.ping()
     built = build_image(config, options, docker)
-    if built.plan.weights_image:
-        click.echo(f"Pushing {built.plan.weights_image}", err=True)
-        docker.push(built.plan.weights_image)
+    # With --separate-weights the weights are one unchanged layer of this image: the registry
+    # already has it after the first push, so only the code layer travels again.
     click.echo(f"Pushing {built.name}", err=True)
     docker.push(built.name)
     click.echo(f"Image pushed as {built.name}")
