@@ -217,3 +217,18 @@ def test_pillow_image_predicts_over_http(docker: Docker, tmp_path: Path) -> None
     assert output.startswith("data:image/png;base64,")
     with Image.open(io.BytesIO(base64.b64decode(output.split(",", 1)[1]))) as image:
         assert image.size == (8, 8) and image.mode == "L"
+
+
+def test_repush_after_code_change_sends_only_the_code_layer(
+    docker: Docker, registry: str, tmp_path: Path
+) -> None:
+    project = copy_fixture("hello-world", tmp_path)
+    config = project_config(project)
+    target = f"{registry}/pycog-test/repush:latest"
+    first = build_image(config, build_options(project, target), docker)
+    docker.push(first.name)
+    (project / "predict.py").write_text((project / "predict.py").read_text() + "\n# edit\n")
+    build_image(config, build_options(project, target), docker)
+    report = docker.push(target)
+    assert report.count(": Pushed") == 1, report
+    assert report.count(": Layer already exists") == len(docker.layers(target)) - 1

@@ -177,8 +177,9 @@ class Docker:
     def tag(self, source: str, target: str) -> None:
         self.run("tag", source, target)
 
-    def push(self, ref: str) -> None:
-        self.run("push", ref, timeout=3600)
+    def push(self, ref: str) -> str:
+        """Push an image; returns docker's report (one line per layer)."""
+        return self.run("push", ref, timeout=3600).stdout
 
     def pull(self, ref: str) -> None:
         self.run("pull", ref, timeout=3600)
