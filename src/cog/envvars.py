@@ -94,6 +94,16 @@ CACHE_DIR = EnvVar(
     "Root of pycog's caches (local environments, weights).",
     where="cli",
 )
+SDK_WHEEL = EnvVar(
+    "COG_SDK_WHEEL",
+    "A pycog wheel file to install into built images instead of one built from the checkout.",
+    where="build",
+)
+DOCKER_CLI = EnvVar(
+    "PYCOG_DOCKER_CLI",
+    "The `docker` executable pycog drives (default: `docker` on PATH).",
+    where="build",
+)
 NO_COLOR = EnvVar("NO_COLOR", "Disable colour in the CLI's output.", flag="--no-color", where="cli")
 
 ALL: tuple[EnvVar, ...] = tuple(

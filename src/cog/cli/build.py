@@ -1,0 +1,154 @@
+"""`cog build`, and the build flags shared by every command that builds an image."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from ..build.base_image import BaseImageChoice
+from ..build.builder import BuildOptions, build_image
+from ..build.engine import PROGRESS_MODES, Docker
+from ..config.model import Config
+from ..errors import CogError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def build_flags(function: F) -> F:
+    """Add the flags every building command shares (`-f`, base image choice, progress)."""
+    decorators = [
+        click.option(
+            "-f",
+            "--file",
+            "config_file",
+            default="cog.yaml",
+            show_default=True,
+            help="The config file, relative to the current directory.",
+        ),
+        click.option(
+            "--use-cog-base-image",
+            type=click.BOOL,
+            is_flag=False,
+            flag_value=True,
+            default=None,
+            help="Start FROM a cog-base image (default: when present).",
+        ),
+        click.option(
+            "--use-cuda-base-image",
+            type=click.Choice(["auto", "true", "false"]),
+            default="auto",
+            show_default=True,
+            help="For gpu: true, start FROM an nvidia/cuda image.",
+        ),
+        click.option(
+            "--base-image",
+            metavar="IMAGE",
+            help="Start FROM this local image (it needs python and pip).",
+        ),
+        click.option(
+            "--progress",
+            type=click.Choice(PROGRESS_MODES),
+            default="auto",
+            show_default=True,
+            help="How build progress is shown.",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        function = decorator(function)
+    return function
+
+
+def base_choice_from(kwargs: dict[str, Any]) -> BaseImageChoice:
+    """The base image flags of `build_flags` as a BaseImageChoice."""
+    if kwargs.get("base_image") and kwargs.get("use_cog_base_image"):
+        raise click.UsageError("--base-image and --use-cog-base-image exclude each other.")
+    return BaseImageChoice(
+        base_image=kwargs.get("base_image"),
+        use_cog_base_image=kwargs.get("use_cog_base_image"),
+        use_cuda_base_image=kwargs.get("use_cuda_base_image", "auto") != "false",
+    )
+
+
+def build_options_from(kwargs: dict[str, Any]) -> BuildOptions:
+    """BuildOptions from the parsed flags of a command decorated with `build_flags`."""
+    schema = kwargs.get("openapi_schema")
+    return BuildOptions(
+        tag=kwargs.get("tag"),
+        base=base_choice_from(kwargs),
+        separate_weights=bool(kwargs.get("separate_weights")),
+        secrets=tuple(kwargs.get("secret") or ()),
+        no_cache=bool(kwargs.get("no_cache")),
+        progress=kwargs.get("progress") or "auto",
+        openapi_schema=Path(schema) if schema else None,
+    )
+
+
+def load_project(config_file: str) -> Config:
+    """The config of the project in the current directory."""
+    try:
+        from ..config import load_config  # type: ignore[attr-defined,unused-ignore]
+    except ImportError as exc:
+        raise click.ClickException("cog.config.load_config is not available yet.") from exc
+    path = Path(config_file)
+    config: Config = load_config(Path.cwd() / path.parent, path.name)
+    return config
+
+
+def domain_errors(function: F) -> F:
+    """Show pycog's domain errors as click errors (message, exit status 1)."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except CogError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+def image_flags(function: F) -> F:
+    """`cog build`/`cog push` flags beyond the shared ones."""
+    decorators = [
+        click.option("--no-cache", is_flag=True, help="Build every layer afresh."),
+        click.option(
+            "--secret",
+            multiple=True,
+            metavar="id=NAME,src=PATH",
+            help="A secret for `build.run` mounts (repeatable).",
+        ),
+        click.option(
+            "--separate-weights",
+            is_flag=True,
+            help="Put weight files in their own layer, before the code.",
+        ),
+        click.option(
+            "--openapi-schema",
+            type=click.Path(exists=True, dir_okay=False),
+            help="Use this schema file instead of generating one.",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        function = decorator(function)
+    return function
+
+
+@click.command("build")
+@click.option("-t", "--tag", help="Image name (default: `image:` in cog.yaml, else cog-<dir>).")
+@image_flags
+@build_flags
+@domain_errors
+def command(**kwargs: Any) -> None:
+    """Build an image from cog.yaml."""
+    config = load_project(kwargs["config_file"])
+    options = build_options_from(kwargs)
+    docker = Docker()
+    docker.ping()
+    built = build_image(config, options, docker)
+    for warning in built.plan.requirements.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"Image built as {built.name}")
