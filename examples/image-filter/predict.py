@@ -1,7 +1,8 @@
 """Apply a filter to an image with Pillow: file input, file output."""
 
-from cog import BasePredictor, Input, Path
 from PIL import Image, ImageFilter, ImageOps
+
+from cog import BasePredictor, Input, Path
 
 FILTERS = {
     "grayscale": ImageOps.grayscale,

@@ -2,10 +2,10 @@
 
 from pathlib import Path as FsPath
 
+from charmodel import fit, generate, load
+
 import cog
 from cog import BasePredictor, ConcatenateIterator, Input
-
-from charmodel import fit, generate, load
 
 DEFAULT_CORPUS = "the quick brown fox jumps over the lazy dog. " * 20
 

@@ -1,8 +1,8 @@
 """Train the character model on a text file; the output is the weights file."""
 
-from cog import Input, Path
-
 from charmodel import fit, save
+
+from cog import Input, Path
 
 
 def train(
