@@ -115,6 +115,7 @@ class Supervisor:
         pending = [p.done.wait() for p in self.predictions.values()]
         if pending:
             await asyncio.wait_for(asyncio.gather(*pending), timeout=30)
+        self.state = "STOPPING"
         if self.channel is not None:
             self.channel.send(events.Shutdown())
         if self.process is not None and self.process.returncode is None:
