@@ -183,7 +183,7 @@ def main() -> None:
                 "hf_transfer": [
                     hf,
                     "-c",
-                    f"import hf_transfer\nfor i in range({args.files}): hf_transfer.download(f'{base}/small{{i}}.bin', f'{work}/multi/h{{i}}', 8, 1048576, 20, 5)",
+                    f"import hf_transfer\nfor i in range({args.files}): hf_transfer.download(f'{base}/small{{i}}.bin', f'{work}/multi/h{{i}}', 8, 1048576, 4, 5)",
                 ],
             },
         }
@@ -195,9 +195,13 @@ def main() -> None:
                 if tool == "hf_transfer" and not peers["hf_transfer"]:
                     continue
                 times = []
-                for _ in range(args.runs):
-                    shutil.rmtree(work / "x", ignore_errors=True)
-                    times.append(timed(argv))
+                try:
+                    for _ in range(args.runs):
+                        shutil.rmtree(work / "x", ignore_errors=True)
+                        times.append(timed(argv))
+                except subprocess.CalledProcessError as exc:
+                    print(f"{row}: {tool} failed ({exc.returncode})", file=sys.stderr)
+                    continue
                 total = (
                     size
                     if "MiB file" in row or "tar" in row
