@@ -7,9 +7,11 @@ python -m cog.server.http [--host H] [--port P] [--x-mode predict|train]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import signal
 import sys
+from collections.abc import Iterator
 from types import FrameType
 
 import uvicorn
@@ -18,9 +20,12 @@ from ..errors import CogError
 from .app import create_app
 from .settings import ServerSettings, resolve_settings
 
+SHUTDOWN_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
 
 class _Server(uvicorn.Server):
-    """Uvicorn, except that SIGTERM is ignored under --await-explicit-shutdown."""
+    """Uvicorn, except that SIGTERM is ignored under --await-explicit-shutdown, and a signal
+    that asked for a graceful shutdown ends the process with status 0 once it is done."""
 
     ignore_sigterm = False
 
@@ -28,6 +33,15 @@ class _Server(uvicorn.Server):
         if sig == signal.SIGTERM and self.ignore_sigterm:
             return
         super().handle_exit(sig, frame)
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in SHUTDOWN_SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def serve(settings: ServerSettings) -> None:
