@@ -16,7 +16,11 @@ class Predictor(BasePredictor):
     def predict(
         self,
         image: Path = Input(description="The image to filter"),
-        filter: str = Input(description="Which filter", default="grayscale", choices=list(FILTERS)),
+        filter: str = Input(
+            description="Which filter",
+            default="grayscale",
+            choices=["grayscale", "blur", "edges", "invert"],
+        ),
         width: int = Input(
             description="Resize to this width (0 keeps it)", default=0, ge=0, le=4096
         ),

@@ -22,7 +22,7 @@ def static_schema(config: Config) -> dict[str, Any] | None:
     """The schema read from source, to check inputs before anything starts (None when the
     source cannot be read statically: the served schema is used then)."""
     try:
-        from ..schema import generate_schema  # type: ignore[attr-defined, unused-ignore]
+        from ..schema import generate_schema
     except ImportError:
         return None
     try:

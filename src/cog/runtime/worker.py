@@ -225,7 +225,7 @@ def _start_loop() -> asyncio.AbstractEventLoop:
 
 def _schema(predictor: LoadedPredictor, mode: str) -> dict[str, Any] | None:
     try:
-        from ..schema import schema_for_predictors  # type: ignore[attr-defined, unused-ignore]
+        from ..schema import schema_for_predictors
     except ImportError:
         return None
     try:
