@@ -26,10 +26,21 @@ class FieldInfo:
     choices: list[str | int] | None = None
     deprecated: bool | None = None
     accept: str | None = None
+    default_given: bool = True
+    """False when `Input(...)` was called without a default (then `default` is None): such an
+    input is required unless its type is Optional, as Cog's schema has it."""
+
+
+class _NoDefault:
+    def __repr__(self) -> str:
+        return "None"
+
+
+_NO_DEFAULT: Any = _NoDefault()
 
 
 def Input(
-    default: Any = None,
+    default: Any = _NO_DEFAULT,
     *,
     default_factory: Callable[..., Any] | None = None,
     description: str | None = None,
@@ -58,8 +69,9 @@ def Input(
             "Input(default_factory=...) is not supported: give a literal default instead "
             "(Input(default=...)), or build mutable values inside run()/predict()."
         )
+    given = default is not _NO_DEFAULT
     return FieldInfo(
-        default=default,
+        default=default if given else None,
         description=description,
         ge=ge,
         le=le,
@@ -69,4 +81,5 @@ def Input(
         choices=choices,
         deprecated=deprecated,
         accept=accept,
+        default_given=given,
     )

@@ -173,7 +173,7 @@ def _input_field(parameter: inspect.Parameter, hints: dict[str, Any], order: int
         name=parameter.name,
         order=order,
         type=kind,
-        default=_json_default(info.default, where),
+        default=_json_default(info.default if info.default_given else MISSING, where),
         description=info.description,
         ge=info.ge,
         le=info.le,
