@@ -15,13 +15,25 @@ import httpx
 import pytest
 
 from cog.build.builder import BuiltImage, build_image
-from cog.build.docker_runtime import ContainerSpec, ModelContainer, run_in_container
+from cog.build.base_image import BaseImageChoice
+from cog.build.docker_runtime import (
+    ContainerSpec,
+    ModelContainer,
+    build_dev_image,
+    run_in_container,
+)
 from cog.build.dockerfile import PIP_CA_SECRET
 from cog.build.engine import Docker
 from cog.build.errors import ContainerSetupFailed
 from cog.config.model import Mount, RunCommand
 
-from .conftest import build_options, copy_fixture, project_config
+from .conftest import (
+    TEST_BASE_IMAGE,
+    build_options,
+    copy_fixture,
+    project_config,
+    schema_available,
+)
 
 pytestmark = [pytest.mark.docker, pytest.mark.reference, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -86,3 +98,20 @@ def test_run_in_container_mounts_the_project_and_returns_the_status(
         docker=docker,
     )
     assert status == 3
+
+
+@pytest.mark.skipif(
+    not schema_available(), reason="cog.schema.generate_schema has not landed on this branch yet"
+)
+def test_build_dev_image_has_schema_but_no_labels(docker: Docker, tmp_path: Path) -> None:
+    project = copy_fixture("hello-world", tmp_path)
+    name = build_dev_image(
+        project_config(project),
+        base=BaseImageChoice(base_image=TEST_BASE_IMAGE),
+        progress="quiet",
+        docker=docker,
+    )
+    assert name == "cog-hello-world-dev"
+    assert "run.cog.openapi_schema" not in docker.labels(name)
+    bundled = docker.run("run", "--rm", name, "cat", "/src/.cog/openapi_schema.json").stdout
+    assert "paths" in bundled
