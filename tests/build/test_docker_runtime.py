@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cog.build.builder import BuiltImage, build_image
 from cog.build.base_image import BaseImageChoice
+from cog.build.builder import BuiltImage, build_image
 from cog.build.docker_runtime import (
     ContainerSpec,
     ModelContainer,
