@@ -105,3 +105,21 @@ def test_push_to_the_local_registry(
     assert result.exit_code == 0, result.output
     tags = httpx.get(f"http://{registry}/v2/cli/hello/tags/list", timeout=5).json()
     assert tags["tags"] == ["latest"]
+
+
+@pytest.mark.parametrize(
+    ("flags", "base"),
+    [
+        ((), "python:3.11-slim"),
+        (("--use-cog-base-image",), "r8.im/cog-base:python3.11"),
+        (("--use-cog-base-image=false",), "python:3.11-slim"),
+        (("--use-cog-base-image", "true"), "r8.im/cog-base:python3.11"),
+    ],
+)
+def test_debug_base_image_flags(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flags: tuple[str, ...], base: str
+) -> None:
+    project = copy_fixture("hello-world", tmp_path)
+    result = invoke(project, monkeypatch, "debug", *flags)
+    assert result.exit_code == 0, result.output
+    assert f"FROM {base}\n" in result.output
