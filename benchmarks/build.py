@@ -78,6 +78,7 @@ def run(repeat: int) -> None:
             sizes.append(info["Size"] / 1e6)
             added.append((info["Size"] - base["Size"]) / 1e6)
             docker.remove_image(tag)
+    weights = weights_rebuilds(docker, repeat)
     print(f"hello-world, {repeat} runs, medians (base image pycog-test-base:bookworm)")
     print()
     print("| measure | pycog | reference Cog |")
@@ -86,6 +87,33 @@ def run(repeat: int) -> None:
     print(f"| rebuild after code change | {statistics.median(warm):.2f} s | not measurable here |")
     print(f"| image size | {statistics.median(sizes):.0f} MB | not measurable here |")
     print(f"| size above base image | {statistics.median(added):.0f} MB | not measurable here |")
+    for label, seconds in weights.items():
+        print(f"| {label} | {seconds:.2f} s | not measurable here |")
+
+
+def weights_rebuilds(docker: Docker, repeat: int) -> dict[str, float]:
+    """Rebuild after a code change of a project holding 200 MB of weights, both ways."""
+    results: dict[str, float] = {}
+    for separate in (False, True):
+        times = []
+        with tempfile.TemporaryDirectory() as scratch:
+            project = Path(scratch) / "hello-world"
+            shutil.copytree(FIXTURE, project)
+            (project / "model.bin").write_bytes(os.urandom(200 * 1024 * 1024))
+            config = project_config(project)
+            options = build_options(
+                project, "pycog-bench/weights:latest", separate_weights=separate
+            )
+            build_image(config, options, docker)
+            for i in range(repeat):
+                predict = project / "predict.py"
+                predict.write_text(predict.read_text() + f"\n# edit {i}\n")
+                times.append(timed_build(config, options, docker))
+        flag = "with --separate-weights" if separate else "without --separate-weights"
+        results[f"rebuild after code change, 200 MB weights, {flag}"] = statistics.median(times)
+    docker.remove_image("pycog-bench/weights:latest")
+    docker.remove_image("pycog-bench/weights-weights:latest")
+    return results
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ WEIGHTS_DIR = "weights"
 WEIGHTS_STAGE = "weights"
 PIP_CA_SECRET = "pycog-pip-ca"
 APT_CACHE = "--mount=type=cache,target=/var/cache/apt,sharing=locked"
-PIP_CACHE = "--mount=type=cache,target=/root/.cache/pip"
+PIP_CACHE = "--mount=type=cache,target=/root/.cache/pip,sharing=locked"
 UV_IMAGE = "ghcr.io/astral-sh/uv:0.9.26"
 
 
