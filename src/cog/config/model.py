@@ -83,6 +83,8 @@ class Config:
     filename: str = "cog.yaml"
     raw: dict[str, Any] = field(default_factory=dict)
     """The document as parsed, for labels such as `run.cog.config`."""
+    warnings: tuple[str, ...] = ()
+    """Things that work but should change (deprecated keys...), one line each."""
 
     def requirements_lines(self) -> list[str]:
         """The pip requirement lines of the model: `python_requirements`' file content or the

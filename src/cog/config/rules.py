@@ -1,0 +1,78 @@
+"""The facts cog.yaml is checked against: known keys, supported versions, reserved names."""
+
+from __future__ import annotations
+
+import re
+
+TOP_LEVEL_KEYS = (
+    "build",
+    "image",
+    "model",
+    "run",
+    "predict",
+    "train",
+    "concurrency",
+    "environment",
+    "weights",
+)
+BUILD_KEYS = (
+    "gpu",
+    "cuda",
+    "cudnn",
+    "python_version",
+    "python_requirements",
+    "python_packages",
+    "system_packages",
+    "run",
+    "pre_install",
+    "sdk_version",
+)
+CONCURRENCY_KEYS = ("max", "default_target")
+RUN_COMMAND_KEYS = ("command", "mounts")
+MOUNT_KEYS = ("type", "id", "target")
+WEIGHT_KEYS = ("name", "target", "source")
+WEIGHT_SOURCE_KEYS = ("uri", "include", "exclude")
+
+# Cog supports 3.10-3.13; pycog's server and SDK need 3.11 or newer inside the model's
+# environment, so 3.10 is refused with that reason.
+MIN_COG_PYTHON = (3, 10)
+MIN_PYCOG_PYTHON = (3, 11)
+MAX_PYTHON = (3, 14)
+SUPPORTED_PYTHONS = "3.11–3.13"
+MIN_CUDA_MAJOR = 11
+
+PYTHON_VERSION = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?$")
+CUDA_VERSION = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?$")
+PREDICTOR_REFERENCE = re.compile(r"^[^:]+\.py(?::[A-Za-z_][A-Za-z0-9_]*)?$")
+ENVIRONMENT_ENTRY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.DOTALL)
+WEIGHT_NAME = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*$")
+SDK_VERSION = re.compile(r"^\d+(\.\d+)*((a|b|rc)\d+)?(\.post\d+)?(\.dev\d+)?$")
+WEIGHT_URI_SCHEMES = ("hf://", "file://", "https://")
+
+RESERVED_ENVIRONMENT = (
+    "PATH",
+    "LD_LIBRARY_PATH",
+    "PYTHONPATH",
+    "VIRTUAL_ENV",
+    "PYTHONUNBUFFERED",
+    "LIBRARY_PATH",
+    "HF_ENDPOINT",
+    "HF_HUB_ENABLE_HF_TRANSFER",
+)
+RESERVED_ENVIRONMENT_PREFIXES = (
+    "R8_",
+    "REPLICATE_",
+    "CUDA_",
+    "NVIDIA_",
+    "NV_",
+    "PGET_",
+    "KUBERNETES_",
+)
+
+_IMAGE_NAME_UNSAFE = re.compile(r"[^a-z0-9-]")
+
+
+def default_image_name(directory_name: str) -> str:
+    """Cog's image name for a project without `image:`: `cog-<dir>`, lowercased and sanitised."""
+    name = directory_name.lower().replace(" ", "-")
+    return ("cog-" + _IMAGE_NAME_UNSAFE.sub("", name))[:30]
