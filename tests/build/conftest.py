@@ -20,12 +20,11 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 
 from cog.build.base_image import BaseImageChoice
 from cog.build.builder import BuildOptions
 from cog.build.engine import Docker
-from cog.config.model import BuildConfig, Config
+from cog.config import Config, load_config
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -78,22 +77,7 @@ def copy_fixture(name: str, target: Path) -> Path:
 
 
 def project_config(project_dir: Path) -> Config:
-    """The project's config, through cog.config.load_config once that is available."""
-    try:
-        from cog.config import load_config  # type: ignore[attr-defined]
-    except ImportError:
-        raw: dict[str, Any] = yaml.safe_load((project_dir / "cog.yaml").read_text())
-        build = raw.get("build", {})
-        return Config(
-            project_dir=project_dir,
-            build=BuildConfig(
-                python_version=str(build["python_version"]),
-                python_requirements=build.get("python_requirements"),
-            ),
-            predict=raw.get("predict") or raw.get("run"),
-            raw=raw,
-        )
-    return load_config(project_dir)  # type: ignore[no-any-return]
+    return load_config(project_dir)
 
 
 def schema_available() -> bool:

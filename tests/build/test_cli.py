@@ -9,7 +9,6 @@ import click.testing
 import httpx
 import pytest
 
-import cog.config
 from cog.build.engine import Docker
 from cog.cli.main import cli
 
@@ -19,10 +18,6 @@ pytestmark = [
     pytest.mark.docker,
     pytest.mark.slow,
     pytest.mark.timeout(600),
-    pytest.mark.skipif(
-        not hasattr(cog.config, "load_config"),
-        reason="cog.config.load_config has not landed on this branch yet",
-    ),
 ]
 
 

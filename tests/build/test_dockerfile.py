@@ -54,7 +54,9 @@ def test_cpu_dockerfile_starts_from_slim_python_and_ends_with_the_project(tmp_pa
     assert requirements < sdk < len(lines) - 1
     pip_lines = [line for line in lines if "pip install" in line]
     assert len(pip_lines) == 2
-    assert all("--mount=type=cache,target=/root/.cache/pip,sharing=locked" in line for line in pip_lines)
+    assert all(
+        "--mount=type=cache,target=/root/.cache/pip,sharing=locked" in line for line in pip_lines
+    )
     assert all("--mount=type=secret,id=pycog-pip-ca" in line for line in pip_lines)
     assert pip_lines[1].endswith(f"/tmp/pycog-wheels/{WHEEL}")
 

@@ -10,13 +10,13 @@ signature cannot be rendered fails in a second, not after a long dependency inst
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .. import envvars
 from .._version import __version__
+from ..config import default_image_name as cog_image_name
 from ..config.model import Config
 from .base_image import BaseImage, BaseImageChoice, candidate_base_images
 from .context import BuildContext, weights_context
@@ -81,8 +81,7 @@ def default_image_name(config: Config, tag: str | None = None) -> str:
         return config.image
     if config.model:
         return config.model
-    name = config.project_dir.resolve().name.lower().replace(" ", "-")
-    return ("cog-" + re.sub(r"[^a-z0-9-]", "", name))[:30]
+    return cog_image_name(config.project_dir.resolve().name)
 
 
 def weights_image_name(image: str) -> str:

@@ -12,7 +12,7 @@ import click
 from ..build.base_image import BaseImageChoice
 from ..build.builder import BuildOptions, build_image
 from ..build.engine import PROGRESS_MODES, Docker
-from ..config.model import Config
+from ..config import Config, load_config
 from ..errors import CogError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -89,12 +89,10 @@ def build_options_from(kwargs: dict[str, Any]) -> BuildOptions:
 
 def load_project(config_file: str) -> Config:
     """The config of the project in the current directory."""
-    try:
-        from ..config import load_config  # type: ignore[attr-defined,unused-ignore]
-    except ImportError as exc:
-        raise click.ClickException("cog.config.load_config is not available yet.") from exc
     path = Path(config_file)
-    config: Config = load_config(Path.cwd() / path.parent, path.name)
+    config = load_config(Path.cwd() / path.parent, path.name)
+    for warning in config.warnings:
+        click.echo(f"warning: {warning}", err=True)
     return config
 
 
