@@ -49,13 +49,17 @@ def docker() -> Iterator[Docker]:
     started_here = False
     with pytest.MonkeyPatch.context() as patch:
         if "DOCKER_HOST" not in os.environ:
-            result = subprocess.run(
-                [str(script), "start"], capture_output=True, text=True, timeout=600
-            )
-            assert result.returncode == 0, f"docker engine did not start:\n{result.stderr}"
-            for name, value in _exports(result.stdout).items():
+            # The private engine may already run (an earlier session left it); only an engine
+            # started here is stopped here.
+            env = subprocess.run([str(script), "env"], capture_output=True, text=True, timeout=30)
+            for name, value in _exports(env.stdout).items():
                 patch.setenv(name, value)
-            started_here = True
+            if not Docker().available():
+                result = subprocess.run(
+                    [str(script), "start"], capture_output=True, text=True, timeout=600
+                )
+                assert result.returncode == 0, f"docker engine did not start:\n{result.stderr}"
+                started_here = True
         engine = Docker()
         engine.ping()  # fails the tests (not skips) when no engine answers
         result = subprocess.run(
