@@ -12,7 +12,8 @@ import pytest
 from cog.build.builder import default_image_name, resolve_secret, weights_image_name
 from cog.build.context import BuildContext
 from cog.build.docker_runtime import ContainerSpec
-from cog.build.errors import BuildError
+from cog.build.engine import BuildRequest, Docker
+from cog.build.errors import BuildError, DockerUnavailable
 from cog.build.pip_host import HostPip
 from cog.build.weights import find_weights, weights_manifest
 from cog.config.model import Config
@@ -115,3 +116,17 @@ def test_host_pip_carries_only_remote_indexes() -> None:
         "PIP_EXTRA_INDEX_URL": "https://b/x",
     }
     assert HostPip().build_args() == {}
+
+
+def test_a_docker_cli_without_buildkit_is_reported_with_the_fix(tmp_path: Path) -> None:
+    # A stand-in CLI that answers as docker 23+ does without the buildx plugin.
+    fake = tmp_path / "docker"
+    fake.write_text(
+        "#!/bin/sh\ncat >/dev/null\n"
+        "echo 'ERROR: BuildKit is enabled but the buildx component is missing or broken.' >&2\n"
+        "exit 1\n"
+    )
+    fake.chmod(0o755)
+    request = BuildRequest(BuildContext("FROM scratch\n"), tag="x", progress="quiet")
+    with pytest.raises(DockerUnavailable, match="PYCOG_DOCKER_CLI"):
+        Docker(str(fake)).build(request)

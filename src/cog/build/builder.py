@@ -167,10 +167,10 @@ def resolve_secret(spec: str, project_dir: Path) -> str:
     """`id=X,src=PATH` with a relative PATH made absolute against the project."""
     parts = []
     for item in spec.split(","):
-        key, _, value = item.partition("=")
+        key, equals, value = item.partition("=")
         if key in ("src", "source") and value and not Path(value).is_absolute():
             value = str((project_dir / value).resolve())
-        parts.append(f"{key}={value}" if _ else key)
+        parts.append(f"{key}{equals}{value}")
     if not any(p.startswith("id=") for p in parts):
         raise BuildError(f"--secret {spec!r} has no id; write it as `id=NAME,src=PATH`.")
     return ",".join(parts)
