@@ -118,3 +118,27 @@ def test_debug_base_image_flags(
     result = invoke(project, monkeypatch, "debug", *flags)
     assert result.exit_code == 0, result.output
     assert f"FROM {base}\n" in result.output
+
+
+def test_build_with_another_config_file(
+    docker: Docker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = copy_fixture("hello-world", tmp_path)
+    text = (project / "cog.yaml").read_text() + "# the dev variant\n"
+    (project / "cog.dev.yaml").write_text(text)
+    result = invoke(
+        project,
+        monkeypatch,
+        "build",
+        "-f",
+        "cog.dev.yaml",
+        "-t",
+        "pycog-test/devconfig:latest",
+        "--base-image",
+        TEST_BASE_IMAGE,
+        "--progress",
+        "quiet",
+    )
+    assert result.exit_code == 0, result.output
+    inside = docker.run("run", "--rm", "pycog-test/devconfig:latest", "cat", "/src/cog.yaml")
+    assert inside.stdout == text

@@ -200,3 +200,11 @@ def test_given_base_image_without_tini_installs_it(tmp_path: Path) -> None:
     )
     assert "FROM local/base:1" in text.splitlines()
     assert "apt-get install -qqy --no-install-recommends tini" in text
+
+
+def test_a_renamed_config_becomes_cog_yaml_in_the_image(tmp_path: Path) -> None:
+    config = make_config(tmp_path, python_version="3.11")
+    base = fallback_base_image(config, BaseImageChoice(use_cog_base_image=False))
+    inputs = DockerfileInputs(base=base, sdk_wheel=WHEEL, renamed_config=True)
+    lines = generate_dockerfile(config, inputs).splitlines()
+    assert lines[-2:] == ["COPY project /src", "COPY .cog_build/cog.yaml /src/cog.yaml"]

@@ -134,6 +134,7 @@ def plan_build(
         sdk_wheel=wheel_name or expected_wheel_name(),
         has_requirements=bool(requirements.lines),
         weights_image=weights_image,
+        renamed_config=config.filename != "cog.yaml",
     )
     dockerfile = generate_dockerfile(config, inputs)
     return BuildPlan(
@@ -197,6 +198,8 @@ def build_image(config: Config, options: BuildOptions, docker: Docker) -> BuiltI
     }
     if plan.requirements.lines:
         staged["requirements.txt"] = plan.requirements.text().encode()
+    if config.filename != "cog.yaml":
+        staged["cog.yaml"] = config.project_dir / config.filename
     context = BuildContext(plan.dockerfile, staged, config.project_dir, plan.files)
     labels = image_labels(config, schema, plan.base.name) if options.labels else {}
     request = BuildRequest(
