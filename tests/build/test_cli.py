@@ -142,3 +142,19 @@ def test_build_with_another_config_file(
     assert result.exit_code == 0, result.output
     inside = docker.run("run", "--rm", "pycog-test/devconfig:latest", "cat", "/src/cog.yaml")
     assert inside.stdout == text
+
+
+def test_build_falls_back_from_a_missing_cog_base_image(
+    docker: Docker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # script/lib/base-images tags the test base as python:3.11-slim, the fallback for 3.11.
+    project = copy_fixture("hello-world", tmp_path)
+    result = invoke(
+        project, monkeypatch, "build", "-t", "pycog-test/fallback:latest", "--progress", "quiet"
+    )
+    assert result.exit_code == 0, result.output
+    assert "r8.im/cog-base:python3.11 is not in the Docker engine; using python:3.11-slim" in (
+        result.output
+    )
+    labels = docker.labels("pycog-test/fallback:latest")
+    assert labels["run.cog.cog-base-image-name"] == "python:3.11-slim"

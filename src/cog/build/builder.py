@@ -64,6 +64,7 @@ class BuildPlan:
     weights: list[str] = field(default_factory=list)
     weights_image: str | None = None
     weights_dockerfile: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,10 @@ def plan_build(
     """
     base = choose_base_image(config, options.base, docker)
     requirements = generate_requirements(config, base.gpu.cuda if base.gpu else None)
+    warnings = list(requirements.warnings)
+    first_choice = candidate_base_images(config, options.base)[0]
+    if docker is not None and base != first_choice:
+        warnings.append(f"{first_choice.name} is not in the Docker engine; using {base.name}.")
     files = context_files(config.project_dir, IgnoreRules.for_project(config.project_dir))
     image = default_image_name(config, options.tag)
     weights: list[str] = []
@@ -138,7 +143,15 @@ def plan_build(
     )
     dockerfile = generate_dockerfile(config, inputs)
     return BuildPlan(
-        image, base, dockerfile, requirements, files, weights, weights_image, weights_dockerfile
+        image,
+        base,
+        dockerfile,
+        requirements,
+        files,
+        weights,
+        weights_image,
+        weights_dockerfile,
+        warnings,
     )
 
 

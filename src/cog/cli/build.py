@@ -147,6 +147,6 @@ def command(**kwargs: Any) -> None:
     docker = Docker()
     docker.ping()
     built = build_image(config, options, docker)
-    for warning in built.plan.requirements.warnings:
+    for warning in built.plan.warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(f"Image built as {built.name}")

@@ -29,6 +29,8 @@ def command(image: str | None, **kwargs: Any) -> None:
     docker = Docker()
     docker.ping()
     built = build_image(config, options, docker)
+    for warning in built.plan.warnings:
+        click.echo(f"warning: {warning}", err=True)
     # With --separate-weights the weights are one unchanged layer of this image: the registry
     # already has it after the first push, so only the code layer travels again.
     click.echo(f"Pushing {built.name}", err=True)
