@@ -158,3 +158,30 @@ def test_build_falls_back_from_a_missing_cog_base_image(
     )
     labels = docker.labels("pycog-test/fallback:latest")
     assert labels["run.cog.cog-base-image-name"] == "python:3.11-slim"
+
+
+def test_build_with_the_users_own_dockerfile(
+    docker: Docker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = copy_fixture("hello-world", tmp_path)
+    (project / "Dockerfile").write_text(
+        f"FROM {TEST_BASE_IMAGE}\nWORKDIR /src\nCOPY . /src\nRUN echo custom > /custom\n"
+    )
+    result = invoke(
+        project,
+        monkeypatch,
+        "build",
+        "--dockerfile",
+        "Dockerfile",
+        "-t",
+        "pycog-test/custom:latest",
+        "--progress",
+        "quiet",
+    )
+    assert result.exit_code == 0, result.output
+    assert docker.run("run", "--rm", "pycog-test/custom:latest", "cat", "/custom").stdout == (
+        "custom\n"
+    )
+    listing = docker.run("run", "--rm", "pycog-test/custom:latest", "ls", "/src").stdout.split()
+    assert "predict.py" in listing
+    assert "run.cog.openapi_schema" in docker.labels("pycog-test/custom:latest")

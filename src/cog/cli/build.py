@@ -50,6 +50,12 @@ def build_flags(function: F) -> F:
             help="Start FROM this local image (it needs python and pip).",
         ),
         click.option(
+            "--dockerfile",
+            type=click.Path(exists=True, dir_okay=False),
+            hidden=True,
+            help="Build this Dockerfile instead of generating one.",
+        ),
+        click.option(
             "--progress",
             type=click.Choice(PROGRESS_MODES),
             default="auto",
@@ -66,6 +72,8 @@ def base_choice_from(kwargs: dict[str, Any]) -> BaseImageChoice:
     """The base image flags of `build_flags` as a BaseImageChoice."""
     if kwargs.get("base_image") and kwargs.get("use_cog_base_image"):
         raise click.UsageError("--base-image and --use-cog-base-image exclude each other.")
+    if kwargs.get("dockerfile") and (kwargs.get("base_image") or kwargs.get("use_cog_base_image")):
+        raise click.UsageError("--dockerfile excludes --base-image and --use-cog-base-image.")
     return BaseImageChoice(
         base_image=kwargs.get("base_image"),
         use_cog_base_image=kwargs.get("use_cog_base_image"),
@@ -84,6 +92,7 @@ def build_options_from(kwargs: dict[str, Any]) -> BuildOptions:
         no_cache=bool(kwargs.get("no_cache")),
         progress=kwargs.get("progress") or "auto",
         openapi_schema=Path(schema) if schema else None,
+        dockerfile=Path(kwargs["dockerfile"]).resolve() if kwargs.get("dockerfile") else None,
     )
 
 
