@@ -1,0 +1,52 @@
+"""`cog exec`: run a command inside the model's environment (virtualenv or container)."""
+
+from __future__ import annotations
+
+import subprocess
+
+import click
+
+from ..errors import CogError
+from .console import reporter, say
+from .errors import as_click_error
+from .model import choose_runtime
+from .options import load_project, parse_env, runtime_options
+
+
+@click.command("exec", context_settings={"ignore_unknown_options": True})
+@click.argument("argv", nargs=-1, required=True, type=click.UNPROCESSED)
+@runtime_options
+def command(
+    argv: tuple[str, ...],
+    runtime: str,
+    progress: str,
+    env: tuple[str, ...],
+    setup_timeout: float,
+    config_file: str,
+) -> None:
+    """Run ARGV in the model's environment, in the project directory.
+
+    \b
+    Example:
+      cog exec python -c "import torch; print(torch.__version__)"
+    """
+    config = load_project(config_file)
+    extra = parse_env(env)
+    try:
+        chosen = choose_runtime(runtime)  # type: ignore[arg-type]
+        say(f"Runtime: {chosen}")
+        if chosen == "docker":
+            from ..build.docker_runtime import ContainerSpec, build_dev_image, run_in_container
+
+            image = build_dev_image(config)
+            spec = ContainerSpec(image, env=extra, project_dir=config.project_dir)
+            status = run_in_container(spec, list(argv))
+        else:
+            from ..localenv import prepare_environment
+
+            environment = prepare_environment(config, reporter(progress))
+            variables = {**environment.variables(), **extra}
+            status = subprocess.call(list(argv), cwd=config.project_dir, env=variables)
+    except CogError as exc:
+        raise as_click_error(exc) from None
+    raise SystemExit(status)

@@ -1,0 +1,70 @@
+"""Flags shared by the commands that run a model."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from ..config import Config, load_config
+from ..errors import CogError
+from .console import warn
+from .errors import as_click_error
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def runtime_options(fn: F) -> F:
+    """`--runtime`, `--progress`, `-e`, `--setup-timeout`, `-f` (the config file)."""
+    decorators = [
+        click.option(
+            "--runtime",
+            type=click.Choice(["auto", "local", "docker"]),
+            default="auto",
+            show_default=True,
+            help="Where the model runs: a Docker container or the local isolated environment "
+            "(auto: Docker when an engine answers).",
+        ),
+        click.option(
+            "--progress",
+            type=click.Choice(["auto", "plain", "quiet"]),
+            default="auto",
+            show_default=True,
+            help="How to show long steps (environment build, image build).",
+        ),
+        click.option("-e", "--env", "env", multiple=True, help="NAME=value for the model."),
+        click.option(
+            "--setup-timeout",
+            type=float,
+            default=300.0,
+            show_default=True,
+            help="Seconds to wait for setup() to finish.",
+        ),
+        click.option("-f", "--file", "config_file", default="cog.yaml", show_default=True),
+    ]
+    for decorator in reversed(decorators):
+        fn = decorator(fn)
+    return fn
+
+
+def load_project(config_file: str, project_dir: Path | None = None) -> Config:
+    """Load cog.yaml (as a click error when it is missing or invalid) and show its warnings."""
+    try:
+        config = load_config(project_dir or Path.cwd(), config_file)
+    except CogError as exc:
+        raise as_click_error(exc) from None
+    for warning in config.warnings:
+        warn(f"warning: {warning}")
+    return config
+
+
+def parse_env(pairs: tuple[str, ...]) -> dict[str, str]:
+    env = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{pair!r} is not NAME=value", param_hint="-e")
+        env[name] = value
+    return env

@@ -1,0 +1,12 @@
+"""The isolated local environment a model runs in when there is no Docker engine.
+
+pip_settings   the user's pip configuration, carried over to uv
+spec           what defines an environment (and its hash)
+environment    building and reusing the virtualenv
+errors         LocalEnvironmentError
+"""
+
+from .environment import LocalEnvironment, prepare_environment
+from .errors import LocalEnvironmentError
+
+__all__ = ["LocalEnvironment", "LocalEnvironmentError", "prepare_environment"]

@@ -1,0 +1,33 @@
+"""Errors of downloads and the weights cache.
+
+CogError
+└── WeightsError           a download or cache operation failed
+    ├── DownloadError      the origin (or every cache host) failed past the retries
+    ├── DestinationExists  the destination exists and --force was not given
+    ├── UnsafeArchiveEntry a tar entry would land outside the target (names the entry)
+    └── ManifestError      a multifile manifest line is malformed (names the line)
+"""
+
+from __future__ import annotations
+
+from ..errors import CogError
+
+
+class WeightsError(CogError):
+    """Base of download and weights-cache errors."""
+
+
+class DownloadError(WeightsError):
+    """Raised when a URL cannot be downloaded completely."""
+
+
+class DestinationExists(WeightsError):
+    """Raised when the destination exists and overwriting was not asked for."""
+
+
+class UnsafeArchiveEntry(WeightsError):
+    """Raised when a tar entry would escape the target directory or is a device file."""
+
+
+class ManifestError(WeightsError):
+    """Raised for a malformed multifile manifest."""
