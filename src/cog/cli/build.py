@@ -12,8 +12,9 @@ import click
 from ..build.base_image import BaseImageChoice
 from ..build.builder import BuildOptions, build_image
 from ..build.engine import PROGRESS_MODES, Docker
-from ..config import Config, load_config
 from ..errors import CogError
+from .errors import as_click_error
+from .options import load_project
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -96,15 +97,6 @@ def build_options_from(kwargs: dict[str, Any]) -> BuildOptions:
     )
 
 
-def load_project(config_file: str) -> Config:
-    """The config of the project in the current directory."""
-    path = Path(config_file)
-    config = load_config(Path.cwd() / path.parent, path.name)
-    for warning in config.warnings:
-        click.echo(f"warning: {warning}", err=True)
-    return config
-
-
 def domain_errors(function: F) -> F:
     """Show pycog's domain errors as click errors (message, exit status 1)."""
 
@@ -113,7 +105,7 @@ def domain_errors(function: F) -> F:
         try:
             return function(*args, **kwargs)
         except CogError as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise as_click_error(exc) from None
 
     return wrapper  # type: ignore[return-value]
 

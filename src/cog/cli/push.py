@@ -8,7 +8,8 @@ import click
 
 from ..build.builder import build_image
 from ..build.engine import Docker
-from .build import build_flags, build_options_from, domain_errors, image_flags, load_project
+from .build import build_flags, build_options_from, domain_errors, image_flags
+from .options import load_project
 
 
 @click.command("push")
