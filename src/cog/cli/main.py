@@ -38,7 +38,10 @@ def _register_commands() -> None:
             if exc.name != f"{__package__}.{name}":
                 raise
             continue
-        for command in getattr(module, "commands", (module.command,)):
+        # Not getattr(module, "commands", (module.command,)): that default is evaluated even
+        # when a module defines only `commands`.
+        commands = getattr(module, "commands", None) or (module.command,)
+        for command in commands:
             cli.add_command(command)
 
 
