@@ -80,7 +80,10 @@ class Origin:
         limit = end + 1
         if mode == "drop" and calls <= self.settings.fail_first:
             limit = min(limit, start + self.settings.drop_after)
-        await self._send(response, body, start, limit)
+        try:
+            await self._send(response, body, start, limit)
+        except ConnectionError:
+            return response  # the client went away (it had what it wanted, or gave up)
         if limit <= end:
             assert request.transport is not None
             request.transport.close()

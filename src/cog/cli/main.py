@@ -38,8 +38,6 @@ def _register_commands() -> None:
             if exc.name != f"{__package__}.{name}":
                 raise
             continue
-        # Not getattr(module, "commands", (module.command,)): that default is evaluated even
-        # when a module defines only `commands`.
         commands = getattr(module, "commands", None) or (module.command,)
         for command in commands:
             cli.add_command(command)

@@ -7,6 +7,7 @@ spec, and a marker written last tells a finished environment from one a crash le
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import shutil
 import subprocess
@@ -66,7 +67,9 @@ def pycog_source() -> str:
     """How to install this pycog into an environment: its checkout (editable) or a wheel."""
     checkout = source_checkout()
     if checkout is not None:
-        return f"editable:{checkout}"
+        # pycog's own dependencies are installed with it: a change to them needs a new env.
+        digest = hashlib.sha256((checkout / "pyproject.toml").read_bytes()).hexdigest()[:12]
+        return f"editable:{checkout}:{digest}"
     return f"wheel:{sdk_wheel()}"
 
 
@@ -114,6 +117,7 @@ def _build(path: Path, spec: EnvironmentSpec, config: Config, report: Report) ->
             file.write("\n".join(spec.requirements) + "\n")
         _step(report, "install requirements", [*install, "-r", file.name], cwd=config.project_dir)
     kind, _, location = spec.pycog.partition(":")
+    location = location.rsplit(":", 1)[0] if kind == "editable" else location
     target = ["-e", location] if kind == "editable" else [location]
     _step(report, "install pycog", [*install, *target])
     env = LocalEnvironment(path, config).variables()

@@ -17,7 +17,13 @@ cli        the `pget` command
 from .api import download, download_async, download_many, download_many_async
 from .cache import WeightsCache
 from .download import Result
-from .errors import DestinationExists, DownloadError, UnsafeArchiveEntry, WeightsError
+from .errors import (
+    DestinationExists,
+    DownloadError,
+    ManifestError,
+    UnsafeArchiveEntry,
+    WeightsError,
+)
 from .manifest import Entry, parse_manifest
 from .options import DownloadOptions, parse_size
 from .sources import Endpoints, resolve_source
@@ -28,6 +34,7 @@ __all__ = [
     "DownloadOptions",
     "Endpoints",
     "Entry",
+    "ManifestError",
     "Result",
     "UnsafeArchiveEntry",
     "WeightsCache",

@@ -88,7 +88,9 @@ class WeightsCache:
                 _remove(temp)
                 raise
             self._touch(entry)
-            return entry
+        # Again once the new entry's size is known, keeping it.
+        self.evict(keep=entry.name)
+        return entry
 
     def entries(self) -> list[Path]:
         """Cached entries, least recently used first."""

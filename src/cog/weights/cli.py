@@ -229,15 +229,13 @@ def version_command() -> None:
     click.echo(f"pget {__version__} (pycog)")
 
 
-SUBCOMMANDS = {"multifile": multifile_command, "version": version_command}
-
-
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point: `pget URL DEST`, or a subcommand."""
+    """Console-script entry point: `pget URL DEST`, or a subcommand (flags may come first)."""
     args = list(sys.argv[1:] if argv is None else argv)
-    positional = [arg for arg in args if not arg.startswith("-")]
-    if positional and positional[0] in SUBCOMMANDS:
-        args.remove(positional[0])
-        SUBCOMMANDS[positional[0]].main(args, prog_name=f"pget {positional[0]}")
+    if "multifile" in args:
+        args.remove("multifile")
+        multifile_command.main(args, prog_name="pget multifile")
+    elif args[:1] == ["version"]:
+        version_command.main(args[1:], prog_name="pget version")
     else:
         get_command.main(args, prog_name="pget")

@@ -1,0 +1,149 @@
+"""The messages between the server (parent) and the worker (child).
+
+Each message is a small dataclass; on the wire it is a JSON object with a `type` field naming
+the class. Prediction-scoped messages carry the prediction `id`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+# -- server → worker ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Predict:
+    """Run one prediction (or training) with these JSON inputs."""
+
+    id: str
+    input: dict[str, Any]
+    context: dict[str, str] = field(default_factory=dict)
+    workdir: str = ""
+    """Per-prediction directory for downloaded inputs and written outputs."""
+
+
+@dataclass(frozen=True)
+class Cancel:
+    id: str
+
+
+@dataclass(frozen=True)
+class Healthcheck:
+    id: str
+
+
+@dataclass(frozen=True)
+class Shutdown:
+    pass
+
+
+# -- worker → server ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ready:
+    """Setup finished; the predictor's schema (runtime reading) and its kind."""
+
+    schema: dict[str, Any] | None
+    is_async: bool
+    streams: bool
+    concurrency: int | None
+
+
+@dataclass(frozen=True)
+class SetupFailed:
+    error: str
+
+
+@dataclass(frozen=True)
+class Log:
+    """A line (or part of one) of output; `id` is None for setup and unattributed output."""
+
+    id: str | None
+    source: str
+    data: str
+
+
+@dataclass(frozen=True)
+class Started:
+    id: str
+
+
+@dataclass(frozen=True)
+class Output:
+    """One yielded item (or the return value, with `final`), encoded to JSON."""
+
+    id: str
+    value: Any
+    final: bool = False
+
+
+@dataclass(frozen=True)
+class Metric:
+    id: str
+    name: str
+    value: Any
+    mode: str
+
+
+@dataclass(frozen=True)
+class Done:
+    """The prediction ended: succeeded (error None), failed, or canceled."""
+
+    id: str
+    error: str | None = None
+    canceled: bool = False
+    iterator: bool = False
+    """Whether the predictor yielded (so the output is a list even with 0 or 1 items)."""
+
+
+@dataclass(frozen=True)
+class HealthcheckResult:
+    id: str
+    healthy: bool
+    error: str | None = None
+
+
+Message = (
+    Predict
+    | Cancel
+    | Healthcheck
+    | Shutdown
+    | Ready
+    | SetupFailed
+    | Log
+    | Started
+    | Output
+    | Metric
+    | Done
+    | HealthcheckResult
+)
+_TYPES: dict[str, type[Any]] = {
+    cls.__name__: cls
+    for cls in (
+        Predict,
+        Cancel,
+        Healthcheck,
+        Shutdown,
+        Ready,
+        SetupFailed,
+        Log,
+        Started,
+        Output,
+        Metric,
+        Done,
+        HealthcheckResult,
+    )
+}
+
+
+def to_wire(message: Message) -> dict[str, Any]:
+    return {"type": type(message).__name__, **asdict(message)}
+
+
+def from_wire(data: dict[str, Any]) -> Message:
+    cls = _TYPES[data.pop("type")]
+    names = {f.name for f in fields(cls)}
+    result: Message = cls(**{k: v for k, v in data.items() if k in names})
+    return result

@@ -1,0 +1,129 @@
+"""JSON inputs → the values `predict()` receives, by its annotations.
+
+Files (`Path`, `File`, `os.PathLike`, also inside `Optional`/`list`) given as URLs or data URIs
+are downloaded before the call, concurrently, into the prediction's directory; strings for
+`Secret` parameters are wrapped; `Input(...)` defaults are filled in for missing inputs.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import pathlib
+import types
+import typing
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from ..input import FieldInfo
+from ..types import File, Path, Secret, URLPath
+
+DOWNLOAD_THREADS = 8
+MAX_INPUT_FILE_BYTES = 5 * 1024**3
+
+
+class InputError(ValueError):
+    """An input value the predictor cannot take; the message names the input."""
+
+
+def _strip(annotation: Any) -> tuple[Any, bool]:
+    """(inner type, is_list) of an annotation, without Optional/Annotated."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _strip(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return _strip(members[0]) if len(members) == 1 else (annotation, False)
+    if origin in (list, typing.List):  # noqa: UP006
+        args = typing.get_args(annotation)
+        return (_strip(args[0])[0] if args else Any), True
+    return annotation, False
+
+
+def _kind(annotation: Any) -> str:
+    inner, _ = _strip(annotation)
+    if inspect.isclass(inner):
+        if issubclass(inner, File):
+            return "file"
+        if issubclass(inner, Secret):
+            return "secret"
+        if issubclass(inner, pathlib.PurePath | os.PathLike):
+            return "path"
+    return "value"
+
+
+class InputCoercer:
+    """Prepares the keyword arguments of one predictor's entry function."""
+
+    def __init__(self, function: Callable[..., Any]) -> None:
+        self.signature = inspect.signature(function)
+        try:
+            hints = typing.get_type_hints(function, include_extras=True)
+        except Exception:  # an annotation that cannot be resolved: treat values as given
+            hints = {}
+        self.kinds = {name: _kind(hints.get(name, Any)) for name in self.signature.parameters}
+        self.lists = {name: _strip(hints.get(name, Any))[1] for name in self.signature.parameters}
+
+    def prepare(self, values: dict[str, Any], workdir: str) -> dict[str, Any]:
+        arguments: dict[str, Any] = {}
+        for name, parameter in self.signature.parameters.items():
+            if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+                continue
+            if name in values:
+                arguments[name] = self._coerce(name, values[name])
+            elif isinstance(parameter.default, FieldInfo):
+                arguments[name] = self._coerce(name, parameter.default.default)
+            elif parameter.default is inspect.Parameter.empty:
+                raise InputError(f"{name}: required input is missing")
+        self._download(arguments, workdir)
+        return arguments
+
+    def _coerce(self, name: str, value: Any) -> Any:
+        if value is None:
+            return None
+        kind = self.kinds.get(name, "value")
+        if kind == "value":
+            return value
+        convert = {"path": Path.validate, "file": File.validate, "secret": _secret}[kind]
+        try:
+            if self.lists.get(name) and isinstance(value, list):
+                return [convert(item) for item in value]
+            return convert(value)
+        except (ValueError, TypeError) as exc:
+            raise InputError(f"{name}: {exc}") from None
+
+    def _download(self, arguments: dict[str, Any], workdir: str) -> None:
+        pending: list[tuple[str, int | None, URLPath]] = []
+        for name, value in arguments.items():
+            items = value if isinstance(value, list) else [value]
+            for at, item in enumerate(items):
+                if isinstance(item, URLPath):
+                    pending.append((name, at if isinstance(value, list) else None, item))
+        if not pending:
+            return
+        with ThreadPoolExecutor(min(DOWNLOAD_THREADS, len(pending))) as pool:
+            futures = [
+                (name, slot, pool.submit(_fetch, url, workdir)) for name, slot, url in pending
+            ]
+            for name, position, future in futures:
+                try:
+                    local = future.result()
+                except Exception as exc:
+                    raise InputError(f"{name}: could not download the file: {exc}") from None
+                if position is None:
+                    arguments[name] = local
+                else:
+                    arguments[name][position] = local
+
+
+def _secret(value: Any) -> Secret:
+    return value if isinstance(value, Secret) else Secret(str(value))
+
+
+def _fetch(url: URLPath, workdir: str) -> Path:
+    local = url.convert(workdir or None)
+    if local.stat().st_size > MAX_INPUT_FILE_BYTES:
+        local.unlink()
+        raise InputError(f"larger than {MAX_INPUT_FILE_BYTES} bytes")
+    return local

@@ -1,0 +1,50 @@
+"""The loaded predictor: what the worker calls for setup, predictions and health checks."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+from collections.abc import Callable
+from typing import Any
+
+from .. import envvars
+from .._decorators import CONCURRENT_ATTR, STREAMING_ATTR
+from ..predictor import entry_function, load_predictor, setup_takes_weights
+from .inputs import InputCoercer
+
+
+class LoadedPredictor:
+    """A predictor (or trainer) imported from its reference, ready for setup()."""
+
+    def __init__(self, ref: str, project_dir: str, mode: str) -> None:
+        method = "train" if mode == "train" else None
+        self.instance = load_predictor(ref, project_dir, method=method)
+        self.function: Callable[..., Any] = entry_function(self.instance, method)
+        self.is_async = inspect.iscoroutinefunction(self.function) or inspect.isasyncgenfunction(
+            self.function
+        )
+        self.streams = bool(getattr(self.function, STREAMING_ATTR, False))
+        self.concurrency: int | None = getattr(self.function, CONCURRENT_ATTR, None)
+        self.coercer = InputCoercer(self.function)
+
+    def setup(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        """Run `setup()` (if any), passing `COG_WEIGHTS` to a `weights` parameter."""
+        setup = getattr(self.instance, "setup", None)
+        if setup is None or inspect.isroutine(self.instance):
+            return
+        kwargs = {"weights": envvars.WEIGHTS.get()} if setup_takes_weights(self.instance) else {}
+        result = setup(**kwargs)
+        if inspect.iscoroutine(result):
+            if loop is None:
+                asyncio.run(result)
+            else:
+                asyncio.run_coroutine_threadsafe(result, loop).result()
+
+    def healthcheck(self) -> Callable[[], Any] | None:
+        check = getattr(self.instance, "healthcheck", None)
+        return check if callable(check) and not inspect.isroutine(self.instance) else None
+
+
+def project_dir() -> str:
+    return os.getcwd()

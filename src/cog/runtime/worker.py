@@ -1,0 +1,280 @@
+"""The worker process: `python -m cog.runtime.worker --fd N --ref predict.py:Predictor`.
+
+It imports the model, runs setup(), reports Ready (with the schema read from the loaded
+predictor), then serves Predict / Cancel / Healthcheck messages until Shutdown or until the
+server goes away. Synchronous predictors run one at a time on a prediction thread (cancel
+raises CancelationException in it); async predictors run as tasks on one event loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import inspect
+import os
+import queue
+import socket
+import sys
+import threading
+import traceback
+from concurrent.futures import Future
+from typing import Any
+
+from ..exceptions import CancelationException
+from ..scope import Scope, prediction_scope
+from .cancel import raise_in_thread
+from .events import (
+    Cancel,
+    Done,
+    Healthcheck,
+    HealthcheckResult,
+    Metric,
+    Output,
+    Predict,
+    Ready,
+    SetupFailed,
+    Shutdown,
+    Started,
+)
+from .logs import LogCapture, current_prediction
+from .outputs import encode
+from .predictor import LoadedPredictor
+from .transport import BlockingChannel
+
+HEALTHCHECK_TIMEOUT = 5.0
+
+
+class Worker:
+    def __init__(self, channel: BlockingChannel, predictor: LoadedPredictor, capture: LogCapture):
+        self.channel = channel
+        self.predictor = predictor
+        self.capture = capture
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.tasks: dict[str, asyncio.Future[Any]] = {}
+        self.queue: queue.Queue[Predict | None] = queue.Queue()
+        self.running: str | None = None
+        self.thread_id: int | None = None
+        self.canceled: set[str] = set()
+        self.lock = threading.Lock()
+
+    # -- one prediction, sync or async ---------------------------------------------------
+
+    def _scope(self, message: Predict) -> Scope:
+        def sink(name: str, value: Any, mode: str) -> None:
+            self.channel.send(Metric(message.id, name, value, mode))
+
+        return Scope(sink, message.context)
+
+    def run_sync(self, message: Predict) -> None:
+        token = current_prediction.set(message.id)
+        self.capture.attribution.start(message.id)
+        error, canceled, iterator = None, False, False
+        try:
+            with prediction_scope(self._scope(message)):
+                self.channel.send(Started(message.id))
+                arguments = self.predictor.coercer.prepare(message.input, message.workdir)
+                result = self.predictor.function(**arguments)
+                if inspect.isgenerator(result):
+                    iterator = True
+                    for item in result:
+                        self.channel.send(Output(message.id, encode(item, message.workdir)))
+                else:
+                    self.channel.send(Output(message.id, encode(result, message.workdir), True))
+        except CancelationException:
+            canceled = True
+        except Exception as exc:
+            error = _describe(exc)
+        finally:
+            self._finish(message.id, error, canceled, iterator)
+            current_prediction.reset(token)
+
+    async def run_async(self, message: Predict) -> None:
+        current_prediction.set(message.id)
+        self.capture.attribution.start(message.id)
+        error, canceled, iterator = None, False, False
+        try:
+            with prediction_scope(self._scope(message)):
+                self.channel.send(Started(message.id))
+                arguments = await asyncio.to_thread(
+                    self.predictor.coercer.prepare, message.input, message.workdir
+                )
+                call = self.predictor.function(**arguments)
+                if inspect.isasyncgen(call):
+                    iterator = True
+                    async for item in call:  # streamed as produced, not collected
+                        self.channel.send(Output(message.id, encode(item, message.workdir)))
+                else:
+                    result = await call
+                    if inspect.isgenerator(result):
+                        iterator = True
+                        for item in result:
+                            self.channel.send(Output(message.id, encode(item, message.workdir)))
+                    else:
+                        self.channel.send(Output(message.id, encode(result, message.workdir), True))
+        except (asyncio.CancelledError, CancelationException):
+            canceled = True
+        except Exception as exc:
+            error = _describe(exc)
+        finally:
+            self._finish(message.id, error, canceled, iterator)
+            self.tasks.pop(message.id, None)
+
+    def _finish(
+        self, prediction_id: str, error: str | None, canceled: bool, iterator: bool
+    ) -> None:
+        self.capture.finish(prediction_id)
+        self.capture.attribution.stop(prediction_id)
+        self.channel.send(Done(prediction_id, error, canceled, iterator))
+
+    # -- dispatch --------------------------------------------------------------------------
+
+    def predict(self, message: Predict) -> None:
+        if self.loop is not None:
+            future = asyncio.run_coroutine_threadsafe(self.run_async(message), self.loop)
+            self.tasks[message.id] = future  # type: ignore[assignment]
+        else:
+            self.queue.put(message)
+
+    def cancel(self, prediction_id: str) -> None:
+        if self.loop is not None:
+            task = self.tasks.get(prediction_id)
+            if task is not None:
+                task.cancel()
+            return
+        with self.lock:
+            if self.running == prediction_id and self.thread_id is not None:
+                raise_in_thread(self.thread_id)
+            else:
+                self.canceled.add(prediction_id)
+
+    def sync_loop(self) -> None:
+        """The prediction thread of a synchronous predictor."""
+        self.thread_id = threading.get_ident()
+        while (message := self.queue.get()) is not None:
+            with self.lock:
+                if message.id in self.canceled:
+                    self.canceled.discard(message.id)
+                    self.channel.send(Done(message.id, canceled=True))
+                    continue
+                self.running = message.id
+            try:
+                self.run_sync(message)
+            except CancelationException:  # arrived after the prediction had ended
+                pass
+            finally:
+                with self.lock:
+                    self.running = None
+
+    def healthcheck(self, message: Healthcheck) -> None:
+        check = self.predictor.healthcheck()
+        if check is None:
+            self.channel.send(HealthcheckResult(message.id, True))
+            return
+        threading.Thread(target=self._run_healthcheck, args=(message, check), daemon=True).start()
+
+    def _run_healthcheck(self, message: Healthcheck, check: Any) -> None:
+        try:
+            if inspect.iscoroutinefunction(check):
+                assert self.loop is not None
+                future: Future[Any] = asyncio.run_coroutine_threadsafe(check(), self.loop)
+                healthy = future.result(timeout=HEALTHCHECK_TIMEOUT)
+            else:
+                result: Future[Any] = Future()
+                runner = threading.Thread(target=lambda: _settle(result, check), daemon=True)
+                runner.start()
+                healthy = result.result(timeout=HEALTHCHECK_TIMEOUT)
+            error = None if healthy else "user-defined healthcheck returned False"
+            self.channel.send(HealthcheckResult(message.id, bool(healthy), error))
+        except TimeoutError:
+            self.channel.send(HealthcheckResult(message.id, False, "healthcheck timed out"))
+        except Exception as exc:
+            self.channel.send(HealthcheckResult(message.id, False, f"healthcheck raised: {exc}"))
+
+    def serve(self) -> None:
+        if self.loop is None:
+            threading.Thread(target=self.sync_loop, daemon=True, name="prediction").start()
+        while (message := self.channel.receive()) is not None:
+            if isinstance(message, Predict):
+                self.predict(message)
+            elif isinstance(message, Cancel):
+                self.cancel(message.id)
+            elif isinstance(message, Healthcheck):
+                self.healthcheck(message)
+            elif isinstance(message, Shutdown):
+                break
+        self.queue.put(None)
+
+
+def _settle(future: Future[Any], function: Any) -> None:
+    try:
+        future.set_result(function())
+    except BaseException as exc:
+        future.set_exception(exc)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return text if text else type(exc).__name__
+
+
+def _start_loop() -> asyncio.AbstractEventLoop:
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, daemon=True, name="event-loop").start()
+    return loop
+
+
+def _schema(predictor: LoadedPredictor, mode: str) -> dict[str, Any] | None:
+    try:
+        from ..schema import schema_for_predictors  # type: ignore[attr-defined, unused-ignore]
+    except ImportError:
+        return None
+    try:
+        if mode == "train":
+            schema: dict[str, Any] = schema_for_predictors(None, predictor.instance)
+        else:
+            schema = schema_for_predictors(predictor.instance, None)
+        return schema
+    except Exception as exc:
+        print(f"schema: {exc}", file=sys.stderr)
+        return None
+
+
+def run(fd: int, ref: str, mode: str, concurrency: int) -> int:
+    channel = BlockingChannel(socket.socket(fileno=fd))
+    capture = LogCapture(channel.send)
+    capture.install()
+    try:
+        predictor = LoadedPredictor(ref, os.getcwd(), mode)
+        if concurrency > 1 and not predictor.is_async:
+            raise ValueError("COG_MAX_CONCURRENCY > 1 requires an async run() or predict() method")
+        loop = _start_loop() if predictor.is_async else None
+        predictor.setup(loop)
+    except BaseException:
+        print(traceback.format_exc(), file=sys.stderr, end="")
+        sys.stderr.flush()
+        channel.send(SetupFailed(traceback.format_exc(limit=-8)))
+        return 1
+    worker = Worker(channel, predictor, capture)
+    worker.loop = loop
+    channel.send(
+        Ready(
+            _schema(predictor, mode), predictor.is_async, predictor.streams, predictor.concurrency
+        )
+    )
+    worker.serve()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="cog-worker")
+    parser.add_argument("--fd", type=int, required=True)
+    parser.add_argument("--ref", required=True)
+    parser.add_argument("--mode", choices=["predict", "train"], default="predict")
+    parser.add_argument("--concurrency", type=int, default=1)
+    args = parser.parse_args(argv)
+    code = run(args.fd, args.ref, args.mode, args.concurrency)
+    os._exit(code)  # daemon threads (user code, pumps) must not keep the worker alive
+
+
+if __name__ == "__main__":
+    main()

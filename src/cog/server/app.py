@@ -1,0 +1,48 @@
+"""The Starlette application: routes, and the supervisor's life as the app's lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from . import routes
+from .settings import ServerSettings
+from .supervisor import Supervisor
+
+
+def _routes() -> list[Route]:
+    table = [
+        Route("/", routes.root, methods=["GET"]),
+        Route("/health-check", routes.health_check, methods=["GET"]),
+        Route("/openapi.json", routes.openapi, methods=["GET"]),
+        Route("/shutdown", routes.shutdown, methods=["POST"]),
+    ]
+    for prefix in ("/predictions", "/trainings"):
+        table += [
+            Route(prefix, routes.create_prediction, methods=["POST"]),
+            Route(
+                f"{prefix}/{{prediction_id}}", routes.create_prediction_idempotent, methods=["PUT"]
+            ),
+            Route(f"{prefix}/{{prediction_id}}/cancel", routes.cancel_prediction, methods=["POST"]),
+        ]
+    return table
+
+
+def create_app(settings: ServerSettings, request_shutdown: Callable[[], None]) -> Starlette:
+    supervisor = Supervisor(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await supervisor.start()
+        try:
+            yield
+        finally:
+            await supervisor.stop()
+
+    app = Starlette(routes=_routes(), lifespan=lifespan)
+    app.state.supervisor = supervisor
+    app.state.request_shutdown = request_shutdown
+    return app

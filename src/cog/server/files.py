@@ -1,0 +1,82 @@
+"""File outputs: the worker leaves files on disk; here they become data URLs, or are uploaded
+to `--upload-url` and replaced by their URL."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import mimetypes
+import os
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import httpx
+
+from ..runtime.outputs import FILE_MARKER
+
+UPLOAD_TIMEOUT = 25.0
+
+
+class UploadError(Exception):
+    """An output file could not be uploaded; the prediction fails with this message."""
+
+
+def mime_type(path: str) -> str:
+    return mimetypes.guess_type(path)[0] or "application/octet-stream"
+
+
+def _data_url(path: str) -> str:
+    with open(path, "rb") as file:
+        payload = base64.b64encode(file.read()).decode()
+    return f"data:{mime_type(path)};base64,{payload}"
+
+
+class FileResolver:
+    """Replaces file markers in an output value."""
+
+    def __init__(self, upload_url: str | None, client: httpx.AsyncClient | None) -> None:
+        self.upload_url = upload_url
+        self.client = client
+
+    async def resolve(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            if FILE_MARKER in value and len(value) == 1:
+                return await self._file(value[FILE_MARKER])
+            return {key: await self.resolve(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [await self.resolve(item) for item in value]
+        return value
+
+    async def _file(self, path: str) -> str:
+        if not os.path.isfile(path):
+            raise UploadError(f"the output file {path} does not exist")
+        if self.upload_url is None or self.client is None:
+            if os.path.getsize(path) > 1 << 20:
+                return await asyncio.to_thread(_data_url, path)
+            return _data_url(path)
+        return await self._upload(path)
+
+    async def _upload(self, path: str) -> str:
+        assert self.upload_url is not None and self.client is not None
+        target = self.upload_url.rstrip("/") + "/" + quote(os.path.basename(path))
+        try:
+            with open(path, "rb") as file:
+                data = file.read()
+            response = await self.client.put(
+                target,
+                content=data,
+                headers={"Content-Type": mime_type(path)},
+                timeout=UPLOAD_TIMEOUT,
+                follow_redirects=True,
+            )
+        except httpx.HTTPError as exc:
+            raise UploadError(
+                f"uploading {os.path.basename(path)} to {target} failed: {exc}"
+            ) from None
+        if response.status_code >= 300:
+            raise UploadError(
+                f"uploading {os.path.basename(path)} to {target} failed: HTTP {response.status_code}"
+            )
+        location = response.headers.get("Location") or str(response.url)
+        parts = urlsplit(location)
+        return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))

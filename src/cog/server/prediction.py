@@ -1,0 +1,133 @@
+"""One prediction's state, and the streams (SSE) that follow it."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import envvars
+from .webhooks import WebhookSender
+
+TERMINAL = ("succeeded", "failed", "canceled")
+WIRE_MODES = {"replace": "replace", "incr": "increment", "append": "append"}
+
+
+def now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass
+class StreamEvent:
+    name: str
+    data: dict[str, Any]
+
+
+@dataclass
+class Prediction:
+    """A prediction from request to terminal state."""
+
+    id: str
+    input: dict[str, Any]
+    created_at: str = field(default_factory=now)
+    status: str = "starting"
+    started_at: str | None = None
+    completed_at: str | None = None
+    output: Any = None
+    outputs: list[Any] = field(default_factory=list)
+    iterator: bool = False
+    final_output: bool = False
+    logs: list[str] = field(default_factory=list)
+    error: str | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    webhook: WebhookSender | None = None
+    created_monotonic: float = 0.0
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    history: list[StreamEvent] = field(default_factory=list)
+    dropped: int = 0
+    subscribers: list[asyncio.Queue[StreamEvent | None]] = field(default_factory=list)
+    cancel_on_disconnect: bool = False
+    workdir: str = ""
+
+    # -- state as clients see it ---------------------------------------------------------
+
+    def current_output(self) -> Any:
+        if self.final_output and not self.iterator:
+            return self.output
+        if self.outputs or self.iterator:
+            return list(self.outputs)
+        return None
+
+    def snapshot(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "id": self.id,
+            "input": self.input,
+            "status": self.status,
+            "created_at": self.created_at,
+            "started_at": self.started_at,
+            "completed_at": self.completed_at,
+            "logs": "".join(self.logs),
+            "metrics": dict(self.metrics),
+        }
+        output = self.current_output()
+        if output is not None or self.status == "succeeded":
+            data["output"] = output
+        if self.error is not None:
+            data["error"] = self.error
+        return data
+
+    # -- events --------------------------------------------------------------------------
+
+    def publish(self, name: str, data: dict[str, Any]) -> None:
+        event = StreamEvent(name, data)
+        capacity = envvars.STREAM_HISTORY_CAPACITY.get_int() or 0
+        if capacity:
+            self.history.append(event)
+            if len(self.history) > capacity:
+                self.history.pop(0)
+                self.dropped += 1
+        for queue in self.subscribers:
+            queue.put_nowait(event)
+
+    def subscribe(self) -> asyncio.Queue[StreamEvent | None]:
+        queue: asyncio.Queue[StreamEvent | None] = asyncio.Queue()
+        for event in self.history:
+            queue.put_nowait(event)
+        if self.done.is_set():
+            queue.put_nowait(None)
+        self.subscribers.append(queue)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue[StreamEvent | None]) -> int:
+        if queue in self.subscribers:
+            self.subscribers.remove(queue)
+        return len(self.subscribers)
+
+    def close_streams(self) -> None:
+        for queue in self.subscribers:
+            queue.put_nowait(None)
+
+    def set_metric(self, name: str, value: Any, mode: str) -> None:
+        """Apply a metric operation; dot-separated names build nested objects."""
+        *parents, leaf = name.split(".")
+        target = self.metrics
+        for part in parents:
+            nested = target.get(part)
+            if not isinstance(nested, dict):
+                nested = target[part] = {}
+            target = nested
+        if value is None:
+            target.pop(leaf, None)
+        elif mode == "incr" and isinstance(target.get(leaf), int | float):
+            target[leaf] = target[leaf] + value
+        elif mode == "append":
+            existing = target.get(leaf)
+            target[leaf] = (
+                [*existing]
+                if isinstance(existing, list)
+                else ([] if existing is None else [existing])
+            ) + [value]
+        else:
+            target[leaf] = value
+        self.publish("metric", {"name": name, "value": value, "mode": WIRE_MODES.get(mode, mode)})

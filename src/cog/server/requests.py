@@ -1,0 +1,99 @@
+"""Parsing a prediction request: the envelope, and how the client wants the answer."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+
+class BadRequest(Exception):
+    """The request cannot be used; carries the response to send."""
+
+    def __init__(self, response: JSONResponse) -> None:
+        super().__init__(response.body)
+        self.response = response
+
+
+@dataclass
+class Envelope:
+    id: str | None = None
+    input: dict[str, Any] = field(default_factory=dict)
+    context: dict[str, str] = field(default_factory=dict)
+    webhook: str | None = None
+    webhook_events_filter: list[str] | None = None
+
+
+def _error(status: int, message: str) -> BadRequest:
+    return BadRequest(JSONResponse({"detail": message}, status_code=status))
+
+
+def _invalid(location: list[str], message: str) -> BadRequest:
+    detail = [{"loc": ["body", *location], "msg": message, "type": "value_error"}]
+    return BadRequest(JSONResponse({"detail": detail}, status_code=422))
+
+
+async def read_envelope(request: Request) -> Envelope:
+    """The request body as an envelope; an empty body is `{}` (as in Cog)."""
+    body = await request.body()
+    content_type = request.headers.get("content-type", "")
+    if not body.strip():
+        return Envelope()
+    if content_type and "json" not in content_type:
+        raise BadRequest(
+            JSONResponse(
+                {"detail": f"Content-Type must be application/json, not {content_type}"},
+                status_code=415,
+            )
+        )
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise _error(400, f"the request body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise _invalid([], "the request body must be a JSON object")
+    return _envelope(data)
+
+
+def _envelope(data: dict[str, Any]) -> Envelope:
+    envelope = Envelope()
+    if data.get("id") is not None:
+        if not isinstance(data["id"], str) or not data["id"]:
+            raise _invalid(["id"], "id must be a non-empty string")
+        envelope.id = data["id"]
+    raw_input = data.get("input")
+    if raw_input is not None and not isinstance(raw_input, dict):
+        raise _invalid(["input"], "input must be an object")
+    envelope.input = raw_input or {}
+    context = data.get("context") or {}
+    if not isinstance(context, dict):
+        raise _invalid(["context"], "context must be an object of strings")
+    envelope.context = {str(k): str(v) for k, v in context.items()}
+    webhook = data.get("webhook")
+    if webhook is not None and (not isinstance(webhook, str) or "://" not in webhook):
+        raise _invalid(["webhook"], "webhook must be an http(s) URL")
+    envelope.webhook = webhook
+    events = data.get("webhook_events_filter")
+    if events is not None and not (
+        isinstance(events, list) and all(isinstance(e, str) for e in events)
+    ):
+        raise _invalid(["webhook_events_filter"], "webhook_events_filter must be a list of events")
+    envelope.webhook_events_filter = events
+    return envelope
+
+
+def response_mode(request: Request) -> str:
+    """`sse`, `async` or `sync`, from the Accept and Prefer headers (Cog's rules)."""
+    if "text/event-stream" in request.headers.get("accept", ""):
+        return "sse"
+    if request.headers.get("prefer", "").strip() == "respond-async":
+        return "async"
+    return "sync"
+
+
+def new_prediction_id() -> str:
+    return f"pred_{time.time_ns():x}"

@@ -1,0 +1,74 @@
+"""What a server process serves, from its command line, environment and cog.yaml."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import envvars
+from ..config import load_config
+from ..errors import CogError, PredictorNotSet
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """Everything `python -m cog.server.http` needs, resolved once at start."""
+
+    project_dir: Path
+    ref: str | None
+    mode: str = "predict"
+    host: str = "0.0.0.0"
+    port: int = 5000
+    upload_url: str | None = None
+    await_explicit_shutdown: bool = False
+    concurrency: int = 1
+    setup_timeout: float | None = None
+    has_train: bool = False
+
+
+def resolve_settings(
+    project_dir: str | os.PathLike[str] = ".",
+    *,
+    mode: str = "predict",
+    host: str = "0.0.0.0",
+    port: int | None = None,
+    upload_url: str | None = None,
+    await_explicit_shutdown: bool = False,
+) -> ServerSettings:
+    """Settings for a project: env vars (as a built image sets them) win over cog.yaml."""
+    directory = Path(project_dir).resolve()
+    predict_ref, train_ref, concurrency = None, None, None
+    if (directory / "cog.yaml").exists():
+        try:
+            config = load_config(directory)
+        except CogError:
+            config = None  # an image runs from its env vars; a broken cog.yaml must not stop it
+        if config is not None:
+            predict_ref, train_ref, concurrency = (
+                config.predict,
+                config.train,
+                config.concurrency_max,
+            )
+    predict_ref = envvars.PREDICT_TYPE_STUB.get() or predict_ref
+    train_ref = envvars.TRAIN_TYPE_STUB.get() or train_ref
+    ref = train_ref if mode == "train" else predict_ref
+    if ref is None:
+        key = "train" if mode == "train" else "run"
+        raise PredictorNotSet(
+            f"no predictor to serve: set `{key}:` in cog.yaml or "
+            f"COG_{'TRAIN' if mode == 'train' else 'PREDICT'}_TYPE_STUB"
+        )
+    slots = envvars.MAX_CONCURRENCY.get_int() or concurrency or 1
+    return ServerSettings(
+        project_dir=directory,
+        ref=ref,
+        mode=mode,
+        host=host,
+        port=port if port is not None else (envvars.PORT.get_int() or 5000),
+        upload_url=upload_url,
+        await_explicit_shutdown=await_explicit_shutdown,
+        concurrency=max(1, slots),
+        setup_timeout=envvars.SETUP_TIMEOUT.get_float() or None,
+        has_train=train_ref is not None,
+    )

@@ -1,0 +1,326 @@
+"""The worker supervisor: starts the worker, tracks health and slots, and turns worker events
+into prediction state, webhooks and stream events."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import shutil
+import socket
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from ..runtime import events
+from ..runtime.transport import AsyncChannel
+from .files import FileResolver, UploadError
+from .prediction import Prediction, now
+from .settings import ServerSettings
+from .validation import InputValidator
+
+log = logging.getLogger("cog.server")
+HEALTHCHECK_WAIT = 10.0
+WORKDIR_ROOT = os.path.join(tempfile.gettempdir(), "pycog", "predictions")
+
+
+class Busy(Exception):
+    """Every slot is taken."""
+
+
+class NotReady(Exception):
+    """Setup has not finished (or failed)."""
+
+
+@dataclass
+class Setup:
+    started_at: str = field(default_factory=now)
+    completed_at: str | None = None
+    status: str = "starting"
+    logs: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"started_at": self.started_at, "status": self.status}
+        if self.completed_at:
+            data["completed_at"] = self.completed_at
+        if self.logs:
+            data["logs"] = "".join(self.logs)
+        return data
+
+
+class Supervisor:
+    """Owns the worker process and every prediction in flight."""
+
+    def __init__(self, settings: ServerSettings) -> None:
+        self.settings = settings
+        self.state = "STARTING"
+        self.setup = Setup()
+        self.schema: dict[str, Any] | None = None
+        self.streams = False
+        self.validators: dict[str, InputValidator] = {}
+        self.predictions: dict[str, Prediction] = {}
+        self.queues: dict[str, asyncio.Queue[events.Message]] = {}
+        self.slots = settings.concurrency
+        self.health_waiters: dict[str, asyncio.Future[events.HealthcheckResult]] = {}
+        self.user_health_error: str | None = None
+        self.process: asyncio.subprocess.Process | None = None
+        self.channel: AsyncChannel | None = None
+        self.http = httpx.AsyncClient()
+        self.files = FileResolver(settings.upload_url, self.http)
+        self.tasks: set[asyncio.Task[Any]] = set()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        parent, child = socket.socketpair()
+        command = [
+            sys.executable, "-m", "cog.runtime.worker", "--fd", str(child.fileno()),
+            "--ref", str(self.settings.ref), "--mode", self.settings.mode,
+            "--concurrency", str(self.settings.concurrency),
+        ]  # fmt: skip
+        self.process = await asyncio.create_subprocess_exec(
+            *command, cwd=self.settings.project_dir, pass_fds=(child.fileno(),)
+        )
+        child.close()
+        reader, writer = await asyncio.open_connection(sock=parent)
+        self.channel = AsyncChannel(reader, writer)
+        self._spawn(self._read_events())
+        self._spawn(self._watch_process())
+        if self.settings.setup_timeout:
+            self._spawn(self._setup_deadline(self.settings.setup_timeout))
+
+    def _spawn(self, coroutine: Any) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coroutine)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    async def _setup_deadline(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        if self.state == "STARTING":
+            self._setup_failed("worker setup timed out")
+            if self.process is not None and self.process.returncode is None:
+                self.process.kill()
+
+    async def stop(self) -> None:
+        """Cancel what runs, deliver terminal webhooks, stop the worker."""
+        for prediction in list(self.predictions.values()):
+            self.cancel(prediction.id)
+        pending = [p.done.wait() for p in self.predictions.values()]
+        if pending:
+            await asyncio.wait_for(asyncio.gather(*pending), timeout=30)
+        self.state = "STOPPING"
+        if self.channel is not None:
+            self.channel.send(events.Shutdown())
+        if self.process is not None and self.process.returncode is None:
+            try:
+                await asyncio.wait_for(self.process.wait(), timeout=5)
+            except TimeoutError:
+                self.process.kill()
+        await self.http.aclose()
+
+    # -- health ----------------------------------------------------------------------------
+
+    def status(self) -> str:
+        if self.state == "READY" and self.slots <= 0:
+            return "BUSY"
+        return self.state
+
+    async def user_healthcheck(self) -> str | None:
+        """Run the model's healthcheck(); the error text, or None when healthy."""
+        if self.state != "READY" or self.channel is None:
+            return None
+        check_id = uuid.uuid4().hex
+        waiter: asyncio.Future[events.HealthcheckResult] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self.health_waiters[check_id] = waiter
+        self.channel.send(events.Healthcheck(check_id))
+        try:
+            result = await asyncio.wait_for(waiter, HEALTHCHECK_WAIT)
+        except TimeoutError:
+            return "healthcheck timed out"
+        finally:
+            self.health_waiters.pop(check_id, None)
+        return None if result.healthy else f"Healthcheck failed: {result.error}"
+
+    # -- predictions -----------------------------------------------------------------------
+
+    def validator(self, component: str) -> InputValidator | None:
+        if self.schema is None:
+            return None
+        if component not in self.validators:
+            self.validators[component] = InputValidator(self.schema, component)
+        return self.validators[component]
+
+    def submit(self, prediction: Prediction, context: dict[str, str]) -> None:
+        """Send a validated prediction to the worker (raises Busy / NotReady)."""
+        if self.state != "READY" or self.channel is None:
+            raise NotReady()
+        if self.slots <= 0:
+            raise Busy()
+        self.slots -= 1
+        prediction.created_monotonic = time.monotonic()
+        prediction.workdir = tempfile.mkdtemp(prefix=f"{prediction.id[:40]}-", dir=_workdir_root())
+        self.predictions[prediction.id] = prediction
+        queue: asyncio.Queue[events.Message] = asyncio.Queue()
+        self.queues[prediction.id] = queue
+        self._spawn(self._follow(prediction, queue))
+        self.channel.send(
+            events.Predict(prediction.id, prediction.input, context, prediction.workdir)
+        )
+
+    def cancel(self, prediction_id: str) -> bool:
+        if prediction_id not in self.predictions or self.channel is None:
+            return False
+        self.channel.send(events.Cancel(prediction_id))
+        return True
+
+    async def _follow(self, prediction: Prediction, queue: asyncio.Queue[events.Message]) -> None:
+        """Apply one prediction's events in order until it ends."""
+        while True:
+            message = await queue.get()
+            if isinstance(message, events.Done):
+                await self._finish(prediction, message)
+                return
+            try:
+                await self._apply(prediction, message)
+            except UploadError as exc:
+                prediction.error = str(exc)
+
+    async def _apply(self, prediction: Prediction, message: events.Message) -> None:
+        if isinstance(message, events.Started):
+            prediction.status = "processing"
+            prediction.started_at = now()
+            prediction.publish("start", {"id": prediction.id, "status": "processing"})
+            if prediction.webhook:
+                prediction.webhook.event("start")
+        elif isinstance(message, events.Log):
+            prediction.logs.append(message.data)
+            prediction.publish("log", {"source": message.source, "data": message.data})
+            if prediction.webhook:
+                prediction.webhook.event("logs")
+        elif isinstance(message, events.Output):
+            value = await self.files.resolve(message.value)
+            if message.final:
+                prediction.output, prediction.final_output = value, True
+            else:
+                prediction.iterator = True
+                prediction.outputs.append(value)
+                index = len(prediction.outputs) - 1
+                prediction.publish("output", {"chunk": value, "index": index})
+                if prediction.webhook:
+                    prediction.webhook.event("output")
+        elif isinstance(message, events.Metric):
+            prediction.set_metric(message.name, message.value, message.mode)
+
+    async def _finish(self, prediction: Prediction, done: events.Done) -> None:
+        prediction.iterator = prediction.iterator or done.iterator
+        if done.canceled:
+            prediction.status = "canceled"
+        elif done.error is not None or prediction.error is not None:
+            prediction.status = "failed"
+            prediction.error = prediction.error or done.error
+        else:
+            prediction.status = "succeeded"
+        if (
+            prediction.final_output
+            and isinstance(prediction.output, list)
+            and not prediction.iterator
+        ):
+            prediction.iterator = False
+        prediction.completed_at = now()
+        prediction.metrics["predict_time"] = time.monotonic() - prediction.created_monotonic
+        # The slot is free before anyone hears of the result: a client that sends its next
+        # request as soon as it has this response never finds the model busy.
+        self.slots += 1
+        self.predictions.pop(prediction.id, None)
+        self.queues.pop(prediction.id, None)
+        shutil.rmtree(prediction.workdir, ignore_errors=True)
+        prediction.publish("completed", prediction.snapshot())
+        prediction.close_streams()
+        prediction.done.set()
+        if prediction.webhook is not None:
+            self._spawn(prediction.webhook.completed())
+
+    # -- worker events ---------------------------------------------------------------------
+
+    async def _read_events(self) -> None:
+        assert self.channel is not None
+        while (message := await self.channel.receive()) is not None:
+            self._dispatch(message)
+
+    def _dispatch(self, message: events.Message) -> None:
+        prediction_id = getattr(message, "id", None)
+        if isinstance(message, events.Ready):
+            self._ready(message)
+        elif isinstance(message, events.SetupFailed):
+            self._setup_failed(message.error)
+        elif isinstance(message, events.HealthcheckResult):
+            waiter = self.health_waiters.get(message.id)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(message)
+        elif isinstance(message, events.Log) and (
+            prediction_id is None or prediction_id not in self.queues
+        ):
+            self._worker_log(message)
+        elif prediction_id in self.queues:
+            self.queues[prediction_id].put_nowait(message)
+
+    def _worker_log(self, message: events.Log) -> None:
+        if self.state == "STARTING":
+            self.setup.logs.append(message.data)
+        stream = sys.stdout if message.source == "stdout" else sys.stderr
+        stream.write(message.data)
+        stream.flush()
+
+    def _ready(self, message: events.Ready) -> None:
+        self.schema = message.schema or _bundled_schema(self.settings)
+        self.streams = message.streams
+        self.state = "READY"
+        self.setup.status = "succeeded"
+        self.setup.completed_at = now()
+        log.info("setup succeeded; ready for predictions")
+
+    def _setup_failed(self, error: str) -> None:
+        if self.state != "STARTING":
+            return
+        self.state = "SETUP_FAILED"
+        self.setup.status = "failed"
+        self.setup.completed_at = now()
+        self.setup.logs.append(
+            f"Setup failed: {error}" if not error.startswith("Traceback") else error
+        )
+
+    async def _watch_process(self) -> None:
+        assert self.process is not None
+        code = await self.process.wait()
+        if self.state == "STARTING":
+            self._setup_failed(f"the worker exited with status {code} during setup")
+            return
+        if self.state != "READY":
+            return
+        self.state = "DEFUNCT"
+        log.error("the worker exited with status %s; the model can no longer predict", code)
+        for prediction_id, queue in list(self.queues.items()):
+            queue.put_nowait(events.Done(prediction_id, f"Worker crashed (exit status {code})"))
+
+
+def _workdir_root() -> str:
+    os.makedirs(WORKDIR_ROOT, exist_ok=True)
+    return WORKDIR_ROOT
+
+
+def _bundled_schema(settings: ServerSettings) -> dict[str, Any] | None:
+    path = settings.project_dir / ".cog" / "openapi_schema.json"
+    try:
+        schema: dict[str, Any] = json.loads(path.read_text())
+        return schema
+    except (OSError, ValueError):
+        return None

@@ -1,0 +1,5 @@
+"""`python -m cog.weights` runs pget."""
+
+from .cli import main
+
+main()
