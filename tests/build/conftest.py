@@ -94,6 +94,15 @@ def server_available() -> bool:
     return importlib.util.find_spec("cog.server.http") is not None
 
 
+def server_command() -> list[str] | None:
+    """The command model containers run in tests: the image's own CMD, except that while the
+    stand-in schema of `build_options` is bundled it is removed first (the server would
+    otherwise validate inputs against a schema that declares none)."""
+    if schema_available():
+        return None
+    return ["sh", "-c", "rm -f /src/.cog/openapi_schema.json && exec python -m cog.server.http"]
+
+
 def build_options(project_dir: Path, tag: str, **kwargs: Any) -> BuildOptions:
     """Options for a test build on the local base image.
 

@@ -30,6 +30,7 @@ from .conftest import (
     project_config,
     schema_available,
     server_available,
+    server_command,
 )
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(600)]
@@ -181,7 +182,9 @@ def test_push_to_a_registry_and_pull_back(docker: Docker, hello: BuiltImage, reg
 
 @needs_server
 def test_hello_world_predicts_over_http(docker: Docker, hello: BuiltImage) -> None:
-    with ModelContainer(ContainerSpec(image=hello.name), docker) as container:
+    with ModelContainer(
+        ContainerSpec(image=hello.name, command=server_command()), docker
+    ) as container:
         container.wait_ready(timeout=120)
         response = httpx.post(
             f"{container.url}/predictions", json={"input": {"text": "world"}}, timeout=60
@@ -206,7 +209,9 @@ def test_pillow_image_predicts_over_http(docker: Docker, tmp_path: Path) -> None
     buffer = io.BytesIO()
     Image.new("RGB", (40, 30), (255, 0, 0)).save(buffer, format="PNG")
     data_url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
-    with ModelContainer(ContainerSpec(image=built.name), docker) as container:
+    with ModelContainer(
+        ContainerSpec(image=built.name, command=server_command()), docker
+    ) as container:
         container.wait_ready(timeout=120)
         response = httpx.post(
             f"{container.url}/predictions",
