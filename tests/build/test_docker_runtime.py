@@ -8,6 +8,7 @@ health polling, environment, removal) is tested independently of it.
 from __future__ import annotations
 
 import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -115,3 +116,31 @@ def test_build_dev_image_has_schema_but_no_labels(docker: Docker, tmp_path: Path
     assert "run.cog.openapi_schema" not in docker.labels(name)
     bundled = docker.run("run", "--rm", name, "cat", "/src/.cog/openapi_schema.json").stdout
     assert "paths" in bundled
+
+
+@pytest.mark.skipif(
+    not schema_available(), reason="cog.schema.generate_schema has not landed on this branch yet"
+)
+def test_cog_predict_with_the_docker_runtime(docker: Docker, tmp_path: Path) -> None:
+    project = copy_fixture("hello-world", tmp_path)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from cog.cli.main import main; main()",
+            "predict",
+            "--runtime",
+            "docker",
+            "--progress",
+            "quiet",
+            "-i",
+            "text=container",
+        ],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "hello container"
+    assert "Runtime: docker" in result.stderr
