@@ -24,9 +24,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO))
 
-from tests.build.conftest import build_options, project_config  # noqa: E402
+from tests.build.conftest import build_options, project_config, server_command  # noqa: E402
 
 from cog.build.builder import build_image  # noqa: E402
+from cog.build.docker_runtime import ContainerSpec, ModelContainer  # noqa: E402
 from cog.build.engine import Docker  # noqa: E402
 
 FIXTURE = REPO / "tests" / "build" / "fixtures" / "hello-world"
@@ -58,7 +59,7 @@ def timed_build(*args: Any) -> float:
 
 def run(repeat: int) -> None:
     docker = ensure_engine()
-    cold, warm, sizes, added = [], [], [], []
+    cold, warm, sizes, added, ready = [], [], [], [], []
     base = docker.inspect_image("pycog-test-base:bookworm")
     assert base is not None
     for i in range(repeat):
@@ -76,6 +77,7 @@ def run(repeat: int) -> None:
             info = docker.inspect_image(tag)
             assert info is not None
             sizes.append(info["Size"] / 1e6)
+            ready.append(time_to_ready(docker, tag))
             added.append((info["Size"] - base["Size"]) / 1e6)
             docker.remove_image(tag)
     weights = weights_rebuilds(docker, repeat)
@@ -87,8 +89,17 @@ def run(repeat: int) -> None:
     print(f"| rebuild after code change | {statistics.median(warm):.2f} s | not measurable here |")
     print(f"| image size | {statistics.median(sizes):.0f} MB | not measurable here |")
     print(f"| size above base image | {statistics.median(added):.0f} MB | not measurable here |")
+    print(f"| container start to READY | {statistics.median(ready):.2f} s | not measurable here |")
     for label, seconds in weights.items():
         print(f"| {label} | {seconds:.2f} s | not measurable here |")
+
+
+def time_to_ready(docker: Docker, image: str) -> float:
+    start = time.perf_counter()
+    spec = ContainerSpec(image=image, command=server_command())
+    with ModelContainer(spec, docker) as container:
+        container.wait_ready(timeout=120)
+        return time.perf_counter() - start
 
 
 def weights_rebuilds(docker: Docker, repeat: int) -> dict[str, float]:
