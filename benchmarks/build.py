@@ -24,9 +24,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO))
 
-from tests.build.conftest import build_options, project_config  # noqa: E402
+from tests.build.conftest import build_options, project_config, server_command  # noqa: E402
 
 from cog.build.builder import build_image  # noqa: E402
+from cog.build.docker_runtime import ContainerSpec, ModelContainer  # noqa: E402
 from cog.build.engine import Docker  # noqa: E402
 
 FIXTURE = REPO / "tests" / "build" / "fixtures" / "hello-world"
@@ -58,7 +59,7 @@ def timed_build(*args: Any) -> float:
 
 def run(repeat: int) -> None:
     docker = ensure_engine()
-    cold, warm, sizes, added = [], [], [], []
+    cold, warm, sizes, added, ready = [], [], [], [], []
     base = docker.inspect_image("pycog-test-base:bookworm")
     assert base is not None
     for i in range(repeat):
@@ -76,8 +77,10 @@ def run(repeat: int) -> None:
             info = docker.inspect_image(tag)
             assert info is not None
             sizes.append(info["Size"] / 1e6)
+            ready.append(time_to_ready(docker, tag))
             added.append((info["Size"] - base["Size"]) / 1e6)
             docker.remove_image(tag)
+    weights = weights_rebuilds(docker, repeat)
     print(f"hello-world, {repeat} runs, medians (base image pycog-test-base:bookworm)")
     print()
     print("| measure | pycog | reference Cog |")
@@ -86,6 +89,42 @@ def run(repeat: int) -> None:
     print(f"| rebuild after code change | {statistics.median(warm):.2f} s | not measurable here |")
     print(f"| image size | {statistics.median(sizes):.0f} MB | not measurable here |")
     print(f"| size above base image | {statistics.median(added):.0f} MB | not measurable here |")
+    print(f"| container start to READY | {statistics.median(ready):.2f} s | not measurable here |")
+    for label, seconds in weights.items():
+        print(f"| {label} | {seconds:.2f} s | not measurable here |")
+
+
+def time_to_ready(docker: Docker, image: str) -> float:
+    start = time.perf_counter()
+    spec = ContainerSpec(image=image, command=server_command())
+    with ModelContainer(spec, docker) as container:
+        container.wait_ready(timeout=120)
+        return time.perf_counter() - start
+
+
+def weights_rebuilds(docker: Docker, repeat: int) -> dict[str, float]:
+    """Rebuild after a code change of a project holding 200 MB of weights, both ways."""
+    results: dict[str, float] = {}
+    for separate in (False, True):
+        times = []
+        with tempfile.TemporaryDirectory() as scratch:
+            project = Path(scratch) / "hello-world"
+            shutil.copytree(FIXTURE, project)
+            (project / "model.bin").write_bytes(os.urandom(200 * 1024 * 1024))
+            config = project_config(project)
+            options = build_options(
+                project, "pycog-bench/weights:latest", separate_weights=separate
+            )
+            build_image(config, options, docker)
+            for i in range(repeat):
+                predict = project / "predict.py"
+                predict.write_text(predict.read_text() + f"\n# edit {i}\n")
+                times.append(timed_build(config, options, docker))
+        flag = "with --separate-weights" if separate else "without --separate-weights"
+        results[f"rebuild after code change, 200 MB weights, {flag}"] = statistics.median(times)
+    docker.remove_image("pycog-bench/weights:latest")
+    docker.remove_image("pycog-bench/weights-weights:latest")
+    return results
 
 
 if __name__ == "__main__":

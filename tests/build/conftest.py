@@ -20,12 +20,11 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 
 from cog.build.base_image import BaseImageChoice
 from cog.build.builder import BuildOptions
 from cog.build.engine import Docker
-from cog.config.model import BuildConfig, Config
+from cog.config import Config, load_config
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -50,13 +49,17 @@ def docker() -> Iterator[Docker]:
     started_here = False
     with pytest.MonkeyPatch.context() as patch:
         if "DOCKER_HOST" not in os.environ:
-            result = subprocess.run(
-                [str(script), "start"], capture_output=True, text=True, timeout=600
-            )
-            assert result.returncode == 0, f"docker engine did not start:\n{result.stderr}"
-            for name, value in _exports(result.stdout).items():
+            # The private engine may already run (an earlier session left it); only an engine
+            # started here is stopped here.
+            env = subprocess.run([str(script), "env"], capture_output=True, text=True, timeout=30)
+            for name, value in _exports(env.stdout).items():
                 patch.setenv(name, value)
-            started_here = True
+            if not Docker().available():
+                result = subprocess.run(
+                    [str(script), "start"], capture_output=True, text=True, timeout=600
+                )
+                assert result.returncode == 0, f"docker engine did not start:\n{result.stderr}"
+                started_here = True
         engine = Docker()
         engine.ping()  # fails the tests (not skips) when no engine answers
         result = subprocess.run(
@@ -78,22 +81,7 @@ def copy_fixture(name: str, target: Path) -> Path:
 
 
 def project_config(project_dir: Path) -> Config:
-    """The project's config, through cog.config.load_config once that is available."""
-    try:
-        from cog.config import load_config  # type: ignore[attr-defined]
-    except ImportError:
-        raw: dict[str, Any] = yaml.safe_load((project_dir / "cog.yaml").read_text())
-        build = raw.get("build", {})
-        return Config(
-            project_dir=project_dir,
-            build=BuildConfig(
-                python_version=str(build["python_version"]),
-                python_requirements=build.get("python_requirements"),
-            ),
-            predict=raw.get("predict") or raw.get("run"),
-            raw=raw,
-        )
-    return load_config(project_dir)  # type: ignore[no-any-return]
+    return load_config(project_dir)
 
 
 def schema_available() -> bool:
@@ -104,6 +92,15 @@ def schema_available() -> bool:
 
 def server_available() -> bool:
     return importlib.util.find_spec("cog.server.http") is not None
+
+
+def server_command() -> list[str] | None:
+    """The command model containers run in tests: the image's own CMD, except that while the
+    stand-in schema of `build_options` is bundled it is removed first (the server would
+    otherwise validate inputs against a schema that declares none)."""
+    if schema_available():
+        return None
+    return ["sh", "-c", "rm -f /src/.cog/openapi_schema.json && exec python -m cog.server.http"]
 
 
 def build_options(project_dir: Path, tag: str, **kwargs: Any) -> BuildOptions:

@@ -9,7 +9,6 @@ import click.testing
 import httpx
 import pytest
 
-import cog.config
 from cog.build.engine import Docker
 from cog.cli.main import cli
 
@@ -19,10 +18,6 @@ pytestmark = [
     pytest.mark.docker,
     pytest.mark.slow,
     pytest.mark.timeout(600),
-    pytest.mark.skipif(
-        not hasattr(cog.config, "load_config"),
-        reason="cog.config.load_config has not landed on this branch yet",
-    ),
 ]
 
 
@@ -105,3 +100,88 @@ def test_push_to_the_local_registry(
     assert result.exit_code == 0, result.output
     tags = httpx.get(f"http://{registry}/v2/cli/hello/tags/list", timeout=5).json()
     assert tags["tags"] == ["latest"]
+
+
+@pytest.mark.parametrize(
+    ("flags", "base"),
+    [
+        ((), "python:3.11-slim"),
+        (("--use-cog-base-image",), "r8.im/cog-base:python3.11"),
+        (("--use-cog-base-image=false",), "python:3.11-slim"),
+        (("--use-cog-base-image", "true"), "r8.im/cog-base:python3.11"),
+    ],
+)
+def test_debug_base_image_flags(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flags: tuple[str, ...], base: str
+) -> None:
+    project = copy_fixture("hello-world", tmp_path)
+    result = invoke(project, monkeypatch, "debug", *flags)
+    assert result.exit_code == 0, result.output
+    assert f"FROM {base}\n" in result.output
+
+
+def test_build_with_another_config_file(
+    docker: Docker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = copy_fixture("hello-world", tmp_path)
+    text = (project / "cog.yaml").read_text() + "# the dev variant\n"
+    (project / "cog.dev.yaml").write_text(text)
+    result = invoke(
+        project,
+        monkeypatch,
+        "build",
+        "-f",
+        "cog.dev.yaml",
+        "-t",
+        "pycog-test/devconfig:latest",
+        "--base-image",
+        TEST_BASE_IMAGE,
+        "--progress",
+        "quiet",
+    )
+    assert result.exit_code == 0, result.output
+    inside = docker.run("run", "--rm", "pycog-test/devconfig:latest", "cat", "/src/cog.yaml")
+    assert inside.stdout == text
+
+
+def test_build_falls_back_from_a_missing_cog_base_image(
+    docker: Docker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # script/lib/base-images tags the test base as python:3.11-slim, the fallback for 3.11.
+    project = copy_fixture("hello-world", tmp_path)
+    result = invoke(
+        project, monkeypatch, "build", "-t", "pycog-test/fallback:latest", "--progress", "quiet"
+    )
+    assert result.exit_code == 0, result.output
+    assert "r8.im/cog-base:python3.11 is not in the Docker engine; using python:3.11-slim" in (
+        result.output
+    )
+    labels = docker.labels("pycog-test/fallback:latest")
+    assert labels["run.cog.cog-base-image-name"] == "python:3.11-slim"
+
+
+def test_build_with_the_users_own_dockerfile(
+    docker: Docker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = copy_fixture("hello-world", tmp_path)
+    (project / "Dockerfile").write_text(
+        f"FROM {TEST_BASE_IMAGE}\nWORKDIR /src\nCOPY . /src\nRUN echo custom > /custom\n"
+    )
+    result = invoke(
+        project,
+        monkeypatch,
+        "build",
+        "--dockerfile",
+        "Dockerfile",
+        "-t",
+        "pycog-test/custom:latest",
+        "--progress",
+        "quiet",
+    )
+    assert result.exit_code == 0, result.output
+    assert docker.run("run", "--rm", "pycog-test/custom:latest", "cat", "/custom").stdout == (
+        "custom\n"
+    )
+    listing = docker.run("run", "--rm", "pycog-test/custom:latest", "ls", "/src").stdout.split()
+    assert "predict.py" in listing
+    assert "run.cog.openapi_schema" in docker.labels("pycog-test/custom:latest")

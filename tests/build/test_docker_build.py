@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from cog import __version__
+from cog.build.base_image import BaseImageChoice
 from cog.build.builder import BuiltImage, build_image
 from cog.build.docker_runtime import ContainerSpec, ModelContainer
 from cog.build.engine import Docker
@@ -29,6 +30,7 @@ from .conftest import (
     project_config,
     schema_available,
     server_available,
+    server_command,
 )
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(600)]
@@ -180,7 +182,9 @@ def test_push_to_a_registry_and_pull_back(docker: Docker, hello: BuiltImage, reg
 
 @needs_server
 def test_hello_world_predicts_over_http(docker: Docker, hello: BuiltImage) -> None:
-    with ModelContainer(ContainerSpec(image=hello.name), docker) as container:
+    with ModelContainer(
+        ContainerSpec(image=hello.name, command=server_command()), docker
+    ) as container:
         container.wait_ready(timeout=120)
         response = httpx.post(
             f"{container.url}/predictions", json={"input": {"text": "world"}}, timeout=60
@@ -205,7 +209,9 @@ def test_pillow_image_predicts_over_http(docker: Docker, tmp_path: Path) -> None
     buffer = io.BytesIO()
     Image.new("RGB", (40, 30), (255, 0, 0)).save(buffer, format="PNG")
     data_url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
-    with ModelContainer(ContainerSpec(image=built.name), docker) as container:
+    with ModelContainer(
+        ContainerSpec(image=built.name, command=server_command()), docker
+    ) as container:
         container.wait_ready(timeout=120)
         response = httpx.post(
             f"{container.url}/predictions",
@@ -232,3 +238,26 @@ def test_repush_after_code_change_sends_only_the_code_layer(
     report = docker.push(target)
     assert report.count(": Pushed") == 1, report
     assert report.count(": Layer already exists") == len(docker.layers(target)) - 1
+
+
+def test_tini_and_system_packages_come_from_apt(docker: Docker, tmp_path: Path) -> None:
+    """A base image without tini (like python:*-slim) gets it from apt, as system_packages do."""
+    from dataclasses import replace
+
+    from cog.build.context import BuildContext
+    from cog.build.engine import BuildRequest
+
+    bare = "pycog-test/base-without-tini:latest"
+    dockerfile = "FROM pycog-test-base:bookworm\nRUN rm -f /sbin/tini && dpkg --purge tini\n"
+    docker.build(BuildRequest(BuildContext(dockerfile), tag=bare, progress="quiet"))
+    project = copy_fixture("hello-world", tmp_path)
+    config = project_config(project)
+    config = replace(config, build=replace(config.build, system_packages=("jq",)))
+    options = replace(
+        build_options(project, "pycog-test/apt:latest"), base=BaseImageChoice(base_image=bare)
+    )
+    built = build_image(config, options, docker)
+    assert run_in_image(docker, built.name, "jq", "-n", "1+1").strip() == "2"
+    assert (
+        run_in_image(docker, built.name, "readlink", "-f", "/sbin/tini").strip() == "/usr/bin/tini"
+    )

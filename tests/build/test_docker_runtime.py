@@ -8,20 +8,33 @@ health polling, environment, removal) is tested independently of it.
 from __future__ import annotations
 
 import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
 import httpx
 import pytest
 
+from cog.build.base_image import BaseImageChoice
 from cog.build.builder import BuiltImage, build_image
-from cog.build.docker_runtime import ContainerSpec, ModelContainer, run_in_container
+from cog.build.docker_runtime import (
+    ContainerSpec,
+    ModelContainer,
+    build_dev_image,
+    run_in_container,
+)
 from cog.build.dockerfile import PIP_CA_SECRET
 from cog.build.engine import Docker
 from cog.build.errors import ContainerSetupFailed
 from cog.config.model import Mount, RunCommand
 
-from .conftest import build_options, copy_fixture, project_config
+from .conftest import (
+    TEST_BASE_IMAGE,
+    build_options,
+    copy_fixture,
+    project_config,
+    schema_available,
+)
 
 pytestmark = [pytest.mark.docker, pytest.mark.reference, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -86,3 +99,48 @@ def test_run_in_container_mounts_the_project_and_returns_the_status(
         docker=docker,
     )
     assert status == 3
+
+
+@pytest.mark.skipif(
+    not schema_available(), reason="cog.schema.generate_schema has not landed on this branch yet"
+)
+def test_build_dev_image_has_schema_but_no_labels(docker: Docker, tmp_path: Path) -> None:
+    project = copy_fixture("hello-world", tmp_path)
+    name = build_dev_image(
+        project_config(project),
+        base=BaseImageChoice(base_image=TEST_BASE_IMAGE),
+        progress="quiet",
+        docker=docker,
+    )
+    assert name == "cog-hello-world-dev"
+    assert "run.cog.openapi_schema" not in docker.labels(name)
+    bundled = docker.run("run", "--rm", name, "cat", "/src/.cog/openapi_schema.json").stdout
+    assert "paths" in bundled
+
+
+@pytest.mark.skipif(
+    not schema_available(), reason="cog.schema.generate_schema has not landed on this branch yet"
+)
+def test_cog_predict_with_the_docker_runtime(docker: Docker, tmp_path: Path) -> None:
+    project = copy_fixture("hello-world", tmp_path)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from cog.cli.main import main; main()",
+            "predict",
+            "--runtime",
+            "docker",
+            "--progress",
+            "quiet",
+            "-i",
+            "text=container",
+        ],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "hello container"
+    assert "Runtime: docker" in result.stderr

@@ -54,7 +54,9 @@ def test_cpu_dockerfile_starts_from_slim_python_and_ends_with_the_project(tmp_pa
     assert requirements < sdk < len(lines) - 1
     pip_lines = [line for line in lines if "pip install" in line]
     assert len(pip_lines) == 2
-    assert all("--mount=type=cache,target=/root/.cache/pip" in line for line in pip_lines)
+    assert all(
+        "--mount=type=cache,target=/root/.cache/pip,sharing=locked" in line for line in pip_lines
+    )
     assert all("--mount=type=secret,id=pycog-pip-ca" in line for line in pip_lines)
     assert pip_lines[1].endswith(f"/tmp/pycog-wheels/{WHEEL}")
 
@@ -198,3 +200,11 @@ def test_given_base_image_without_tini_installs_it(tmp_path: Path) -> None:
     )
     assert "FROM local/base:1" in text.splitlines()
     assert "apt-get install -qqy --no-install-recommends tini" in text
+
+
+def test_a_renamed_config_becomes_cog_yaml_in_the_image(tmp_path: Path) -> None:
+    config = make_config(tmp_path, python_version="3.11")
+    base = fallback_base_image(config, BaseImageChoice(use_cog_base_image=False))
+    inputs = DockerfileInputs(base=base, sdk_wheel=WHEEL, renamed_config=True)
+    lines = generate_dockerfile(config, inputs).splitlines()
+    assert lines[-2:] == ["COPY project /src", "COPY .cog_build/cog.yaml /src/cog.yaml"]

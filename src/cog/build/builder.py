@@ -10,13 +10,13 @@ signature cannot be rendered fails in a second, not after a long dependency inst
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .. import envvars
 from .._version import __version__
+from ..config import default_image_name as cog_image_name
 from ..config.model import Config
 from .base_image import BaseImage, BaseImageChoice, candidate_base_images
 from .context import BuildContext, weights_context
@@ -50,6 +50,7 @@ class BuildOptions:
     progress: str = "auto"
     labels: bool = True  # development images for run/serve skip them, as in Cog
     openapi_schema: Path | None = None  # a prebuilt schema instead of the static generator
+    dockerfile: Path | None = None  # hidden `--dockerfile`: the user's own, context = project
 
 
 @dataclass
@@ -64,6 +65,7 @@ class BuildPlan:
     weights: list[str] = field(default_factory=list)
     weights_image: str | None = None
     weights_dockerfile: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -81,8 +83,7 @@ def default_image_name(config: Config, tag: str | None = None) -> str:
         return config.image
     if config.model:
         return config.model
-    name = config.project_dir.resolve().name.lower().replace(" ", "-")
-    return ("cog-" + re.sub(r"[^a-z0-9-]", "", name))[:30]
+    return cog_image_name(config.project_dir.resolve().name)
 
 
 def weights_image_name(image: str) -> str:
@@ -118,8 +119,13 @@ def plan_build(
     `wheel_name` is the staged pycog wheel; without it the name the wheel will have is used,
     so `cog debug` never has to build one.
     """
-    base = choose_base_image(config, options.base, docker)
+    # A user's own Dockerfile names its own base; the generated plan is then informational.
+    base = choose_base_image(config, options.base, None if options.dockerfile else docker)
     requirements = generate_requirements(config, base.gpu.cuda if base.gpu else None)
+    warnings = list(requirements.warnings)
+    first_choice = candidate_base_images(config, options.base)[0]
+    if docker is not None and not options.dockerfile and base != first_choice:
+        warnings.append(f"{first_choice.name} is not in the Docker engine; using {base.name}.")
     files = context_files(config.project_dir, IgnoreRules.for_project(config.project_dir))
     image = default_image_name(config, options.tag)
     weights: list[str] = []
@@ -135,10 +141,19 @@ def plan_build(
         sdk_wheel=wheel_name or expected_wheel_name(),
         has_requirements=bool(requirements.lines),
         weights_image=weights_image,
+        renamed_config=config.filename != "cog.yaml",
     )
     dockerfile = generate_dockerfile(config, inputs)
     return BuildPlan(
-        image, base, dockerfile, requirements, files, weights, weights_image, weights_dockerfile
+        image,
+        base,
+        dockerfile,
+        requirements,
+        files,
+        weights,
+        weights_image,
+        weights_dockerfile,
+        warnings,
     )
 
 
@@ -168,10 +183,10 @@ def resolve_secret(spec: str, project_dir: Path) -> str:
     """`id=X,src=PATH` with a relative PATH made absolute against the project."""
     parts = []
     for item in spec.split(","):
-        key, _, value = item.partition("=")
+        key, equals, value = item.partition("=")
         if key in ("src", "source") and value and not Path(value).is_absolute():
             value = str((project_dir / value).resolve())
-        parts.append(f"{key}={value}" if _ else key)
+        parts.append(f"{key}{equals}{value}")
     if not any(p.startswith("id=") for p in parts):
         raise BuildError(f"--secret {spec!r} has no id; write it as `id=NAME,src=PATH`.")
     return ",".join(parts)
@@ -180,8 +195,8 @@ def resolve_secret(spec: str, project_dir: Path) -> str:
 def build_image(config: Config, options: BuildOptions, docker: Docker) -> BuiltImage:
     """Build the model image and return its name and id."""
     schema = static_schema(config, options)
-    wheel = sdk_wheel()
-    plan = plan_build(config, options, docker, wheel.name)
+    wheel = None if options.dockerfile else sdk_wheel()
+    plan = plan_build(config, options, docker, wheel.name if wheel else None)
     schema_json = json.dumps(schema, indent=2).encode()
     cog_dir = config.project_dir / ".cog"
     cog_dir.mkdir(exist_ok=True)
@@ -192,16 +207,9 @@ def build_image(config: Config, options: BuildOptions, docker: Docker) -> BuiltI
     secrets = [resolve_secret(s, config.project_dir) for s in options.secrets]
     if pip.ca_bundle is not None:
         secrets.append(f"id={PIP_CA_SECRET},src={pip.ca_bundle}")
-    staged: dict[str, bytes | Path] = {
-        "openapi_schema.json": schema_json,
-        f"wheels/{wheel.name}": wheel,
-    }
-    if plan.requirements.lines:
-        staged["requirements.txt"] = plan.requirements.text().encode()
-    context = BuildContext(plan.dockerfile, staged, config.project_dir, plan.files)
     labels = image_labels(config, schema, plan.base.name) if options.labels else {}
     request = BuildRequest(
-        context=context,
+        context=_context(config, plan, options, schema_json, wheel),
         tag=plan.image,
         secrets=secrets,
         build_args=pip.build_args(),
@@ -213,6 +221,30 @@ def build_image(config: Config, options: BuildOptions, docker: Docker) -> BuiltI
     if options.labels:
         image_id = _add_pip_freeze(docker, plan.image)
     return BuiltImage(plan.image, image_id, plan)
+
+
+def _context(
+    config: Config,
+    plan: BuildPlan,
+    options: BuildOptions,
+    schema_json: bytes,
+    wheel: Path | None,
+) -> BuildContext:
+    if options.dockerfile is not None:
+        # The user's Dockerfile sees the project itself as its context, as `docker build .`.
+        files = [f for f in plan.files if f != "Dockerfile"]
+        text = options.dockerfile.read_text()
+        return BuildContext(text, {}, config.project_dir, files, project_prefix="")
+    assert wheel is not None
+    staged: dict[str, bytes | Path] = {
+        "openapi_schema.json": schema_json,
+        f"wheels/{wheel.name}": wheel,
+    }
+    if plan.requirements.lines:
+        staged["requirements.txt"] = plan.requirements.text().encode()
+    if config.filename != "cog.yaml":
+        staged["cog.yaml"] = config.project_dir / config.filename
+    return BuildContext(plan.dockerfile, staged, config.project_dir, plan.files)
 
 
 def _add_pip_freeze(docker: Docker, image: str) -> str:

@@ -44,7 +44,8 @@ class BuildContext:
                     _add_bytes(tar, arcname, content)
             if self.project_dir is not None:
                 for rel in self.project_files:
-                    _add_path(tar, self.project_dir / rel, f"{self.project_prefix}/{rel}")
+                    prefix = f"{self.project_prefix}/" if self.project_prefix else ""
+                    _add_path(tar, self.project_dir / rel, prefix + rel)
 
     def size(self) -> int:
         """Bytes of file content the context carries (for progress messages)."""

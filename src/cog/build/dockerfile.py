@@ -27,7 +27,7 @@ WEIGHTS_DIR = "weights"
 WEIGHTS_STAGE = "weights"
 PIP_CA_SECRET = "pycog-pip-ca"
 APT_CACHE = "--mount=type=cache,target=/var/cache/apt,sharing=locked"
-PIP_CACHE = "--mount=type=cache,target=/root/.cache/pip"
+PIP_CACHE = "--mount=type=cache,target=/root/.cache/pip,sharing=locked"
 UV_IMAGE = "ghcr.io/astral-sh/uv:0.9.26"
 
 
@@ -39,6 +39,7 @@ class DockerfileInputs:
     sdk_wheel: str  # file name of the pycog wheel staged under .cog_build/wheels/
     has_requirements: bool = False
     weights_image: str | None = None  # `--separate-weights`: image holding the weight files
+    renamed_config: bool = False  # the config file is not cog.yaml: staged as .cog_build/cog.yaml
 
 
 def generate_dockerfile(config: Config, inputs: DockerfileInputs) -> str:
@@ -56,6 +57,8 @@ def generate_dockerfile(config: Config, inputs: DockerfileInputs) -> str:
             f"COPY {STAGING_DIR}/openapi_schema.json /src/.cog/openapi_schema.json",
             f"COPY {PROJECT_DIR} /src",
         ],
+        # As Cog does, a config chosen with `-f` is what the image knows as /src/cog.yaml.
+        [f"COPY {STAGING_DIR}/cog.yaml /src/cog.yaml"] if inputs.renamed_config else [],
     ]
     return "\n".join(line for section in sections for line in section) + "\n"
 

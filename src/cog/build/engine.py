@@ -172,7 +172,14 @@ class Docker:
             timer.cancel()
             writer.join(timeout=10)
         if returncode != 0:
-            raise DockerCommandFailed(command, returncode, "".join(tail))
+            output = "".join(tail)
+            if "buildx component is missing" in output:
+                raise DockerUnavailable(
+                    f"{self.binary} needs the buildx plugin for BuildKit builds; install "
+                    "docker-buildx, or set PYCOG_DOCKER_CLI to a docker CLI with BuildKit "
+                    "built in (Debian's docker.io: /usr/bin/docker)."
+                )
+            raise DockerCommandFailed(command, returncode, output)
 
     def tag(self, source: str, target: str) -> None:
         self.run("tag", source, target)

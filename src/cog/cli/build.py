@@ -12,8 +12,9 @@ import click
 from ..build.base_image import BaseImageChoice
 from ..build.builder import BuildOptions, build_image
 from ..build.engine import PROGRESS_MODES, Docker
-from ..config.model import Config
 from ..errors import CogError
+from .errors import as_click_error
+from .options import load_project
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -50,6 +51,12 @@ def build_flags(function: F) -> F:
             help="Start FROM this local image (it needs python and pip).",
         ),
         click.option(
+            "--dockerfile",
+            type=click.Path(exists=True, dir_okay=False),
+            hidden=True,
+            help="Build this Dockerfile instead of generating one.",
+        ),
+        click.option(
             "--progress",
             type=click.Choice(PROGRESS_MODES),
             default="auto",
@@ -66,6 +73,8 @@ def base_choice_from(kwargs: dict[str, Any]) -> BaseImageChoice:
     """The base image flags of `build_flags` as a BaseImageChoice."""
     if kwargs.get("base_image") and kwargs.get("use_cog_base_image"):
         raise click.UsageError("--base-image and --use-cog-base-image exclude each other.")
+    if kwargs.get("dockerfile") and (kwargs.get("base_image") or kwargs.get("use_cog_base_image")):
+        raise click.UsageError("--dockerfile excludes --base-image and --use-cog-base-image.")
     return BaseImageChoice(
         base_image=kwargs.get("base_image"),
         use_cog_base_image=kwargs.get("use_cog_base_image"),
@@ -84,18 +93,8 @@ def build_options_from(kwargs: dict[str, Any]) -> BuildOptions:
         no_cache=bool(kwargs.get("no_cache")),
         progress=kwargs.get("progress") or "auto",
         openapi_schema=Path(schema) if schema else None,
+        dockerfile=Path(kwargs["dockerfile"]).resolve() if kwargs.get("dockerfile") else None,
     )
-
-
-def load_project(config_file: str) -> Config:
-    """The config of the project in the current directory."""
-    try:
-        from ..config import load_config  # type: ignore[attr-defined,unused-ignore]
-    except ImportError as exc:
-        raise click.ClickException("cog.config.load_config is not available yet.") from exc
-    path = Path(config_file)
-    config: Config = load_config(Path.cwd() / path.parent, path.name)
-    return config
 
 
 def domain_errors(function: F) -> F:
@@ -106,7 +105,7 @@ def domain_errors(function: F) -> F:
         try:
             return function(*args, **kwargs)
         except CogError as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise as_click_error(exc) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -149,6 +148,6 @@ def command(**kwargs: Any) -> None:
     docker = Docker()
     docker.ping()
     built = build_image(config, options, docker)
-    for warning in built.plan.requirements.warnings:
+    for warning in built.plan.warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(f"Image built as {built.name}")

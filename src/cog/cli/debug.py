@@ -7,7 +7,8 @@ from typing import Any
 import click
 
 from ..build.builder import BuildOptions, plan_build
-from .build import base_choice_from, build_flags, domain_errors, load_project
+from .build import base_choice_from, build_flags, domain_errors
+from .options import load_project
 
 
 @click.command("debug", hidden=True)

@@ -8,7 +8,8 @@ import click
 
 from ..build.builder import build_image
 from ..build.engine import Docker
-from .build import build_flags, build_options_from, domain_errors, image_flags, load_project
+from .build import build_flags, build_options_from, domain_errors, image_flags
+from .options import load_project
 
 
 @click.command("push")
@@ -29,6 +30,8 @@ def command(image: str | None, **kwargs: Any) -> None:
     docker = Docker()
     docker.ping()
     built = build_image(config, options, docker)
+    for warning in built.plan.warnings:
+        click.echo(f"warning: {warning}", err=True)
     # With --separate-weights the weights are one unchanged layer of this image: the registry
     # already has it after the first push, so only the code layer travels again.
     click.echo(f"Pushing {built.name}", err=True)
