@@ -32,6 +32,10 @@ class PipSettings:
             args += ["--find-links", location]
         for path in self.constraints:
             args += ["--constraint", path]
+        if self.extra_index_urls:
+            # pip picks the best version across all its indexes; uv, by default, only looks at
+            # the first index that has a package at all.
+            args += ["--index-strategy", "unsafe-best-match"]
         return args
 
 
