@@ -65,6 +65,10 @@ class InputCoercer:
         self.kinds = {name: _kind(hints.get(name, Any)) for name in self.signature.parameters}
         self.lists = {name: _strip(hints.get(name, Any))[1] for name in self.signature.parameters}
 
+    def downloads(self, values: dict[str, Any]) -> bool:
+        """Whether preparing these inputs may download files (and so should not block a loop)."""
+        return any(self.kinds.get(name) in ("path", "file") for name in values)
+
     def prepare(self, values: dict[str, Any], workdir: str) -> dict[str, Any]:
         arguments: dict[str, Any] = {}
         for name, parameter in self.signature.parameters.items():

@@ -95,9 +95,12 @@ class Worker:
         try:
             with prediction_scope(self._scope(message)):
                 self.channel.send(Started(message.id))
-                arguments = await asyncio.to_thread(
-                    self.predictor.coercer.prepare, message.input, message.workdir
-                )
+                if self.predictor.coercer.downloads(message.input):
+                    arguments = await asyncio.to_thread(
+                        self.predictor.coercer.prepare, message.input, message.workdir
+                    )
+                else:  # nothing to download: no need to leave the event loop
+                    arguments = self.predictor.coercer.prepare(message.input, message.workdir)
                 call = self.predictor.function(**arguments)
                 if inspect.isasyncgen(call):
                     iterator = True
