@@ -31,7 +31,12 @@ def reference_server(name, tmp_path):
     python = reference_python()
     # Its worker is started as `python -c ...` from PATH, as in an image: the venv comes first.
     path = f"{python.parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    env = {**os.environ, "PATH": path, "PORT": str(port), "COG_PREDICT_TYPE_STUB": "predict.py:Predictor"}
+    env = {
+        **os.environ,
+        "PATH": path,
+        "PORT": str(port),
+        "COG_PREDICT_TYPE_STUB": "predict.py:Predictor",
+    }
     process = subprocess.Popen(
         [str(python), "-m", "cog.server.http", "--host", "127.0.0.1"],
         cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -93,7 +98,9 @@ def test_same_answers_as_the_reference_server(tmp_path):
                 ]
                 answers[side].append(sorted(client.get("/").json()))
                 answers[side].append(client.get("/health-check").json()["status"])
-    for index, (theirs, ours) in enumerate(zip(answers["reference"], answers["pycog"], strict=True)):
+    for index, (theirs, ours) in enumerate(
+        zip(answers["reference"], answers["pycog"], strict=True)
+    ):
         if index == 3:  # 422 for a bound: both point at the input; messages are the validator's own
             assert theirs[0] == ours[0] == 422
             assert theirs[1]["detail"][0]["loc"] == ours[1]["detail"][0]["loc"]
@@ -105,13 +112,30 @@ def test_same_answers_as_the_reference_server(tmp_path):
 def test_same_stream_as_the_reference_server(tmp_path):
     outputs = {}
     for side in ("reference", "pycog"):
-        context = reference_server("stream", tmp_path) if side == "reference" else run_server("stream", tmp_path / "ours")
+        context = (
+            reference_server("stream", tmp_path)
+            if side == "reference"
+            else run_server("stream", tmp_path / "ours")
+        )
         with context as server:
             url = server if isinstance(server, str) else server.url
             with httpx.Client(base_url=url, timeout=30) as client:
-                with client.stream("POST", "/predictions", json={"input": {"count": 4}}, headers={"Accept": "text/event-stream"}) as response:
-                    events = [line for line in response.iter_lines() if line.startswith(("event:", "data:"))]
+                with client.stream(
+                    "POST",
+                    "/predictions",
+                    json={"input": {"count": 4}},
+                    headers={"Accept": "text/event-stream"},
+                ) as response:
+                    events = [
+                        line
+                        for line in response.iter_lines()
+                        if line.startswith(("event:", "data:"))
+                    ]
         names = [line[6:].strip() for line in events if line.startswith("event:")]
-        chunks = [json.loads(line[5:])["chunk"] for line in events if line.startswith("data:") and '"chunk"' in line]
+        chunks = [
+            json.loads(line[5:])["chunk"]
+            for line in events
+            if line.startswith("data:") and '"chunk"' in line
+        ]
         outputs[side] = (names[0], names[-1], chunks)
     assert outputs["reference"] == outputs["pycog"]
