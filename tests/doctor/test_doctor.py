@@ -37,13 +37,13 @@ def test_every_rule_is_found_at_its_line(tmp_path):
         ("requirements.txt:2", "pinned-requirements"),
         ("requirements.txt:2", "hf-transfer"),
         ("requirements.txt:3", "pinned-requirements"),
-        ("predict.py:9", "choices-default"),
-        ("predict.py:10", "secret-inputs"),
-        ("predict.py:11", "path-types"),
-        ("predict.py:12", "input-description"),
-        ("predict.py:13", "path-types"),
-        ("predict.py:6", "path-types"),
-        ("predict.py:15", "setup-loading"),
+        ("predict.py:10", "choices-default"),
+        ("predict.py:11", "secret-inputs"),
+        ("predict.py:12", "path-types"),
+        ("predict.py:13", "input-description"),
+        ("predict.py:14", "path-types"),
+        ("predict.py:7", "path-types"),
+        ("predict.py:16", "setup-loading"),
     }
     assert 'fix: set build.cuda: "11.8"' in result.stdout
 
