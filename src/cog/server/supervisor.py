@@ -283,6 +283,8 @@ class Supervisor:
     def _ready(self, message: events.Ready) -> None:
         self.schema = message.schema or _bundled_schema(self.settings)
         self.streams = message.streams
+        for component in ("Input", "TrainingInput"):  # compiled now, not on the first request
+            self.validator(component)
         self.state = "READY"
         self.setup.status = "succeeded"
         self.setup.completed_at = now()
