@@ -167,7 +167,10 @@ class Supervisor:
             raise Busy()
         self.slots -= 1
         prediction.created_monotonic = time.monotonic()
-        prediction.workdir = tempfile.mkdtemp(prefix=f"{prediction.id[:40]}-", dir=_workdir_root())
+        # Named here, created by the worker only if it downloads inputs or writes outputs.
+        prediction.workdir = os.path.join(
+            _workdir_root(), f"{_safe(prediction.id)}-{uuid.uuid4().hex[:8]}"
+        )
         self.predictions[prediction.id] = prediction
         queue: asyncio.Queue[events.Message] = asyncio.Queue()
         self.queues[prediction.id] = queue
@@ -317,6 +320,10 @@ class Supervisor:
 def _workdir_root() -> str:
     os.makedirs(WORKDIR_ROOT, exist_ok=True)
     return WORKDIR_ROOT
+
+
+def _safe(prediction_id: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in prediction_id[:40])
 
 
 def _bundled_schema(settings: ServerSettings) -> dict[str, Any] | None:
