@@ -8,7 +8,7 @@ import json
 import logging
 import os
 import shutil
-import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -24,6 +24,7 @@ from .files import FileResolver, UploadError
 from .prediction import Prediction, now
 from .settings import ServerSettings
 from .validation import InputValidator
+from .worker_process import WorkerProcess, spawn_worker
 
 log = logging.getLogger("cog.server")
 HEALTHCHECK_WAIT = 10.0
@@ -57,8 +58,9 @@ class Setup:
 class Supervisor:
     """Owns the worker process and every prediction in flight."""
 
-    def __init__(self, settings: ServerSettings) -> None:
+    def __init__(self, settings: ServerSettings, worker: WorkerProcess | None = None) -> None:
         self.settings = settings
+        self.worker = worker
         self.state = "STARTING"
         self.setup = Setup()
         self.schema: dict[str, Any] | None = None
@@ -69,7 +71,7 @@ class Supervisor:
         self.slots = settings.concurrency
         self.health_waiters: dict[str, asyncio.Future[events.HealthcheckResult]] = {}
         self.user_health_error: str | None = None
-        self.process: asyncio.subprocess.Process | None = None
+        self.process: subprocess.Popen[bytes] | None = None
         self.channel: AsyncChannel | None = None
         self.http = httpx.AsyncClient()
         self.files = FileResolver(settings.upload_url, self.http)
@@ -78,17 +80,9 @@ class Supervisor:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        parent, child = socket.socketpair()
-        command = [
-            sys.executable, "-m", "cog.runtime.worker", "--fd", str(child.fileno()),
-            "--ref", str(self.settings.ref), "--mode", self.settings.mode,
-            "--concurrency", str(self.settings.concurrency),
-        ]  # fmt: skip
-        self.process = await asyncio.create_subprocess_exec(
-            *command, cwd=self.settings.project_dir, pass_fds=(child.fileno(),)
-        )
-        child.close()
-        reader, writer = await asyncio.open_connection(sock=parent)
+        worker = self.worker or spawn_worker(self.settings)
+        self.process = worker.process
+        reader, writer = await asyncio.open_connection(sock=worker.sock)
         self.channel = AsyncChannel(reader, writer)
         self._spawn(self._read_events())
         self._spawn(self._watch_process())
@@ -105,7 +99,7 @@ class Supervisor:
         await asyncio.sleep(seconds)
         if self.state == "STARTING":
             self._setup_failed("worker setup timed out")
-            if self.process is not None and self.process.returncode is None:
+            if self.process is not None and self.process.poll() is None:
                 self.process.kill()
 
     async def stop(self) -> None:
@@ -118,9 +112,9 @@ class Supervisor:
         self.state = "STOPPING"
         if self.channel is not None:
             self.channel.send(events.Shutdown())
-        if self.process is not None and self.process.returncode is None:
+        if self.process is not None and self.process.poll() is None:
             try:
-                await asyncio.wait_for(self.process.wait(), timeout=5)
+                await asyncio.wait_for(asyncio.to_thread(self.process.wait), timeout=5)
             except TimeoutError:
                 self.process.kill()
         await self.http.aclose()
@@ -305,7 +299,7 @@ class Supervisor:
 
     async def _watch_process(self) -> None:
         assert self.process is not None
-        code = await self.process.wait()
+        code = await asyncio.to_thread(self.process.wait)
         if self.state == "STARTING":
             self._setup_failed(f"the worker exited with status {code} during setup")
             return
