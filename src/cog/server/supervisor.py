@@ -14,9 +14,7 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from ..runtime import events
 from ..runtime.transport import AsyncChannel
@@ -25,6 +23,9 @@ from .prediction import Prediction, now
 from .settings import ServerSettings
 from .validation import InputValidator
 from .worker_process import WorkerProcess, spawn_worker
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("cog.server")
 HEALTHCHECK_WAIT = 10.0
@@ -73,9 +74,19 @@ class Supervisor:
         self.user_health_error: str | None = None
         self.process: subprocess.Popen[bytes] | None = None
         self.channel: AsyncChannel | None = None
-        self.http = httpx.AsyncClient()
-        self.files = FileResolver(settings.upload_url, self.http)
+        self._http: httpx.AsyncClient | None = None
+        self.files = FileResolver(settings.upload_url, lambda: self.http)
         self.tasks: set[asyncio.Task[Any]] = set()
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The client for webhooks and uploads (httpx is imported on first use: it is slow to
+        import and most servers never need it)."""
+        if self._http is None:
+            import httpx
+
+            self._http = httpx.AsyncClient()
+        return self._http
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -117,7 +128,8 @@ class Supervisor:
                 await asyncio.wait_for(asyncio.to_thread(self.process.wait), timeout=5)
             except TimeoutError:
                 self.process.kill()
-        await self.http.aclose()
+        if self._http is not None:
+            await self._http.aclose()
 
     # -- health ----------------------------------------------------------------------------
 
