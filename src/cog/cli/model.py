@@ -20,7 +20,7 @@ from typing import Any, Literal
 import httpx
 
 from ..config import Config
-from .console import say
+from .console import say, warn
 from .errors import CliError
 
 Runtime = Literal["auto", "local", "docker"]
@@ -104,7 +104,7 @@ def _start_local(
 ) -> Iterator[RunningModel]:
     from ..localenv import prepare_environment
 
-    environment = prepare_environment(config, report)
+    environment = prepare_environment(config, report, warn=warn)
     port = port or free_port()
     variables = {**environment.variables(), **env, "PORT": str(port)}
     command = [str(environment.python), "-m", "cog.server.http", "--host", host, *args]
@@ -117,6 +117,9 @@ def _start_local(
         stdin=subprocess.DEVNULL,
         text=True,
         errors="replace",
+        # Its own session: Ctrl-C reaches only the CLI, which cancels the prediction first
+        # and then stops the server (a SIGINT to both would race the cancel).
+        start_new_session=True,
     )
     model = RunningModel(f"http://127.0.0.1:{port}", "local", process)
     pump = threading.Thread(target=_pump, args=(process, model._output, show_logs), daemon=True)
