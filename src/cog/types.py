@@ -21,7 +21,6 @@ import shutil
 import sys
 import tempfile
 import urllib.parse
-import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, TypeAlias, TypeVar, cast
@@ -85,6 +84,8 @@ def open_url(url: str, timeout: float = DOWNLOAD_TIMEOUT_SECONDS) -> IO[bytes]:
     """Open an `http(s)://` or `data:` URL for reading, sending `$COG_USER_AGENT` if set."""
     if url.startswith("data:"):
         return io.BytesIO(decode_data_url(url))
+    import urllib.request  # on first download: slow to import, and most models never need it
+
     headers = {}
     if user_agent := os.environ.get("COG_USER_AGENT"):
         headers["User-Agent"] = user_agent

@@ -126,6 +126,8 @@ def _secret(value: Any) -> Secret:
 
 
 def _fetch(url: URLPath, workdir: str) -> Path:
+    if workdir:
+        os.makedirs(workdir, exist_ok=True)
     local = url.convert(workdir or None)
     if local.stat().st_size > MAX_INPUT_FILE_BYTES:
         local.unlink()

@@ -53,6 +53,7 @@ def encode(value: Any, workdir: str) -> Any:
 def _save_file_object(handle: io.IOBase, workdir: str) -> str:
     name = getattr(handle, "name", "")
     extension = os.path.splitext(str(name))[1] if isinstance(name, str) else ""
+    os.makedirs(workdir, exist_ok=True)
     path = os.path.join(workdir, f"{next(_counter)}{extension or '.bin'}")
     if hasattr(handle, "seek") and handle.seekable():
         handle.seek(0)

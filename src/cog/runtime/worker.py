@@ -221,7 +221,12 @@ def _describe(exc: BaseException) -> str:
 
 
 def _start_loop() -> asyncio.AbstractEventLoop:
-    loop = asyncio.new_event_loop()
+    try:
+        import uvloop
+
+        loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+    except ImportError:
+        loop = asyncio.new_event_loop()
     threading.Thread(target=loop.run_forever, daemon=True, name="event-loop").start()
     return loop
 

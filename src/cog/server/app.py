@@ -11,6 +11,7 @@ from starlette.routing import Route
 from . import routes
 from .settings import ServerSettings
 from .supervisor import Supervisor
+from .worker_process import WorkerProcess
 
 
 def _routes() -> list[Route]:
@@ -31,8 +32,12 @@ def _routes() -> list[Route]:
     return table
 
 
-def create_app(settings: ServerSettings, request_shutdown: Callable[[], None]) -> Starlette:
-    supervisor = Supervisor(settings)
+def create_app(
+    settings: ServerSettings,
+    request_shutdown: Callable[[], None],
+    worker: WorkerProcess | None = None,
+) -> Starlette:
+    supervisor = Supervisor(settings, worker)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -7,12 +7,14 @@ import asyncio
 import base64
 import mimetypes
 import os
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
-import httpx
-
 from ..runtime.outputs import FILE_MARKER
+
+if TYPE_CHECKING:
+    import httpx
 
 UPLOAD_TIMEOUT = 25.0
 
@@ -34,7 +36,7 @@ def _data_url(path: str) -> str:
 class FileResolver:
     """Replaces file markers in an output value."""
 
-    def __init__(self, upload_url: str | None, client: httpx.AsyncClient | None) -> None:
+    def __init__(self, upload_url: str | None, client: Callable[[], httpx.AsyncClient]) -> None:
         self.upload_url = upload_url
         self.client = client
 
@@ -50,19 +52,21 @@ class FileResolver:
     async def _file(self, path: str) -> str:
         if not os.path.isfile(path):
             raise UploadError(f"the output file {path} does not exist")
-        if self.upload_url is None or self.client is None:
+        if self.upload_url is None:
             if os.path.getsize(path) > 1 << 20:
                 return await asyncio.to_thread(_data_url, path)
             return _data_url(path)
         return await self._upload(path)
 
     async def _upload(self, path: str) -> str:
-        assert self.upload_url is not None and self.client is not None
+        import httpx
+
+        assert self.upload_url is not None
         target = self.upload_url.rstrip("/") + "/" + quote(os.path.basename(path))
         try:
             with open(path, "rb") as file:
                 data = file.read()
-            response = await self.client.put(
+            response = await self.client().put(
                 target,
                 content=data,
                 headers={"Content-Type": mime_type(path)},

@@ -7,52 +7,28 @@ python -m cog.server.http [--host H] [--port P] [--x-mode predict|train]
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
-import signal
 import sys
-from collections.abc import Iterator
-from types import FrameType
-
-import uvicorn
 
 from ..errors import CogError
-from .app import create_app
 from .settings import ServerSettings, resolve_settings
-
-SHUTDOWN_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
-class _Server(uvicorn.Server):
-    """Uvicorn, except that SIGTERM is ignored under --await-explicit-shutdown, and a signal
-    that asked for a graceful shutdown ends the process with status 0 once it is done."""
-
-    ignore_sigterm = False
-
-    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        if sig == signal.SIGTERM and self.ignore_sigterm:
-            return
-        super().handle_exit(sig, frame)
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        previous = {sig: signal.signal(sig, self.handle_exit) for sig in SHUTDOWN_SIGNALS}
-        try:
-            yield
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+from .worker_process import WorkerProcess, spawn_worker
 
 
-def serve(settings: ServerSettings) -> None:
+def serve(settings: ServerSettings, worker: WorkerProcess | None = None) -> None:
     """Run the server until /shutdown or a signal (blocking)."""
-    server: _Server | None = None
+    import uvicorn
+
+    from .app import create_app
+    from .graceful import GracefulServer
+
+    server: GracefulServer | None = None
 
     def request_shutdown() -> None:
         if server is not None:
             server.should_exit = True
 
-    app = create_app(settings, request_shutdown)
+    app = create_app(settings, request_shutdown, worker)
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -64,7 +40,7 @@ def serve(settings: ServerSettings) -> None:
         timeout_graceful_shutdown=30,
         lifespan="on",
     )
-    server = _Server(config)
+    server = GracefulServer(config)
     server.ignore_sigterm = settings.await_explicit_shutdown
     server.run()
 
@@ -103,7 +79,8 @@ def main(argv: list[str] | None = None) -> None:
     except CogError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
-    serve(settings)
+    # The worker boots (imports the model, runs setup) while this process imports the HTTP stack.
+    serve(settings, spawn_worker(settings))
 
 
 if __name__ == "__main__":

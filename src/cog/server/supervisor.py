@@ -8,15 +8,13 @@ import json
 import logging
 import os
 import shutil
-import socket
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from ..runtime import events
 from ..runtime.transport import AsyncChannel
@@ -24,6 +22,10 @@ from .files import FileResolver, UploadError
 from .prediction import Prediction, now
 from .settings import ServerSettings
 from .validation import InputValidator
+from .worker_process import WorkerProcess, spawn_worker
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("cog.server")
 HEALTHCHECK_WAIT = 10.0
@@ -57,8 +59,9 @@ class Setup:
 class Supervisor:
     """Owns the worker process and every prediction in flight."""
 
-    def __init__(self, settings: ServerSettings) -> None:
+    def __init__(self, settings: ServerSettings, worker: WorkerProcess | None = None) -> None:
         self.settings = settings
+        self.worker = worker
         self.state = "STARTING"
         self.setup = Setup()
         self.schema: dict[str, Any] | None = None
@@ -69,26 +72,28 @@ class Supervisor:
         self.slots = settings.concurrency
         self.health_waiters: dict[str, asyncio.Future[events.HealthcheckResult]] = {}
         self.user_health_error: str | None = None
-        self.process: asyncio.subprocess.Process | None = None
+        self.process: subprocess.Popen[bytes] | None = None
         self.channel: AsyncChannel | None = None
-        self.http = httpx.AsyncClient()
-        self.files = FileResolver(settings.upload_url, self.http)
+        self._http: httpx.AsyncClient | None = None
+        self.files = FileResolver(settings.upload_url, lambda: self.http)
         self.tasks: set[asyncio.Task[Any]] = set()
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The client for webhooks and uploads (httpx is imported on first use: it is slow to
+        import and most servers never need it)."""
+        if self._http is None:
+            import httpx
+
+            self._http = httpx.AsyncClient()
+        return self._http
 
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        parent, child = socket.socketpair()
-        command = [
-            sys.executable, "-m", "cog.runtime.worker", "--fd", str(child.fileno()),
-            "--ref", str(self.settings.ref), "--mode", self.settings.mode,
-            "--concurrency", str(self.settings.concurrency),
-        ]  # fmt: skip
-        self.process = await asyncio.create_subprocess_exec(
-            *command, cwd=self.settings.project_dir, pass_fds=(child.fileno(),)
-        )
-        child.close()
-        reader, writer = await asyncio.open_connection(sock=parent)
+        worker = self.worker or spawn_worker(self.settings)
+        self.process = worker.process
+        reader, writer = await asyncio.open_connection(sock=worker.sock)
         self.channel = AsyncChannel(reader, writer)
         self._spawn(self._read_events())
         self._spawn(self._watch_process())
@@ -105,7 +110,7 @@ class Supervisor:
         await asyncio.sleep(seconds)
         if self.state == "STARTING":
             self._setup_failed("worker setup timed out")
-            if self.process is not None and self.process.returncode is None:
+            if self.process is not None and self.process.poll() is None:
                 self.process.kill()
 
     async def stop(self) -> None:
@@ -118,12 +123,13 @@ class Supervisor:
         self.state = "STOPPING"
         if self.channel is not None:
             self.channel.send(events.Shutdown())
-        if self.process is not None and self.process.returncode is None:
+        if self.process is not None and self.process.poll() is None:
             try:
-                await asyncio.wait_for(self.process.wait(), timeout=5)
+                await asyncio.wait_for(asyncio.to_thread(self.process.wait), timeout=5)
             except TimeoutError:
                 self.process.kill()
-        await self.http.aclose()
+        if self._http is not None:
+            await self._http.aclose()
 
     # -- health ----------------------------------------------------------------------------
 
@@ -167,7 +173,10 @@ class Supervisor:
             raise Busy()
         self.slots -= 1
         prediction.created_monotonic = time.monotonic()
-        prediction.workdir = tempfile.mkdtemp(prefix=f"{prediction.id[:40]}-", dir=_workdir_root())
+        # Named here, created by the worker only if it downloads inputs or writes outputs.
+        prediction.workdir = os.path.join(
+            _workdir_root(), f"{_safe(prediction.id)}-{uuid.uuid4().hex[:8]}"
+        )
         self.predictions[prediction.id] = prediction
         queue: asyncio.Queue[events.Message] = asyncio.Queue()
         self.queues[prediction.id] = queue
@@ -283,6 +292,8 @@ class Supervisor:
     def _ready(self, message: events.Ready) -> None:
         self.schema = message.schema or _bundled_schema(self.settings)
         self.streams = message.streams
+        for component in ("Input", "TrainingInput"):  # compiled now, not on the first request
+            self.validator(component)
         self.state = "READY"
         self.setup.status = "succeeded"
         self.setup.completed_at = now()
@@ -300,7 +311,7 @@ class Supervisor:
 
     async def _watch_process(self) -> None:
         assert self.process is not None
-        code = await self.process.wait()
+        code = await asyncio.to_thread(self.process.wait)
         if self.state == "STARTING":
             self._setup_failed(f"the worker exited with status {code} during setup")
             return
@@ -315,6 +326,10 @@ class Supervisor:
 def _workdir_root() -> str:
     os.makedirs(WORKDIR_ROOT, exist_ok=True)
     return WORKDIR_ROOT
+
+
+def _safe(prediction_id: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in prediction_id[:40])
 
 
 def _bundled_schema(settings: ServerSettings) -> dict[str, Any] | None:

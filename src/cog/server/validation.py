@@ -49,7 +49,10 @@ class InputValidator:
             if name not in known
         ]
         for name, value in known.items():
-            error = jsonschema.exceptions.best_match(self.validators[name].iter_errors(value))
+            validator = self.validators[name]
+            if validator.is_valid(value):
+                continue
+            error = jsonschema.exceptions.best_match(validator.iter_errors(value))
             if error is not None:
                 errors.append(
                     {"loc": ["body", "input", name], "msg": error.message, "type": "value_error"}

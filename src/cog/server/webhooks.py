@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from .. import envvars
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("cog.server")
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -74,6 +75,8 @@ class WebhookSender:
         task.add_done_callback(self.pending.discard)
 
     async def _send_once(self) -> None:
+        import httpx
+
         try:
             await self.client.post(
                 self.url, json=self.snapshot(), headers=self.headers, timeout=TIMEOUT
@@ -88,6 +91,8 @@ class WebhookSender:
             self.trailing.cancel()
         if "completed" not in self.events:
             return
+        import httpx
+
         payload = self.snapshot()
         for attempt in range(TERMINAL_RETRIES + 1):
             try:

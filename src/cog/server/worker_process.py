@@ -1,0 +1,30 @@
+"""Starting the worker process. Stdlib only: `python -m cog.server.http` starts the worker
+before it imports the HTTP stack, so that both boot at the same time."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+
+from .settings import ServerSettings
+
+
+@dataclass
+class WorkerProcess:
+    process: subprocess.Popen[bytes]
+    sock: socket.socket
+    """The server's end of the socketpair."""
+
+
+def spawn_worker(settings: ServerSettings) -> WorkerProcess:
+    parent, child = socket.socketpair()
+    command = [
+        sys.executable, "-m", "cog.runtime.worker", "--fd", str(child.fileno()),
+        "--ref", str(settings.ref), "--mode", settings.mode,
+        "--concurrency", str(settings.concurrency),
+    ]  # fmt: skip
+    process = subprocess.Popen(command, cwd=settings.project_dir, pass_fds=(child.fileno(),))
+    child.close()
+    return WorkerProcess(process, parent)
