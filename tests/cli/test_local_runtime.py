@@ -42,10 +42,11 @@ def _read_until(process: subprocess.Popen[str], marker: str, deadline: float) ->
     return seen
 
 
-def _children(pid: int) -> list[int]:
+def _descendants(pid: int) -> list[int]:
     found = []
     for task in Path(f"/proc/{pid}/task").iterdir():
-        found += [int(x) for x in (task / "children").read_text().split()]
+        for child in (task / "children").read_text().split():
+            found += [int(child), *_descendants(int(child))]
     return found
 
 
@@ -85,15 +86,15 @@ def test_ctrl_c_cancels_the_prediction_and_stops_the_server(example):
     )
     try:
         assert "started" in _read_until(process, "started", time.monotonic() + 120)
-        servers = _children(process.pid)
-        assert servers
+        servers = _descendants(process.pid)
+        assert len(servers) >= 2  # the server and its worker
         started = time.monotonic()
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=30)
     finally:
         process.kill()
     assert process.returncode not in (0, None)
-    assert time.monotonic() - started < 25  # not the model's 60 s
+    assert time.monotonic() - started < 12  # not the model's 60 s
     assert "Canceling the prediction" in err
     for pid in servers:
         assert not Path(f"/proc/{pid}").exists() or "Z" in _state(pid)
@@ -112,7 +113,7 @@ def test_a_python_that_is_not_installed_is_named_not_downloaded(example, tmp_pat
     bin_dir.mkdir()
     (bin_dir / "cog").symlink_to(shutil.which("cog") or "cog")
     system = ("/usr/bin", "/bin")
-    running = "%d.%d" % sys.version_info[:2]
+    running = f"{sys.version_info.major}.{sys.version_info.minor}"
     missing = [
         version
         for version in ("3.13", "3.12", "3.11")

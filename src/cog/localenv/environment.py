@@ -112,9 +112,7 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _build(
-    path: Path, spec: EnvironmentSpec, config: Config, report: Report, warn: Report
-) -> None:
+def _build(path: Path, spec: EnvironmentSpec, config: Config, report: Report, warn: Report) -> None:
     uv = uv_binary()
     interpreter = find_interpreter(spec.python_version)
     _step(

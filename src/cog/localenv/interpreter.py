@@ -23,7 +23,7 @@ def minor_version(version: str) -> str:
     parts = version.strip().split(".")
     if len(parts) < 2 or not parts[0].isdigit() or not parts[1].isdigit():
         raise LocalEnvironmentError(
-            f"build.python_version {version!r} is not major.minor: write e.g. \"3.11\""
+            f'build.python_version {version!r} is not major.minor: write e.g. "3.11"'
         )
     return f"{parts[0]}.{parts[1]}"
 
@@ -38,7 +38,7 @@ def find_interpreter(version: str) -> Path:
         f"Python {minor} (build.python_version in cog.yaml) is not installed on this machine, "
         f"and pycog does not download interpreters: install it (e.g. `uv python install "
         f"{minor}` or your system's python{minor} package), or set build.python_version to an "
-        f"installed one such as \"{_running()}\""
+        f'installed one such as "{_running()}"'
     )
 
 
