@@ -25,5 +25,6 @@ class InputError(CliError):
 def as_click_error(error: CogError) -> click.ClickException:
     """The click exception that prints `Error: <message>` and exits with the right status."""
     exception = click.ClickException(str(error))
-    exception.exit_code = getattr(error, "exit_code", 1)
+    # click declares exit_code on the class; an instance attribute overrides it per error.
+    vars(exception)["exit_code"] = getattr(error, "exit_code", 1)
     return exception

@@ -7,7 +7,7 @@ import subprocess
 import click
 
 from ..errors import CogError
-from .console import reporter, say
+from .console import reporter, say, warn
 from .errors import as_click_error
 from .model import choose_runtime
 from .options import load_project, parse_env, runtime_options
@@ -44,7 +44,7 @@ def command(
         else:
             from ..localenv import prepare_environment
 
-            environment = prepare_environment(config, reporter(progress))
+            environment = prepare_environment(config, reporter(progress), warn=warn)
             variables = {**environment.variables(), **extra}
             status = subprocess.call(list(argv), cwd=config.project_dir, env=variables)
     except CogError as exc:

@@ -8,6 +8,8 @@ and stops it on exit, whatever happened.
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -20,13 +22,15 @@ from typing import Any, Literal
 import httpx
 
 from ..config import Config
-from .console import say
+from .console import say, warn
 from .errors import CliError
 
 Runtime = Literal["auto", "local", "docker"]
 Mode = Literal["predict", "train"]
 READY_POLL_SECONDS = 0.1
 DEFAULT_SETUP_TIMEOUT = 300.0
+STOP_GRACE_SECONDS = 15.0
+INTERRUPTED_STOP_GRACE_SECONDS = 3.0
 
 
 @dataclass
@@ -104,7 +108,7 @@ def _start_local(
 ) -> Iterator[RunningModel]:
     from ..localenv import prepare_environment
 
-    environment = prepare_environment(config, report)
+    environment = prepare_environment(config, report, warn=warn)
     port = port or free_port()
     variables = {**environment.variables(), **env, "PORT": str(port)}
     command = [str(environment.python), "-m", "cog.server.http", "--host", host, *args]
@@ -117,14 +121,22 @@ def _start_local(
         stdin=subprocess.DEVNULL,
         text=True,
         errors="replace",
+        # Its own session: Ctrl-C reaches only the CLI, which cancels the prediction first
+        # and then stops the server (a SIGINT to both would race the cancel).
+        start_new_session=True,
     )
     model = RunningModel(f"http://127.0.0.1:{port}", "local", process)
     pump = threading.Thread(target=_pump, args=(process, model._output, show_logs), daemon=True)
     pump.start()
+    grace = STOP_GRACE_SECONDS
     try:
         yield model
+    except KeyboardInterrupt:
+        # The user is waiting: a prediction that ignores the cancel is not waited for long.
+        grace = INTERRUPTED_STOP_GRACE_SECONDS
+        raise
     finally:
-        _stop(process)
+        _stop(process, grace)
         pump.join(timeout=5)
 
 
@@ -137,14 +149,19 @@ def _pump(process: subprocess.Popen[str], sink: list[str], show: bool) -> None:
             sys.stderr.flush()
 
 
-def _stop(process: subprocess.Popen[str]) -> None:
+def _stop(process: subprocess.Popen[str], grace: float) -> None:
+    """SIGTERM (the server stops its worker), then SIGKILL to its whole session: the server
+    and the worker it started, so no model process outlives the command."""
     if process.poll() is None:
         process.terminate()
         try:
-            process.wait(timeout=15)
+            process.wait(timeout=grace)
         except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+            pass
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=5)
 
 
 @contextlib.contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from typing import Any
@@ -10,6 +11,7 @@ import httpx
 
 from .console import say, write_stdout
 from .errors import CliError
+from .logs import following_logs
 from .model import RunningModel
 
 PREDICTION_TIMEOUT = httpx.Timeout(connect=10, read=None, write=60, pool=10)
@@ -29,19 +31,31 @@ def run_prediction(
     endpoint: str = "/predictions",
     stream: bool = False,
 ) -> dict[str, Any]:
-    """POST the prediction and return its final state; Ctrl-C cancels it on the server."""
+    """POST the prediction and return its final state; Ctrl-C cancels it on the server.
+
+    A streaming model is followed as Server-Sent Events (text chunks and logs printed as they
+    arrive); other models on the local runtime send their logs to a webhook of ours so they
+    show while the prediction runs."""
     prediction_id = uuid.uuid4().hex
-    body = {"id": prediction_id, "input": inputs}
+    body: dict[str, Any] = {"id": prediction_id, "input": inputs}
     with model.client(None) as client:
         try:
             if stream:
                 return _stream(client, endpoint, body)
-            response = client.post(endpoint, json=body, timeout=PREDICTION_TIMEOUT)
+            if model.runtime != "local":
+                # A container cannot reach the CLI's loopback webhook: logs come at the end.
+                return _result(client.post(endpoint, json=body, timeout=PREDICTION_TIMEOUT))
+            with following_logs() as (url, follower):
+                body.update(webhook=url, webhook_events_filter=["logs"])
+                result = _result(client.post(endpoint, json=body, timeout=PREDICTION_TIMEOUT))
+                follower.finish(result.get("logs") or "")
+                result["_logs_shown"] = True
+                return result
         except KeyboardInterrupt:
             say("Canceling the prediction...")
-            client.post(f"{endpoint}/{prediction_id}/cancel", timeout=10)
+            with contextlib.suppress(httpx.HTTPError):
+                client.post(f"{endpoint}/{prediction_id}/cancel", timeout=10)
             raise
-        return _result(response)
 
 
 def _result(response: httpx.Response) -> dict[str, Any]:
@@ -64,7 +78,7 @@ def _stream(client: httpx.Client, endpoint: str, body: dict[str, Any]) -> dict[s
     """Follow the prediction's Server-Sent Events, printing output and logs as they come."""
     headers = {"Accept": "text/event-stream"}
     final: dict[str, Any] | None = None
-    printed_output = False
+    printed_output = logs_shown = False
     with client.stream(
         "POST", endpoint, json=body, headers=headers, timeout=PREDICTION_TIMEOUT
     ) as response:
@@ -82,10 +96,12 @@ def _stream(client: httpx.Client, endpoint: str, body: dict[str, Any]) -> dict[s
                     printed_output = True
                 elif event == "log":
                     say(data.get("data", "").rstrip("\n"))
+                    logs_shown = True
                 elif event == "completed":
                     final = data
     if final is None:
         raise CliError("the model server closed the stream before the prediction completed")
+    final["_logs_shown"] = logs_shown
     if printed_output:
         write_stdout("\n")
         final["_printed"] = True
@@ -98,5 +114,5 @@ def check_succeeded(result: dict[str, Any]) -> None:
     if status == "succeeded":
         return
     logs = result.get("logs") or ""
-    detail = f"\n{logs.rstrip()}" if logs and not result.get("_printed") else ""
+    detail = f"\n{logs.rstrip()}" if logs and not result.get("_logs_shown") else ""
     raise CliError(f"Prediction {status}: {result.get('error') or 'no error message'}{detail}")

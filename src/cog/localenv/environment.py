@@ -20,6 +20,7 @@ from pathlib import Path
 from ..build.sdk_wheel import cache_dir, sdk_wheel, source_checkout
 from ..config import Config
 from .errors import LocalEnvironmentError
+from .interpreter import find_interpreter
 from .pip_settings import PipSettings, read_pip_settings
 from .spec import EnvironmentSpec, is_privileged, spec_for
 
@@ -74,21 +75,28 @@ def pycog_source() -> str:
 
 
 def prepare_environment(
-    config: Config, report: Report = lambda _: None, pip: PipSettings | None = None
+    config: Config,
+    report: Report = lambda _: None,
+    pip: PipSettings | None = None,
+    warn: Report | None = None,
 ) -> LocalEnvironment:
-    """The project's environment, built first if no finished one matches its spec."""
-    for key in ("system_packages",):
-        if getattr(config.build, key):
-            report(f"warning: build.{key} cannot be installed without Docker; skipped")
+    """The project's environment, built first if no finished one matches its spec.
+
+    `report` shows progress (silenced by `--progress quiet`); `warn` (default: `report`) shows
+    what cannot be honoured locally, which quiet progress must not hide."""
+    warn = warn or report
+    if config.build.system_packages:
+        names = " ".join(config.build.system_packages)
+        warn(f"warning: build.system_packages cannot be installed without Docker; skipped: {names}")
     if config.build.gpu and shutil.which("nvidia-smi") is None:
-        report("warning: build.gpu is set but this machine has no NVIDIA GPU; running on CPU")
+        warn("warning: build.gpu is set but this machine has no NVIDIA GPU; running on CPU")
     spec = spec_for(config, pycog_source(), pip if pip is not None else read_pip_settings())
     path = cache_dir() / "envs" / spec.digest()
     with _locked(path):
         if not (path / COMPLETE_MARKER).exists():
             report(f"Building the environment (Python {spec.python_version}) in {path}")
             shutil.rmtree(path, ignore_errors=True)
-            _build(path, spec, config, report)
+            _build(path, spec, config, report, warn)
             (path / COMPLETE_MARKER).write_text(spec.digest())
     return LocalEnvironment(path, config)
 
@@ -104,12 +112,13 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _build(path: Path, spec: EnvironmentSpec, config: Config, report: Report) -> None:
+def _build(path: Path, spec: EnvironmentSpec, config: Config, report: Report, warn: Report) -> None:
     uv = uv_binary()
+    interpreter = find_interpreter(spec.python_version)
     _step(
         report,
-        "create virtualenv",
-        [uv, "venv", "--quiet", "--python", spec.python_version, str(path)],
+        f"create virtualenv ({interpreter})",
+        [uv, "venv", "--quiet", "--no-python-downloads", "--python", str(interpreter), str(path)],
     )
     install = [uv, "pip", "install", "--python", str(path / "bin" / "python"), *spec.pip.uv_args()]
     if spec.requirements:
@@ -123,7 +132,7 @@ def _build(path: Path, spec: EnvironmentSpec, config: Config, report: Report) ->
     env = LocalEnvironment(path, config).variables()
     for index, command in enumerate(spec.run_commands):
         if is_privileged(command):
-            report(f"warning: build.run[{index}] needs root and was skipped locally: {command}")
+            warn(f"warning: build.run[{index}] needs root and was skipped locally: {command}")
             continue
         _step(report, f"build.run[{index}]", ["bash", "-c", command], cwd=path, env=env)
 

@@ -1,0 +1,187 @@
+"""The local runtime through the real CLI: live logs, Ctrl-C, interpreters, pip settings."""
+
+import os
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+from cog.localenv.pip_settings import parse_pip_config_list
+
+from .conftest import CACHE, run_cog
+
+SLOW_MODEL = """\
+import time
+from cog import BasePredictor
+
+class Predictor(BasePredictor):
+    def predict(self, seconds: float = 60) -> str:
+        print("started", flush=True)
+        time.sleep(seconds)
+        print("finished", flush=True)
+        return "done"
+"""
+
+
+def _read_until(process: subprocess.Popen[str], marker: str, deadline: float) -> str:
+    """The process's stderr up to the line holding `marker` (bounded by `deadline`)."""
+    assert process.stderr is not None
+    seen = ""
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stderr, selectors.EVENT_READ)
+        while marker not in seen and time.monotonic() < deadline:
+            if selector.select(timeout=0.5):
+                line = process.stderr.readline()
+                if not line:
+                    break
+                seen += line
+    return seen
+
+
+def _descendants(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            found += [int(child), *_descendants(int(child))]
+    return found
+
+
+def test_logs_show_while_the_prediction_runs(example):
+    project = example("hello-world")
+    (project / "predict.py").write_text(SLOW_MODEL)
+    process = subprocess.Popen(
+        ["cog", "predict", "-i", "seconds=3", "--runtime", "local"],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COG_CACHE_DIR": str(CACHE), "NO_COLOR": "1"},
+    )
+    try:
+        seen = _read_until(process, "started", time.monotonic() + 120)
+        assert "started" in seen
+        assert process.poll() is None  # still predicting: the log came live, not at the end
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    assert out == "done\n"
+    assert "finished" in err and "started" not in err  # each line once
+
+
+def test_ctrl_c_cancels_the_prediction_and_stops_the_server(example):
+    project = example("hello-world")
+    (project / "predict.py").write_text(SLOW_MODEL)
+    process = subprocess.Popen(
+        ["cog", "predict", "--runtime", "local"],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COG_CACHE_DIR": str(CACHE), "NO_COLOR": "1"},
+    )
+    try:
+        assert "started" in _read_until(process, "started", time.monotonic() + 120)
+        servers = _descendants(process.pid)
+        assert len(servers) >= 2  # the server and its worker
+        started = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode not in (0, None)
+    assert time.monotonic() - started < 12  # not the model's 60 s
+    assert "Canceling the prediction" in err
+    for pid in servers:
+        assert not Path(f"/proc/{pid}").exists() or "Z" in _state(pid)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0]
+    except OSError:
+        return "Z"
+
+
+def test_a_python_that_is_not_installed_is_named_not_downloaded(example, tmp_path):
+    # PATH with only `cog` and the system folders, and a supported version none of them has.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "cog").symlink_to(shutil.which("cog") or "cog")
+    system = ("/usr/bin", "/bin")
+    running = f"{sys.version_info.major}.{sys.version_info.minor}"
+    missing = [
+        version
+        for version in ("3.13", "3.12", "3.11")
+        if version != running and not any(Path(d, f"python{version}").exists() for d in system)
+    ]
+    assert missing, "every supported Python is installed: this test needs one that is not"
+    project = example("hello-world")
+    (project / "cog.yaml").write_text(
+        f'build:\n  python_version: "{missing[0]}"\npredict: predict.py:Predictor\n'
+    )
+    path = os.pathsep.join([str(bin_dir), *system])
+    result = run_cog("predict", "--runtime", "local", cwd=project, timeout=120, env={"PATH": path})
+    assert result.returncode == 1
+    assert f"Python {missing[0]} (build.python_version in cog.yaml) is not installed" in (
+        result.stderr
+    )
+
+
+def _wheel(folder: Path, name: str, version: str, source: str) -> None:
+    """A minimal pure-Python wheel (zip with the dist-info pip and uv need)."""
+    info = f"{name}-{version}.dist-info"
+    files = {
+        f"{name}/__init__.py": source,
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    files[f"{info}/RECORD"] = "".join(f"{path},,\n" for path in files) + f"{info}/RECORD,,\n"
+    with zipfile.ZipFile(folder / f"{name}-{version}-py3-none-any.whl", "w") as archive:
+        for path, text in files.items():
+            archive.writestr(path, text)
+
+
+def test_the_environment_honours_pip_find_links(example, tmp_path):
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    _wheel(wheels, "pycog_probe", "1.0", "VALUE = 42\n")
+    project = example("hello-world")
+    (project / "requirements.txt").write_text("pycog-probe==1.0\n")
+    (project / "cog.yaml").write_text(
+        'build:\n  python_version: "3.11"\n  python_requirements: requirements.txt\n'
+        "  system_packages: [ffmpeg]\npredict: predict.py:Predictor\n"
+    )
+    # Only pip's configuration knows this folder; pip reads PIP_* variables as configuration.
+    find_links = f"{wheels} {os.environ.get('PIP_FIND_LINKS', '')}".strip()
+    result = run_cog(
+        "exec", "--runtime", "local", "--progress", "quiet",
+        "python", "-c", "import pycog_probe; print(pycog_probe.VALUE)",
+        cwd=project, env={"PIP_FIND_LINKS": find_links},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "42\n"
+    # Quiet progress still says what cannot be honoured locally, naming the key.
+    assert "build.system_packages" in result.stderr and "ffmpeg" in result.stderr
+
+
+def test_pip_config_list_becomes_uv_options():
+    settings = parse_pip_config_list(
+        "global.constraint='/etc/c.txt'\n"
+        "global.extra-index-url='file:///a/simple file:///b/simple'\n"
+        "global.find-links='/opt/wheels'\n"
+        ":env:.find-links='/opt/wheels'\n"
+        "global.index-url='https://mirror/simple'\n"
+    )
+    assert settings.uv_args() == [
+        "--index-url", "https://mirror/simple",
+        "--extra-index-url", "file:///a/simple",
+        "--extra-index-url", "file:///b/simple",
+        "--find-links", "/opt/wheels",
+        "--constraint", "/etc/c.txt",
+        "--index-strategy", "unsafe-best-match",
+    ]  # fmt: skip
