@@ -10,10 +10,10 @@ left out.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from ..localenv.pip_settings import read_pip_settings
 
 DEFAULT_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 
@@ -33,38 +33,20 @@ class HostPip:
         return args
 
 
-def _pip_config() -> dict[str, str]:
-    try:
-        result = subprocess.run(
-            [sys.executable, "-m", "pip", "config", "list"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return {}
-    values: dict[str, str] = {}
-    for line in result.stdout.splitlines():
-        key, _, value = line.partition("=")
-        # `global.index-url='…'` / `:env:.cert='…'`: the option after the last dot.
-        values[key.rsplit(".", 1)[-1]] = value.strip().strip("'\"")
-    return values
-
-
 def _remote(urls: str) -> tuple[str, ...]:
     return tuple(u for u in urls.split() if u.startswith(("http://", "https://")))
 
 
 def host_pip() -> HostPip:
     """The host's pip settings that can work inside a build."""
-    config = _pip_config()
-    index = _remote(config.get("index-url", ""))
-    cert = os.environ.get("PIP_CERT") or config.get("cert")
+    settings = read_pip_settings()
+    index = _remote(settings.index_url or "")
+    cert = os.environ.get("PIP_CERT") or settings.cert
     candidates = [Path(cert)] if cert else []
     candidates.append(DEFAULT_CA_BUNDLE)
     bundle = next((path for path in candidates if path.is_file()), None)
     return HostPip(
         index_url=index[0] if index else None,
-        extra_index_urls=_remote(config.get("extra-index-url", "")),
+        extra_index_urls=_remote(" ".join(settings.extra_index_urls)),
         ca_bundle=bundle,
     )

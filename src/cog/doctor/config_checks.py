@@ -54,11 +54,7 @@ def check_python_version(project: Project) -> Iterator[Finding]:
 
 
 def check_requirements(project: Project) -> Iterator[Finding]:
-    file = (
-        project.rel(project.requirements_file)
-        if project.requirements_file
-        else project.rel(project.config_file)
-    )
+    file = project.requirements_source
     for requirement in project.requirements:
         if requirement.is_option or requirement.pinned_version:
             continue
@@ -106,11 +102,7 @@ def check_numpy(project: Project) -> Iterator[Finding]:
     numpy = project.requirement("numpy")
     if numpy is not None and ("<2" in numpy.text or (numpy.pinned_version or "2").startswith("1.")):
         return
-    file = (
-        project.rel(project.requirements_file)
-        if project.requirements_file
-        else project.rel(project.config_file)
-    )
+    file = project.requirements_source
     yield Finding(
         "numpy-torch", file, line, f"torch=={version} was built against NumPy 1 and breaks with NumPy 2",
         'add "numpy<2" to the requirements', fixable=True,
@@ -139,11 +131,7 @@ def check_hf_transfer(project: Project) -> Iterator[Finding]:
     source = project.predictor_file.read_text() if project.predictor_file else ""
     if project.requirement("hf-transfer") and "HF_HUB_ENABLE_HF_TRANSFER" in source:
         return
-    file = (
-        project.rel(project.requirements_file)
-        if project.requirements_file
-        else project.rel(project.config_file)
-    )
+    file = project.requirements_source
     yield Finding(
         "hf-transfer", file, hub.line, f"{hub.name} downloads from the Hub without hf_transfer (slow)",
         'add hf_transfer to the requirements and os.environ["HF_HUB_ENABLE_HF_TRANSFER"] = "1" in predict.py',

@@ -56,6 +56,11 @@ class Project:
         except ValueError:
             return str(path)
 
+    @property
+    def requirements_source(self) -> str:
+        """Where the requirements are written: the requirements file, else cog.yaml."""
+        return self.rel(self.requirements_file or self.config_file)
+
     def requirement(self, name: str) -> Requirement | None:
         return next((r for r in self.requirements if r.name == name), None)
 

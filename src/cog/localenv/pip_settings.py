@@ -20,6 +20,8 @@ class PipSettings:
     extra_index_urls: tuple[str, ...] = ()
     find_links: tuple[str, ...] = ()
     constraints: tuple[str, ...] = ()
+    cert: str | None = None
+    """The CA bundle pip trusts (carried into image builds)."""
 
     def uv_args(self) -> list[str]:
         """The same settings as `uv pip install` options."""
@@ -63,7 +65,9 @@ def parse_pip_config_list(text: str) -> PipSettings:
             if item not in values.setdefault(option, []):
                 values[option].append(item)
     index = values.get("index-url", [])
+    cert = values.get("cert", [])
     return PipSettings(
+        cert=cert[0] if cert else None,
         index_url=index[0] if index else None,
         extra_index_urls=tuple(values.get("extra-index-url", [])),
         find_links=tuple(values.get("find-links", [])),
