@@ -113,13 +113,15 @@ class OrderedStream(io.RawIOBase):
         with self.condition:
             if self.current >= len(self.starts):
                 return 0
-            while self.filled.get(self.current, 0) < self._chunk_size(self.current):
+            local = self.position - self.starts[self.current]
+            # A chunk arrives in order over one connection, so the bytes filled so far are a
+            # prefix of it: hand them on at once instead of waiting for the whole chunk.
+            while self.filled.get(self.current, 0) <= local:
                 if self.failed is not None:
                     raise OSError("download failed") from self.failed
                 self.condition.wait(timeout=1)
             buffer = self.buffers[self.current]
-            local = self.position - self.starts[self.current]
-            count = min(len(target), len(buffer) - local)
+            count = min(len(target), self.filled[self.current] - local)
             target[:count] = buffer[local : local + count]
             self.position += count
             if local + count == len(buffer):
