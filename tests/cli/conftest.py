@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,12 @@ EXAMPLES = ROOT / "examples"
 CACHE = Path(os.environ.get("PYCOG_TEST_CACHE", ROOT / ".cache" / "test-envs"))
 
 
+def cog_executable() -> str:
+    """The `cog` console script of the Python running the tests (not whatever is on PATH)."""
+    script = Path(sysconfig.get_path("scripts")) / "cog"
+    return str(script) if script.exists() else (shutil.which("cog") or "cog")
+
+
 def run_cog(
     *args: str,
     cwd: Path,
@@ -21,7 +28,7 @@ def run_cog(
     env: dict[str, str] | None = None,
     stdin: str | None = None,
 ):
-    command = [shutil.which("cog") or "cog", *args]
+    command = [cog_executable(), *args]
     return subprocess.run(
         command,
         cwd=cwd,

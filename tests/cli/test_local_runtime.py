@@ -2,7 +2,6 @@
 
 import os
 import selectors
-import shutil
 import signal
 import subprocess
 import sys
@@ -12,7 +11,7 @@ from pathlib import Path
 
 from cog.localenv.pip_settings import parse_pip_config_list
 
-from .conftest import CACHE, run_cog
+from .conftest import CACHE, cog_executable, run_cog
 
 SLOW_MODEL = """\
 import time
@@ -111,7 +110,7 @@ def test_a_python_that_is_not_installed_is_named_not_downloaded(example, tmp_pat
     # PATH with only `cog` and the system folders, and a supported version none of them has.
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    (bin_dir / "cog").symlink_to(shutil.which("cog") or "cog")
+    (bin_dir / "cog").symlink_to(cog_executable())
     system = ("/usr/bin", "/bin")
     running = f"{sys.version_info.major}.{sys.version_info.minor}"
     missing = [
