@@ -52,7 +52,11 @@ class RunningServer:
 
 @contextlib.contextmanager
 def run_server(
-    name: str, tmp_path: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+    name: str,
+    tmp_path: Path,
+    env: dict[str, str] | None = None,
+    args: tuple[str, ...] = (),
+    wait: bool = True,
 ) -> Iterator[RunningServer]:
     project = tmp_path / name
     shutil.copytree(FIXTURES / name, project, dirs_exist_ok=True)
@@ -67,7 +71,10 @@ def run_server(
     )
     server = RunningServer(f"http://127.0.0.1:{port}", process, project)
     try:
-        server.wait_for("READY", "SETUP_FAILED", "BUSY", "UNHEALTHY")
+        if wait:
+            server.wait_for("READY", "SETUP_FAILED", "BUSY", "UNHEALTHY")
+        else:
+            server.wait_for("STARTING")
         yield server
     finally:
         if process.poll() is None:

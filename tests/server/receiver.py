@@ -12,6 +12,7 @@ class Receiver:
 
     def __init__(self, fail_first: int = 0) -> None:
         self.webhooks: list[dict] = []
+        self.webhook_headers: list[dict[str, str]] = []
         self.uploads: dict[str, tuple[bytes, str]] = {}
         self.fail_first = fail_first
         self.calls = 0
@@ -29,6 +30,7 @@ class Receiver:
                     failing = receiver.calls <= receiver.fail_first
                     if not failing:
                         receiver.webhooks.append(json.loads(body))
+                        receiver.webhook_headers.append(dict(self.headers.items()))
                 self.send_response(503 if failing else 200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

@@ -1,0 +1,79 @@
+"""Runtime settings from the environment, webhook headers, and requests during setup."""
+
+import time
+
+import httpx
+
+from .receiver import Receiver
+from .test_async_and_streams import wait_until
+
+
+def test_setup_timeout_fails_setup(serve):
+    env = {"COG_SETUP_TIMEOUT": "1", "SLOW_SETUP_SECONDS": "20"}
+    with serve("slow_setup", env=env) as server, server.client() as client:
+        health = server.health()
+        response = client.post("/predictions", json={"input": {}})
+    assert health["status"] == "SETUP_FAILED"
+    assert health["setup"]["status"] == "failed"
+    assert "timed out" in health["setup"]["logs"]
+    assert response.status_code == 503
+
+
+def test_predictions_before_setup_ends_get_503_then_run(serve):
+    env = {"SLOW_SETUP_SECONDS": "2"}
+    with serve("slow_setup", env=env, wait=False) as server, server.client() as client:
+        early = client.post("/predictions", json={"input": {}})
+        starting = server.health()
+        server.wait_for("READY")
+        later = client.post("/predictions", json={"input": {}}).json()
+    assert early.status_code == 503
+    assert "Setup has not finished yet" in early.json()["error"]
+    assert starting["setup"]["status"] == "starting"
+    assert later["status"] == "succeeded" and later["output"] == "ready"
+
+
+def test_a_sync_model_cannot_have_more_than_one_slot(serve):
+    with serve("echo", env={"COG_MAX_CONCURRENCY": "2"}) as server:
+        health = server.health()
+    assert health["status"] == "SETUP_FAILED"
+    assert "requires an async" in health["setup"]["logs"]
+
+
+def test_webhooks_carry_the_auth_token_and_trace_headers(serve):
+    env = {"WEBHOOK_AUTH_TOKEN": "s3cret"}
+    trace = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    with Receiver() as receiver, serve("echo", env=env) as server, server.client() as client:
+        response = client.post(
+            "/predictions",
+            json={"input": {"text": "hi"}, "webhook": receiver.url + "/hook"},
+            headers={"Prefer": "respond-async", "traceparent": trace},
+        )
+        assert response.status_code == 202
+        wait_until(lambda: any(w["status"] == "succeeded" for w in receiver.webhooks))
+    assert receiver.webhook_headers
+    for headers in receiver.webhook_headers:
+        assert headers["Authorization"] == "Bearer s3cret"
+        assert headers["traceparent"] == trace
+
+
+def test_a_sync_client_that_goes_away_cancels_its_prediction(serve):
+    with serve("slow") as server, server.client() as client:
+        started = time.monotonic()
+        try:
+            client.post("/predictions", json={"input": {"seconds": 30}}, timeout=0.5)
+        except httpx.ReadTimeout:
+            pass
+        else:
+            raise AssertionError("a 30 s prediction answered within 0.5 s")
+        # The slot comes back long before the abandoned prediction would have finished.
+        status = 0
+        while time.monotonic() - started < 10:
+            response = client.post("/predictions", json={"input": {"seconds": 0}})
+            status = response.status_code
+            if status == 200:
+                break
+            assert status == 409
+            time.sleep(0.1)
+    assert status == 200, "the abandoned prediction kept its slot"
+    assert response.json()["output"] == "finished"
+    assert time.monotonic() - started < 10
