@@ -1,5 +1,6 @@
 """Runtime settings from the environment, webhook headers, and requests during setup."""
 
+import signal
 import time
 
 import httpx
@@ -77,3 +78,22 @@ def test_a_sync_client_that_goes_away_cancels_its_prediction(serve):
     assert status == 200, "the abandoned prediction kept its slot"
     assert response.json()["output"] == "finished"
     assert time.monotonic() - started < 10
+
+
+def test_sigterm_cancels_in_flight_work_and_delivers_terminal_webhooks(serve):
+    # The receiver refuses the first three webhooks: the terminal one is delivered only on a
+    # retry, which the shutting-down server must wait for.
+    with Receiver(fail_first=3) as receiver, serve("slow") as server, server.client() as client:
+        response = client.post(
+            "/predictions",
+            json={"id": "term", "input": {"seconds": 30}, "webhook": receiver.url + "/hook"},
+            headers={"Prefer": "respond-async"},
+        )
+        assert response.status_code == 202
+        wait_until(lambda: server.health()["status"] == "BUSY")
+        time.sleep(0.6)  # past the webhook throttle: the cancel's log line is sent at once
+        server.process.send_signal(signal.SIGTERM)
+        server.process.wait(timeout=20)
+    assert server.process.returncode == 0
+    final = receiver.webhooks[-1]
+    assert final["id"] == "term" and final["status"] == "canceled"

@@ -4,6 +4,7 @@ into prediction state, webhooks and stream events."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("cog.server")
 HEALTHCHECK_WAIT = 10.0
+# How long a shutdown waits for in-flight predictions to end, then for terminal webhooks.
+SHUTDOWN_GRACE = 30.0
 WORKDIR_ROOT = os.path.join(tempfile.gettempdir(), "pycog", "predictions")
 
 
@@ -77,6 +80,7 @@ class Supervisor:
         self._http: httpx.AsyncClient | None = None
         self.files = FileResolver(settings.upload_url, lambda: self.http)
         self.tasks: set[asyncio.Task[Any]] = set()
+        self.deliveries: set[asyncio.Task[Any]] = set()
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -119,7 +123,12 @@ class Supervisor:
             self.cancel(prediction.id)
         pending = [p.done.wait() for p in self.predictions.values()]
         if pending:
-            await asyncio.wait_for(asyncio.gather(*pending), timeout=30)
+            # A model that ignores the cancel must not keep the worker alive after we exit.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*pending), timeout=SHUTDOWN_GRACE)
+        if self.deliveries:
+            # Terminal webhooks may be retrying; the HTTP client must outlive them.
+            await asyncio.wait(set(self.deliveries), timeout=SHUTDOWN_GRACE)
         self.state = "STOPPING"
         if self.channel is not None:
             self.channel.send(events.Shutdown())
@@ -256,7 +265,9 @@ class Supervisor:
         prediction.close_streams()
         prediction.done.set()
         if prediction.webhook is not None:
-            self._spawn(prediction.webhook.completed())
+            delivery = self._spawn(prediction.webhook.completed())
+            self.deliveries.add(delivery)
+            delivery.add_done_callback(self.deliveries.discard)
 
     # -- worker events ---------------------------------------------------------------------
 
