@@ -97,3 +97,25 @@ def test_sigterm_cancels_in_flight_work_and_delivers_terminal_webhooks(serve):
     assert server.process.returncode == 0
     final = receiver.webhooks[-1]
     assert final["id"] == "term" and final["status"] == "canceled"
+
+
+def _fill_slots(server, count: int) -> list[int]:
+    with server.client() as client:
+        return [
+            client.post(
+                "/predictions", json={"input": {}}, headers={"Prefer": "respond-async"}
+            ).status_code
+            for _ in range(count)
+        ]
+
+
+def test_concurrent_decorator_sets_the_slots_when_nothing_else_does(serve):
+    with serve("concurrent_decorator") as server:
+        statuses = _fill_slots(server, 4)
+    assert statuses == [202, 202, 202, 409]
+
+
+def test_cog_max_concurrency_wins_over_the_decorator(serve):
+    with serve("concurrent_decorator", env={"COG_MAX_CONCURRENCY": "2"}) as server:
+        statuses = _fill_slots(server, 3)
+    assert statuses == [202, 202, 409]

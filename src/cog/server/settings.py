@@ -23,6 +23,9 @@ class ServerSettings:
     upload_url: str | None = None
     await_explicit_shutdown: bool = False
     concurrency: int = 1
+    # False when neither COG_MAX_CONCURRENCY nor concurrency.max chose the slot count: then
+    # the predictor's @concurrent(max=N) does, once the worker has loaded it.
+    concurrency_set: bool = True
     setup_timeout: float | None = None
     has_train: bool = False
 
@@ -59,7 +62,8 @@ def resolve_settings(
             f"no predictor to serve: set `{key}:` in cog.yaml or "
             f"COG_{'TRAIN' if mode == 'train' else 'PREDICT'}_TYPE_STUB"
         )
-    slots = envvars.MAX_CONCURRENCY.get_int() or concurrency or 1
+    chosen = envvars.MAX_CONCURRENCY.get_int() or concurrency
+    slots = chosen or 1
     return ServerSettings(
         project_dir=directory,
         ref=ref,
@@ -69,6 +73,7 @@ def resolve_settings(
         upload_url=upload_url,
         await_explicit_shutdown=await_explicit_shutdown,
         concurrency=max(1, slots),
+        concurrency_set=bool(chosen and chosen > 0),
         setup_timeout=envvars.SETUP_TIMEOUT.get_float() or None,
         has_train=train_ref is not None,
     )

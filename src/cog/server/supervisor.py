@@ -303,6 +303,8 @@ class Supervisor:
     def _ready(self, message: events.Ready) -> None:
         self.schema = message.schema or _bundled_schema(self.settings)
         self.streams = message.streams
+        if not self.settings.concurrency_set and message.concurrency:
+            self.slots += message.concurrency - self.settings.concurrency
         for component in ("Input", "TrainingInput"):  # compiled now, not on the first request
             self.validator(component)
         self.state = "READY"
