@@ -2,6 +2,7 @@
 
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
@@ -119,3 +120,14 @@ def test_cog_max_concurrency_wins_over_the_decorator(serve):
     with serve("concurrent_decorator", env={"COG_MAX_CONCURRENCY": "2"}) as server:
         statuses = _fill_slots(server, 3)
     assert statuses == [202, 202, 409]
+
+
+def test_concurrent_health_probes_share_one_user_healthcheck(serve):
+    with serve("slow_healthcheck") as server, server.client() as client:
+        before = client.post("/predictions", json={"input": {}}).json()["output"]
+        with ThreadPoolExecutor(6) as pool:
+            healths = list(pool.map(lambda _: server.health(), range(6)))
+        after = client.post("/predictions", json={"input": {}}).json()["output"]
+    assert all(h["status"] == "READY" for h in healths)
+    # six probes within one 0.5 s check: at most two checks ran, not six
+    assert 1 <= after - before <= 2

@@ -74,6 +74,7 @@ class Supervisor:
         self.queues: dict[str, asyncio.Queue[events.Message]] = {}
         self.slots = settings.concurrency
         self.health_waiters: dict[str, asyncio.Future[events.HealthcheckResult]] = {}
+        self._healthcheck: asyncio.Future[str | None] | None = None
         self.user_health_error: str | None = None
         self.process: subprocess.Popen[bytes] | None = None
         self.channel: AsyncChannel | None = None
@@ -148,9 +149,20 @@ class Supervisor:
         return self.state
 
     async def user_healthcheck(self) -> str | None:
-        """Run the model's healthcheck(); the error text, or None when healthy."""
+        """Run the model's healthcheck(); the error text, or None when healthy. Probes that
+        arrive while one runs share its answer (a slow check is not run once per probe)."""
         if self.state != "READY" or self.channel is None:
             return None
+        if self._healthcheck is None:
+            self._healthcheck = asyncio.ensure_future(self._ask_healthcheck())
+            self._healthcheck.add_done_callback(self._healthcheck_done)
+        return await asyncio.shield(self._healthcheck)
+
+    def _healthcheck_done(self, _: object) -> None:
+        self._healthcheck = None
+
+    async def _ask_healthcheck(self) -> str | None:
+        assert self.channel is not None
         check_id = uuid.uuid4().hex
         waiter: asyncio.Future[events.HealthcheckResult] = (
             asyncio.get_running_loop().create_future()
