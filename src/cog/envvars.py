@@ -79,6 +79,11 @@ WEBHOOK_AUTH_TOKEN = EnvVar(
 )
 WEIGHTS = EnvVar("COG_WEIGHTS", "Passed to `setup(weights=...)` when setup declares it.")
 USER_AGENT = EnvVar("COG_USER_AGENT", "User-Agent of downloads of URL inputs.")
+MAX_INPUT_FILE_BYTES = EnvVar(
+    "PYCOG_MAX_INPUT_FILE_BYTES",
+    "Largest file a URL input may download, in bytes (pycog only).",
+    str(5 * 1024**3),
+)
 LOG_LEVEL = EnvVar(
     "COG_LOG_LEVEL", "Server log level: debug, info, warning or error.", "info", "--log-level"
 )

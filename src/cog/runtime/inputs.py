@@ -10,14 +10,16 @@ from __future__ import annotations
 import inspect
 import os
 import pathlib
+import tempfile
 import types
 import typing
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from .. import envvars
 from ..input import FieldInfo
-from ..types import File, Path, Secret, URLPath
+from ..types import File, Path, Secret, URLPath, open_url
 
 DOWNLOAD_THREADS = 8
 MAX_INPUT_FILE_BYTES = 5 * 1024**3
@@ -126,10 +128,25 @@ def _secret(value: Any) -> Secret:
 
 
 def _fetch(url: URLPath, workdir: str) -> Path:
+    """Download with a size cap, stopping as soon as it is passed (not after the whole file)."""
     if workdir:
         os.makedirs(workdir, exist_ok=True)
-    local = url.convert(workdir or None)
-    if local.stat().st_size > MAX_INPUT_FILE_BYTES:
-        local.unlink()
-        raise InputError(f"larger than {MAX_INPUT_FILE_BYTES} bytes")
-    return local
+    limit = envvars.MAX_INPUT_FILE_BYTES.get_int() or MAX_INPUT_FILE_BYTES
+    too_big = InputError(f"larger than {limit} bytes (PYCOG_MAX_INPUT_FILE_BYTES)")
+    with open_url(url.source) as source:
+        length = getattr(source, "headers", {}).get("Content-Length")
+        if length and length.isdigit() and int(length) > limit:
+            raise too_big
+        with tempfile.NamedTemporaryFile(
+            suffix=url.filename, dir=workdir or None, delete=False
+        ) as dest:
+            size = 0
+            while chunk := source.read(1 << 20):
+                size += len(chunk)
+                if size > limit:
+                    break
+                dest.write(chunk)
+    if size > limit:
+        os.unlink(dest.name)
+        raise too_big
+    return Path(dest.name)
