@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 
@@ -12,6 +13,20 @@ from . import routes
 from .settings import ServerSettings
 from .supervisor import Supervisor
 from .worker_process import WorkerProcess
+
+
+def _warm_imports() -> None:
+    """anyio modules Starlette imports on its first streaming or threaded response (~5 ms,
+    which would otherwise land on the first prediction)."""
+    import anyio.abc
+    import anyio.lowlevel
+    import anyio.streams.memory
+    import anyio.streams.stapled
+    import anyio.streams.tls
+
+    with contextlib.suppress(ImportError):  # loaded lazily by anyio's module __getattr__
+        import anyio._core._sockets
+        import anyio._core._streams  # noqa: F401
 
 
 def _routes() -> list[Route]:
@@ -42,6 +57,8 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await supervisor.start()
+        # While the worker runs setup(), import what the first response would import.
+        asyncio.get_running_loop().call_soon(_warm_imports)
         try:
             yield
         finally:
