@@ -61,12 +61,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
-    level = (
-        (envvars.LOG_LEVEL.get() or "info")
-        .upper()
-        .replace("WARN", "WARNING")
-        .replace("WARNINGING", "WARNING")
-    )
+    name = (envvars.LOG_LEVEL.get() or "info").lower()
+    level = {"warn": "WARNING"}.get(name, name.upper())
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else getattr(logging, level, logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
