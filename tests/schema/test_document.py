@@ -169,6 +169,20 @@ def test_training_paths_and_merged_document(tmp_path):
         ("def predict(self, x: Path | Secret) -> str: ...", "cannot be part of a union"),
         ("def predict(self, x: list[list[str]]) -> str: ...", "nested generics"),
         ("def predict(self, x: torch.Tensor) -> str: ...", "cannot be resolved statically"),
+        ("def predict(self, x: str) -> None: ...", "the return annotation must not be None"),
+        ("def predict(self, x: str, **kw: str) -> str: ...", "**kwargs"),
+        (
+            "def predict(self, x: list[str] = Input(default_factory=list)) -> str: ...",
+            "input 'x': default_factory is not supported",
+        ),
+        (
+            "def predict(self, x: int = Input(choices=[1, 2], ge=0)) -> str: ...",
+            "input 'x': choices cannot be combined with ge/le",
+        ),
+        (
+            "def predict(self, x: int = Input(min_length=1)) -> str: ...",
+            "input 'x': min_length/max_length/regex only apply to str inputs",
+        ),
     ],
 )
 def test_refusals_name_the_parameter_and_why_in_both_readings(tmp_path, source, message):

@@ -110,7 +110,8 @@ def _start_local(
 
     environment = prepare_environment(config, report, warn=warn)
     port = port or free_port()
-    variables = {**environment.variables(), **env, "PORT": str(port)}
+    # The server's own INFO lines are noise in a terminal; the model's logs are shown anyway.
+    variables = {"COG_LOG_LEVEL": "warning", **environment.variables(), **env, "PORT": str(port)}
     command = [str(environment.python), "-m", "cog.server.http", "--host", host, *args]
     process = subprocess.Popen(
         command,

@@ -73,13 +73,7 @@ class Worker:
             with prediction_scope(self._scope(message)):
                 self.channel.send(Started(message.id))
                 arguments = self.predictor.coercer.prepare(message.input, message.workdir)
-                result = self.predictor.function(**arguments)
-                if inspect.isgenerator(result):
-                    iterator = True
-                    for item in result:
-                        self.channel.send(Output(message.id, encode(item, message.workdir)))
-                else:
-                    self.channel.send(Output(message.id, encode(result, message.workdir), True))
+                iterator = self._send_result(message, self.predictor.function(**arguments))
         except CancelationException:
             canceled = True
         except Exception as exc:
@@ -107,13 +101,7 @@ class Worker:
                     async for item in call:  # streamed as produced, not collected
                         self.channel.send(Output(message.id, encode(item, message.workdir)))
                 else:
-                    result = await call
-                    if inspect.isgenerator(result):
-                        iterator = True
-                        for item in result:
-                            self.channel.send(Output(message.id, encode(item, message.workdir)))
-                    else:
-                        self.channel.send(Output(message.id, encode(result, message.workdir), True))
+                    iterator = self._send_result(message, await call)
         except (asyncio.CancelledError, CancelationException):
             canceled = True
         except Exception as exc:
@@ -121,6 +109,15 @@ class Worker:
         finally:
             self._finish(message.id, error, canceled, iterator)
             self.tasks.pop(message.id, None)
+
+    def _send_result(self, message: Predict, result: Any) -> bool:
+        """Send a return value, item by item when it is a generator; True when it was one."""
+        if inspect.isgenerator(result):
+            for item in result:
+                self.channel.send(Output(message.id, encode(item, message.workdir)))
+            return True
+        self.channel.send(Output(message.id, encode(result, message.workdir), True))
+        return False
 
     def _finish(
         self, prediction_id: str, error: str | None, canceled: bool, iterator: bool

@@ -10,6 +10,7 @@ import argparse
 import logging
 import sys
 
+from .. import envvars
 from ..errors import CogError
 from .settings import ServerSettings, resolve_settings
 from .worker_process import WorkerProcess, spawn_worker
@@ -60,8 +61,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
+    name = (envvars.LOG_LEVEL.get() or "info").lower()
+    level = {"warn": "WARNING"}.get(name, name.upper())
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=logging.DEBUG if args.verbose else getattr(logging, level, logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
