@@ -2,8 +2,10 @@
 
 options    DownloadOptions and their defaults, size strings
 routing    consistent-hashing cache hosts
-fetch      range requests with retries and resumption (aiohttp)
-consumers  file (in place), tar extractor (in order), null
+connections keep-alive HTTP connections for the transfer threads (http.client)
+fetch      range requests with retries and resumption
+consumers  file (in place), null
+extract    -x: a tar extracted while it downloads
 download   one URL: chunk planning and transfer
 manifest   multifile manifests
 api        download(), download_many()

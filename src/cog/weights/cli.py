@@ -9,7 +9,6 @@ Every flag can also be set as `PGET_<NAME>` (dashes as underscores).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import sys
@@ -21,13 +20,14 @@ import click
 
 from .._version import __version__
 from ..errors import CogError
-from .api import download_async, download_many_async
+from .api import download, download_many
 from .download import Consumer, Result
 from .manifest import parse_manifest
 from .options import (
-    DEFAULT_CONNECTIONS,
+    BYTES_PER_CONNECTION,
     DEFAULT_MAX_CONCURRENT_FILES,
     DEFAULT_MAX_CONN_PER_HOST,
+    MAX_AUTO_CONNECTIONS,
     DownloadOptions,
     parse_size,
 )
@@ -54,15 +54,17 @@ def common_flags(fn: F) -> F:
             "-c",
             "--concurrency",
             type=int,
-            help="Parallel connections (chunks in flight) per run "
-            f"[default: {DEFAULT_CONNECTIONS}: object stores cap each connection's rate].",
+            help="Parallel connections (chunks in flight) per run [default: one per "
+            f"{BYTES_PER_CONNECTION >> 20} MiB of the file, up to {MAX_AUTO_CONNECTIONS}: object "
+            "stores cap each connection's rate, so the rate follows the connections].",
         ),
         click.option("--max-chunks", type=int, hidden=True, help="Deprecated: --concurrency."),
         click.option(
             "-m",
             "--chunk-size",
             help="Chunk size (e.g. 125M, 64MiB) [default: the file size spread over the "
-            "connections, 4M to 125M; 8MiB with -x].",
+            "connections, 4MiB to 125M; 4MiB with -x, at most 256MiB downloaded ahead of "
+            "the extractor].",
         ),
         click.option("--minimum-chunk-size", hidden=True, help="Deprecated: --chunk-size."),
         click.option("--connect-timeout", default="5s", show_default=True, help="e.g. 5s."),
@@ -155,7 +157,7 @@ def _run(flags: dict[str, Any], work: Callable[[], Any]) -> Any:
     _setup_logging(flags)
     try:
         with pid_lock(flags["pid_file"] or default_pid_file()):
-            return asyncio.run(work())
+            return work()
     except CogError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -188,9 +190,9 @@ def get_command(url: str, dest: str | None, extract: bool, **flags: Any) -> None
         raise click.UsageError("give a destination: pget URL DEST")
     options = build_options(flags)
 
-    async def work() -> None:
+    def work() -> None:
         with progress_display(flags["log_level"] != "error") as progress:
-            result = await download_async(url, dest, options, consumer, progress)
+            result = download(url, dest, options, consumer, progress)
         _report([result])
 
     _run(flags, work)
@@ -211,10 +213,10 @@ def multifile_command(manifest: str, max_concurrent_files: int, **flags: Any) ->
     text = sys.stdin.read() if manifest == "-" else Path(manifest).read_text()
     options = build_options(flags)
 
-    async def work() -> None:
+    def work() -> None:
         entries = parse_manifest(text)
         with progress_display(flags["log_level"] != "error") as progress:
-            results = await download_many_async(entries, options, max_concurrent_files, progress)
+            results = download_many(entries, options, max_concurrent_files, progress)
         _report(results)
 
     try:

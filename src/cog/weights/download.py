@@ -1,33 +1,30 @@
 """Downloading one URL: parallel range chunks into a file, a tar extractor, or nowhere.
 
-The first request fetches the first chunk and tells the size; the other chunks then run in
-parallel (bounded by the shared request slots) against the final URL of any redirect. Files
-are written in place at their offsets, so memory stays at one read buffer per connection;
+The first request asks for the first chunk; as soon as its headers tell the size, the other
+chunks start on the fetcher's transfer threads (bounded by the shared request slots) against
+the final URL of any redirect, while the first body is read on the calling thread. Files are
+written in place at their offsets, so memory stays at one read buffer per connection;
 extraction needs bytes in order, so there chunks are small and only a window of them is held.
 """
 
 from __future__ import annotations
 
-import asyncio
-import io
-import os
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, Future, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import aiohttp
-
-from .consumers import FileConsumer, NullConsumer, OrderedStream, extract_stream
-from .errors import DestinationExists, DownloadError
+from .consumers import FileConsumer, NullConsumer
+from .errors import DestinationExists, Stopped
+from .extract import ArchiveStream, extract_stream
 from .fetch import Fetcher, Probe, Sink
-from .options import MIN_AUTO_CHUNK
 
 Consumer = Literal["file", "tar-extractor", "null"]
 Progress = Callable[[int], None]
-"""Called with the number of new bytes received."""
-EXTRACT_WINDOW_EXTRA = 4
+"""Called with the number of new bytes received (from any transfer thread)."""
 
 
 @dataclass(frozen=True)
@@ -49,60 +46,30 @@ def check_destination(dest: Path, consumer: Consumer, force: bool) -> None:
         raise DestinationExists(f"destination {dest} already exists (use --force to overwrite)")
 
 
-async def fetch_url(
+def fetch_url(
     fetcher: Fetcher,
     url: str,
     dest: Path | None,
     consumer: Consumer = "file",
     progress: Progress = lambda _: None,
 ) -> Result:
-    """Download `url` to `dest` with the given consumer."""
+    """Download `url` to `dest` with the given consumer; blocks until done."""
     started = time.monotonic()
     if dest is not None:
         check_destination(dest, consumer, fetcher.options.force)
-    extracting = consumer == "tar-extractor"
-    first = fetcher.options.chunk_size or MIN_AUTO_CHUNK
-    first = fetcher.options.chunk_for(first, extracting) if extracting else first
-    async with fetcher.slots:
-        probe = await fetcher.probe(url, first)
     if consumer == "tar-extractor":
         assert dest is not None
-        size = await _extract(fetcher, probe, first, dest, progress)
+        size = _extract(fetcher, url, dest, progress)
     else:
-        size = await _to_sink(fetcher, probe, first, dest, consumer, progress)
+        size = _to_file(fetcher, url, None if consumer == "null" else dest, progress)
     return Result(url, dest, size, time.monotonic() - started)
 
 
-def _plan(size: int, first: int, chunk: int) -> list[tuple[int, int]]:
-    """Inclusive byte ranges after the first chunk."""
-    return [(start, min(start + chunk, size) - 1) for start in range(first, size, chunk)]
-
-
-def _counting(sink: Sink, progress: Progress) -> Sink:
-    def write(offset: int, data: bytes) -> None:
-        sink(offset, data)
-        progress(len(data))
-
-    return write
-
-
-async def _to_sink(
-    fetcher: Fetcher,
-    probe: Probe,
-    first: int,
-    dest: Path | None,
-    consumer: Consumer,
-    progress: Progress,
-) -> int:
-    target: FileConsumer | NullConsumer
-    target = (
-        NullConsumer() if consumer == "null" or dest is None else FileConsumer(dest, probe.size)
-    )
-    sink = _counting(target.write, progress)
+def _to_file(fetcher: Fetcher, url: str, dest: Path | None, progress: Progress) -> int:
+    target = FileConsumer(dest) if dest is not None else NullConsumer()
+    transfer = Transfer(fetcher, url, _counting(target.write, progress))
     try:
-        size = await _transfer(
-            fetcher, probe, first, sink, fetcher.options.chunk_for(probe.size or 0)
-        )
+        size = transfer.run(fetcher.options.first_chunk(), on_size=target.allocate)
         if isinstance(target, FileConsumer):
             target.commit(size)
         return size
@@ -112,130 +79,137 @@ async def _to_sink(
         raise
 
 
-async def _transfer(
-    fetcher: Fetcher,
-    probe: Probe,
-    first: int,
-    sink: Sink,
-    chunk: int,
-    before_chunk: Callable[[int], object] | None = None,
-) -> int:
-    """Move every byte of the file into the sink; returns its size."""
-    if not probe.ranged or probe.size is None:
-        delivered = await _first_body(fetcher, probe, sink)
-        if probe.size is not None and delivered < probe.size:
-            return await fetcher.fetch_stream(probe.url, delivered, sink)
-        return delivered
-    size = probe.size
-    first_end = min(first, size) - 1
-    tasks = [
-        asyncio.create_task(_chunk(fetcher, probe.url, start, end, sink, index + 1, before_chunk))
-        for index, (start, end) in enumerate(_plan(size, first, chunk))
-    ]
+def _counting(sink: Sink, progress: Progress) -> Sink:
+    def write(offset: int, data: memoryview) -> None:
+        sink(offset, data)
+        progress(len(data))
+
+    return write
+
+
+class Transfer:
+    """Every byte of one URL into a sink: the first chunk on this thread, the rest on the
+    fetcher's pool. The first failure stops the others."""
+
+    def __init__(
+        self,
+        fetcher: Fetcher,
+        url: str,
+        sink: Sink,
+        chunk_for: Callable[[int, int], int] | None = None,
+        before_chunk: Callable[[int], None] = lambda _: None,
+        on_stop: Callable[[BaseException], None] = lambda _: None,
+    ) -> None:
+        self.fetcher = fetcher
+        self.url = url
+        self.sink = sink
+        self.chunk_for = chunk_for or fetcher.options.chunk_for
+        self.before_chunk = before_chunk
+        self.on_stop = on_stop
+        self.chunks: list[Future[None]] = []
+        self.stopped = threading.Event()
+
+    def run(self, first: int, on_size: Callable[[int | None], None] = lambda _: None) -> int:
+        """Transfer the whole file; returns its size."""
+
+        def start(probe: Probe) -> None:
+            on_size(probe.size)
+            if probe.ranged and probe.size is not None:
+                self._start_chunks(probe, first)
+
+        try:
+            probe, delivered = self.fetcher.probe_and_read(self.url, first, self._guarded, start)
+            size = self._finish_first(probe, delivered, first)
+            self._wait_for_chunks()
+            return size
+        except BaseException as exc:
+            self._stop(exc)
+            raise
+
+    def _guarded(self, offset: int, data: memoryview) -> None:
+        if self.stopped.is_set():
+            raise Stopped("the download stopped")
+        self.sink(offset, data)
+
+    def _start_chunks(self, probe: Probe, first: int) -> None:
+        assert probe.size is not None
+        chunk = self.chunk_for(probe.size, first)
+        for index, start in enumerate(range(first, probe.size, chunk), start=1):
+            end = min(start + chunk, probe.size) - 1
+            self.chunks.append(self.fetcher.pool.submit(self._chunk, probe.url, start, end, index))
+
+    def _chunk(self, url: str, start: int, end: int, index: int) -> None:
+        self.before_chunk(index)
+        if not self.stopped.is_set():
+            self.fetcher.fetch_range(url, start, end, self._guarded)
+
+    def _finish_first(self, probe: Probe, delivered: int, first: int) -> int:
+        """Resume the first chunk's missing bytes, if any; returns the file's size."""
+        if not probe.ranged or probe.size is None:
+            if probe.size is not None and delivered < probe.size:
+                return self.fetcher.fetch_stream(probe.url, delivered, self._guarded)
+            return delivered
+        first_end = min(first, probe.size) - 1
+        if delivered <= first_end:
+            self.fetcher.fetch_range(probe.url, delivered, first_end, self._guarded)
+        return probe.size
+
+    def _wait_for_chunks(self) -> None:
+        done, _ = wait(self.chunks, return_when=FIRST_EXCEPTION)
+        for future in done:
+            future.result()  # the first failure, if any
+
+    def _stop(self, error: BaseException) -> None:
+        """Stop the other chunks and wait for them: none may write after this returns."""
+        self.stopped.set()
+        self.on_stop(error)
+        for future in self.chunks:
+            future.cancel()
+        wait(self.chunks)
+
+
+def _extract(fetcher: Fetcher, url: str, dest: Path, progress: Progress) -> int:
+    """Download and extract at once: chunks land in an ordered stream read by a thread."""
+    options = fetcher.options
+    stream = ArchiveStream(options.extract_chunk(), options.extract_window())
+    extraction = _in_thread(lambda: _extract_all(stream, dest, options.force), stream.fail)
+    transfer = Transfer(
+        fetcher,
+        url,
+        _counting(stream.write_at, progress),
+        chunk_for=lambda _size, _first: options.extract_chunk(),
+        before_chunk=stream.wait_turn,
+        on_stop=stream.fail,
+    )
     try:
-        offset = await _first_body(fetcher, probe, sink)
-        if offset <= first_end:
-            await fetcher.fetch_range(probe.url, offset, first_end, sink)
-        await asyncio.gather(*tasks)
+        size = transfer.run(options.first_chunk(extracting=True))
     except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        stream.close_files()
+        failure = extraction.exception()
+        if failure is not None and not isinstance(failure, OSError):
+            raise failure from None  # the archive's fault, not the download's
         raise
+    stream.finish(size)
+    extraction.result()
     return size
 
 
-async def _first_body(fetcher: Fetcher, probe: Probe, sink: Sink) -> int:
-    """The first response's body; a dropped connection returns what arrived."""
-    delivered = 0
-
-    def count(offset: int, data: bytes) -> None:
-        nonlocal delivered
-        sink(offset, data)
-        delivered = offset + len(data)
-
-    try:
-        await fetcher.read_body(probe.response, 0, count)
-    except (aiohttp.ClientError, TimeoutError, OSError):
-        pass  # what arrived is kept; the caller resumes from `delivered`
-    return delivered
+def _extract_all(stream: ArchiveStream, dest: Path, force: bool) -> int:
+    count = extract_stream(stream, dest, force)
+    while stream.read(1 << 20):
+        pass  # the padding after the archive's end, so the download can finish
+    return count
 
 
-async def _chunk(
-    fetcher: Fetcher,
-    url: str,
-    start: int,
-    end: int,
-    sink: Sink,
-    index: int,
-    before_chunk: Callable[[int], object] | None,
-) -> None:
-    if before_chunk is not None:
-        waited = before_chunk(index)
-        if asyncio.iscoroutine(waited):
-            await waited
-    await fetcher.fetch_range(url, start, end, sink)
+def _in_thread(work: Callable[[], int], on_error: Callable[[BaseException], None]) -> Future[int]:
+    future: Future[int] = Future()
 
+    def run() -> None:
+        try:
+            future.set_result(work())
+        except BaseException as exc:
+            on_error(exc)
+            future.set_exception(exc)
 
-async def _extract(
-    fetcher: Fetcher, probe: Probe, first: int, dest: Path, progress: Progress
-) -> int:
-    """Download and extract at once: chunks land in an ordered stream read by a thread."""
-    loop = asyncio.get_running_loop()
-    chunk = fetcher.options.chunk_for(probe.size or 0, extracting=True)
-    size = probe.size if probe.ranged and probe.size is not None else None
-    starts = [0, *range(first, size, chunk)] if size is not None else [0]
-    window = asyncio.Semaphore(fetcher.options.connections() + EXTRACT_WINDOW_EXTRA)
-    stream = OrderedStream(
-        starts,
-        size if size is not None else (probe.size or 0),
-        on_consumed=lambda _: loop.call_soon_threadsafe(window.release),
-    )
-    if size is None:
-        return await _extract_unranged(fetcher, probe, dest, progress)
-    reader: io.BufferedReader[Any] = io.BufferedReader(stream, buffer_size=1 << 20)
-    extraction = loop.run_in_executor(None, extract_stream, reader, dest, fetcher.options.force)
-    try:
-        await window.acquire()
-        total = await _transfer(
-            fetcher,
-            probe,
-            first,
-            _counting(stream.write_at, progress),
-            chunk,
-            before_chunk=lambda _: window.acquire(),
-        )
-    except BaseException as exc:
-        stream.fail(exc)
-        await asyncio.gather(extraction, return_exceptions=True)
-        raise
-    await extraction
-    return total
-
-
-async def _extract_unranged(fetcher: Fetcher, probe: Probe, dest: Path, progress: Progress) -> int:
-    """A server without ranges: one stream piped to the extractor."""
-    read_fd, write_fd = os.pipe()
-    loop = asyncio.get_running_loop()
-    reader: io.BufferedReader[Any] = io.BufferedReader(io.FileIO(read_fd, "rb"), 1 << 20)
-    extraction = loop.run_in_executor(None, extract_stream, reader, dest, fetcher.options.force)
-    writer = io.FileIO(write_fd, "wb")
-
-    def write(_: int, data: bytes) -> None:
-        writer.write(data)
-        progress(len(data))
-
-    try:
-        total = await _transfer(fetcher, probe, 0, write, 1)
-    except BaseException:
-        writer.close()
-        await asyncio.gather(extraction, return_exceptions=True)
-        raise
-    writer.close()
-    try:
-        await extraction
-    finally:
-        reader.close()
-    if probe.size is not None and total != probe.size:
-        raise DownloadError(f"{probe.url}: received {total} bytes, expected {probe.size}")
-    return total
+    threading.Thread(target=run, name="pget-extract", daemon=True).start()
+    return future

@@ -3,6 +3,7 @@
 CogError
 └── WeightsError           a download or cache operation failed
     ├── DownloadError      the origin (or every cache host) failed past the retries
+    │   └── Stopped        a transfer stopped because its download already failed
     ├── DestinationExists  the destination exists and --force was not given
     ├── UnsafeArchiveEntry a tar entry would land outside the target (names the entry)
     └── ManifestError      a multifile manifest line is malformed (names the line)
@@ -19,6 +20,10 @@ class WeightsError(CogError):
 
 class DownloadError(WeightsError):
     """Raised when a URL cannot be downloaded completely."""
+
+
+class Stopped(DownloadError):
+    """Raised in transfers still running when their download has already failed."""
 
 
 class DestinationExists(WeightsError):

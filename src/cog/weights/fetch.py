@@ -1,30 +1,36 @@
-"""HTTP range requests with retries, resumption and cache-host routing, over one aiohttp
-session shared by every file of a run (so per-host connection caps hold across files)."""
+"""Byte ranges over HTTP with retries, resumption and cache-host routing.
+
+Everything here blocks: each transfer runs on a thread of its own (see connections.py for
+why). A `Fetcher` is shared by every file of a run, so the connection cap holds across files.
+"""
 
 from __future__ import annotations
 
-import asyncio
+import http.client
 import logging
 import random
 import re
-import socket
+import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-
-import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
+from urllib.parse import urljoin
 
 from .._version import __version__
-from .errors import DownloadError
+from .connections import REDIRECTS, ConnectionPool
+from .errors import DownloadError, Stopped
 from .options import DownloadOptions
 from .routing import CacheRouter
 
 log = logging.getLogger("pget")
 
-Sink = Callable[[int, bytes], None]
-"""Receives (offset, data) for every piece of body read."""
-READ_SIZE = 1 << 20
+Sink = Callable[[int, memoryview], None]
+"""Receives (offset, data) for every piece of body read; `data` is only valid during the call."""
+READ_SIZE = 512 * 1024
+MAX_REDIRECTS = 10
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+NETWORK_ERRORS = (OSError, http.client.HTTPException)
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 
 
@@ -32,124 +38,129 @@ class _Retry(Exception):
     """A failure worth another attempt (5xx, 429, dropped connection, short body)."""
 
 
-class StaticResolver(AbstractResolver):
-    """`--resolve host:port:ip`: connect to the given address instead of looking the host up."""
-
-    def __init__(self, overrides: dict[str, str]) -> None:
-        self.overrides = overrides
-        self.fallback = aiohttp.ThreadedResolver()
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        address = self.overrides.get(f"{host}:{port}")
-        if address is None:
-            return await self.fallback.resolve(host, port, family)
-        inet = socket.AF_INET6 if ":" in address else socket.AF_INET
-        return [
-            ResolveResult(hostname=host, host=address, port=port, family=inet, proto=0, flags=0)
-        ]
-
-    async def close(self) -> None:
-        await self.fallback.close()
-
-
 @dataclass
 class Probe:
-    """What the first request of a file told: its size, where it really is, and whether the
-    server answers ranges. `response` is still open: its body is the first chunk."""
+    """What the first request of a file told: its size, where it really is (after redirects),
+    and whether the server answers ranges. Its body, the first chunk, is read by `read_first`."""
 
     size: int | None
     url: str
     ranged: bool
-    response: aiohttp.ClientResponse
 
 
 class Fetcher:
-    """Fetches byte ranges; `slots` bounds the requests in flight across all files."""
+    """Fetches byte ranges; `slots` bounds the requests in flight across all files, and
+    `pool` runs the transfers after each file's first chunk."""
 
     def __init__(self, options: DownloadOptions) -> None:
         self.options = options
         self.router = CacheRouter(options.cache_hosts, options.cache_uri_prefixes)
-        self.slots = asyncio.Semaphore(options.connections())
-        connector = aiohttp.TCPConnector(
-            limit=0,
-            limit_per_host=options.max_conn_per_host,
-            resolver=StaticResolver(options.resolve),
-        )
-        self.session = aiohttp.ClientSession(
-            connector=connector,
-            timeout=aiohttp.ClientTimeout(
-                sock_connect=options.connect_timeout, sock_read=options.read_timeout
-            ),
-            headers={"User-Agent": f"pget/{__version__} (pycog)", **options.headers},
-            auto_decompress=False,
-        )
+        self.connections = ConnectionPool(options)
+        self.slots = threading.BoundedSemaphore(options.max_connections())
+        self.pool = ThreadPoolExecutor(options.max_connections(), thread_name_prefix="pget")
+        self.headers = {"User-Agent": f"pget/{__version__} (pycog)", **options.headers}
+        self._buffers = threading.local()
 
-    async def close(self) -> None:
-        await self.session.close()
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.connections.close()
 
-    async def backoff(self, attempt: int) -> None:
-        base = self.options.backoff_base * attempt
-        await asyncio.sleep(base * random.uniform(1.0, 1.47))
+    def buffer(self) -> memoryview:
+        """This thread's read buffer."""
+        view: memoryview | None = getattr(self._buffers, "view", None)
+        if view is None:
+            view = self._buffers.view = memoryview(bytearray(READ_SIZE))
+        return view
 
-    async def probe(self, url: str, first_chunk: int) -> Probe:
-        """GET the first chunk; retried like any other request."""
+    def backoff(self, attempt: int) -> None:
+        time.sleep(self.options.backoff_base * attempt * random.uniform(1.0, 1.47))
+
+    def probe_and_read(
+        self, url: str, first_chunk: int, sink: Sink, on_probe: Callable[[Probe], None]
+    ) -> tuple[Probe, int]:
+        """GET the first chunk (retried like any request), following redirects; `on_probe` is
+        told the size as soon as the headers arrive, so the other chunks start while this
+        body is read. Returns the probe and the bytes of the first body delivered (a dropped
+        connection returns what arrived; the caller resumes)."""
         for attempt in range(self.options.retries + 1):
             try:
-                response = await self.session.get(
-                    url, headers={"Range": f"bytes=0-{first_chunk - 1}"}
-                )
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                await self._give_up_or_wait(url, attempt, exc)
-                continue
-            if response.status in RETRYABLE_STATUS:
-                response.release()
-                await self._give_up_or_wait(url, attempt, _Retry(f"HTTP {response.status}"))
-                continue
-            if response.status not in (200, 206):
-                response.release()
-                raise DownloadError(f"{url}: the server answered HTTP {response.status}")
-            return _probe_of(response)
+                with self.slots:
+                    return self._probe_once(url, first_chunk, sink, on_probe)
+            except (*NETWORK_ERRORS, _Retry) as exc:
+                self._give_up_or_wait(url, attempt, exc)
         raise DownloadError(f"{url}: no answer after {self.options.retries} retries")
 
-    async def _give_up_or_wait(self, url: str, attempt: int, exc: BaseException) -> None:
+    def _probe_once(
+        self, url: str, first_chunk: int, sink: Sink, on_probe: Callable[[Probe], None]
+    ) -> tuple[Probe, int]:
+        headers = {**self.headers, "Range": f"bytes=0-{first_chunk - 1}"}
+        for _ in range(MAX_REDIRECTS + 1):
+            with self.connections.request(url, headers) as response:
+                if response.status in REDIRECTS and response.getheader("Location"):
+                    url = urljoin(url, response.getheader("Location", ""))
+                    continue
+                if response.status in RETRYABLE_STATUS:
+                    raise _Retry(f"HTTP {response.status}")
+                if response.status not in (200, 206):
+                    raise DownloadError(f"{url}: the server answered HTTP {response.status}")
+                probe = _probe_of(response, url)
+                on_probe(probe)
+                return probe, self._read_tolerant(response, 0, sink)
+        raise DownloadError(f"{url}: more than {MAX_REDIRECTS} redirects")
+
+    def _read_tolerant(self, response: http.client.HTTPResponse, start: int, sink: Sink) -> int:
+        """Read a body until it ends or the connection drops; returns the next offset."""
+        offset = start
+
+        def tracked(at: int, data: memoryview) -> None:
+            nonlocal offset
+            sink(at, data)
+            offset = at + len(data)
+
+        try:
+            self.read_body(response, start, None, tracked)
+        except NETWORK_ERRORS:
+            pass  # what arrived is kept; the caller resumes from `offset`
+        return offset
+
+    def _give_up_or_wait(self, url: str, attempt: int, exc: BaseException) -> None:
         if attempt >= self.options.retries:
             raise DownloadError(f"{url}: {exc} (after {attempt} retries)") from None
         log.debug("retrying %s after %s", url, exc)
-        await self.backoff(attempt + 1)
+        self.backoff(attempt + 1)
 
-    async def read_body(self, response: aiohttp.ClientResponse, start: int, sink: Sink) -> int:
-        """Stream a response body into the sink from offset `start`; returns the next offset."""
+    def read_body(
+        self, response: http.client.HTTPResponse, start: int, end: int | None, sink: Sink
+    ) -> int:
+        """Read a body into the sink from offset `start`, at most up to `end` (inclusive);
+        returns the next offset."""
+        view = self.buffer()
         offset = start
-        try:
-            async for data in response.content.iter_chunked(READ_SIZE):
-                sink(offset, data)
-                offset += len(data)
-        finally:
-            response.release()
+        while end is None or offset <= end:
+            want = len(view) if end is None else min(len(view), end - offset + 1)
+            count = response.readinto(view[:want])
+            if not count:
+                break
+            sink(offset, view[:count])
+            offset += count
         return offset
 
-    async def fetch_range(self, url: str, start: int, end: int, sink: Sink) -> None:
+    def fetch_range(self, url: str, start: int, end: int, sink: Sink) -> None:
         """Fetch bytes [start, end] into the sink, resuming the missing bytes after failures;
         cacheable URLs go to their cache host first, then the next one, then the origin."""
         attempt = 0
         next_offset = start
         sources = self._sources(url, start)
-
-        def tracked(offset: int, data: bytes) -> None:
-            nonlocal next_offset
-            sink(offset, data)
-            next_offset = offset + len(data)
-
         while next_offset <= end:
             source = sources[0] if sources else url
             try:
-                async with self.slots:
-                    await self._fetch_once(source, next_offset, end, tracked)
+                with self.slots:
+                    next_offset = self._fetch_once(source, next_offset, end, sink)
                 if next_offset <= end:
                     raise _Retry(f"short body: {end - next_offset + 1} bytes missing")
-            except (aiohttp.ClientError, TimeoutError, _Retry) as exc:
+            except (*NETWORK_ERRORS, _Retry) as exc:
+                if self.connections.stopped:
+                    raise Stopped("stopped") from None
                 if source != url:
                     log.debug("cache host failed for %s: %s", url, exc)
                     sources.pop(0)
@@ -160,7 +171,7 @@ class Fetcher:
                         f"{url}: bytes {next_offset}-{end} failed after "
                         f"{self.options.retries} retries: {exc}"
                     ) from None
-                await self.backoff(attempt)
+                self.backoff(attempt)
 
     def _sources(self, url: str, offset: int) -> list[str]:
         if not self.router.applies_to(url):
@@ -168,47 +179,64 @@ class Fetcher:
         routes = (self.router.route(url, offset, attempt) for attempt in (0, 1))
         return [route for route in routes if route is not None]
 
-    async def _fetch_once(self, url: str, offset: int, end: int, sink: Sink) -> None:
-        headers = {"Range": f"bytes={offset}-{end}"}
-        async with self.session.get(url, headers=headers) as response:
-            if response.status in RETRYABLE_STATUS:
-                raise _Retry(f"HTTP {response.status}")
-            if response.status != 206:
-                raise DownloadError(
-                    f"{url}: expected 206 Partial Content for a range, got HTTP {response.status}"
-                )
-            async for data in response.content.iter_chunked(READ_SIZE):
-                take = data[: end - offset + 1]
-                sink(offset, take)
-                offset += len(take)
+    def _fetch_once(self, url: str, offset: int, end: int, sink: Sink) -> int:
+        """One request for [offset, end]; returns the next offset. A dropped connection
+        raises after the bytes that arrived were delivered."""
+        reached = offset
 
-    async def fetch_stream(self, url: str, skip: int, sink: Sink) -> int:
+        def tracked(at: int, data: memoryview) -> None:
+            nonlocal reached
+            sink(at, data)
+            reached = at + len(data)
+
+        headers = {**self.headers, "Range": f"bytes={offset}-{end}"}
+        try:
+            with self.connections.request(url, headers) as response:
+                if response.status in RETRYABLE_STATUS:
+                    raise _Retry(f"HTTP {response.status}")
+                if response.status != 206:
+                    raise DownloadError(
+                        f"{url}: expected 206 Partial Content for a range, "
+                        f"got HTTP {response.status}"
+                    )
+                return self.read_body(response, offset, end, tracked)
+        except NETWORK_ERRORS:
+            if reached > offset:
+                return reached  # the caller resumes from here
+            raise
+
+    def fetch_stream(self, url: str, skip: int, sink: Sink) -> int:
         """A whole body in one stream (servers without ranges). A retry starts over and skips
         the bytes already delivered. Returns the size."""
         delivered = skip
         for attempt in range(self.options.retries + 1):
+            position = 0
+
+            def skipping(at: int, data: memoryview) -> None:
+                nonlocal delivered, position
+                end = at + len(data)
+                if end > delivered:
+                    sink(delivered, data[delivered - at :])
+                    delivered = end
+                position = end
+
             try:
-                async with self.slots, self.session.get(url) as response:
+                with self.slots, self.connections.request(url, self.headers) as response:
                     if response.status != 200:
                         raise _Retry(f"HTTP {response.status}")
-                    position = 0
-                    async for data in response.content.iter_chunked(READ_SIZE):
-                        end = position + len(data)
-                        if end > delivered:
-                            sink(delivered, data[delivered - position :])
-                            delivered = end
-                        position = end
+                    self.read_body(response, 0, None, skipping)
+                    if response.length:
+                        raise _Retry("short body")
                     return position
-            except (aiohttp.ClientError, TimeoutError, _Retry) as exc:
-                await self._give_up_or_wait(url, attempt, exc)
+            except (*NETWORK_ERRORS, _Retry) as exc:
+                self._give_up_or_wait(url, attempt, exc)
         raise DownloadError(f"{url}: failed after {self.options.retries} retries")
 
 
-def _probe_of(response: aiohttp.ClientResponse) -> Probe:
-    final_url = str(response.url)
+def _probe_of(response: http.client.HTTPResponse, url: str) -> Probe:
     if response.status == 206:
-        match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
+        match = _CONTENT_RANGE.match(response.getheader("Content-Range", ""))
         size = int(match[3]) if match and match[3] != "*" else None
-        return Probe(size, final_url, True, response)
-    length = response.headers.get("Content-Length")
-    return Probe(int(length) if length else None, final_url, False, response)
+        return Probe(size, url, True)
+    length = response.getheader("Content-Length")
+    return Probe(int(length) if length else None, url, False)

@@ -7,13 +7,17 @@ from dataclasses import dataclass, field
 
 MiB = 1024 * 1024
 DEFAULT_CHUNK_SIZE = 125 * 1000 * 1000  # pget's `125M`
-DEFAULT_CONNECTIONS = 32
-"""Connections per file when not set: object stores cap each connection (tens of MB/s), so the
-rate follows the connection count, not the core count pget's default (4 per core) uses."""
+MAX_AUTO_CONNECTIONS = 64
+BYTES_PER_CONNECTION = 16 * MiB
+"""Connections per file when not set: one per 16 MiB, up to 64. Object stores cap each
+connection (tens of MB/s), so a large file's rate follows its connection count, not the core
+count pget's default (4 per core) uses; small files don't pay for connections they can't use."""
 MIN_AUTO_CHUNK = 4 * MiB
 EXTRACT_CHUNK = 8 * MiB
-"""Chunks are held in memory until the extractor reaches them: small chunks bound memory."""
-DEFAULT_MAX_CONN_PER_HOST = 40
+EXTRACT_WINDOW = 256 * MiB
+"""With -x, chunks wait in memory until the extractor reaches them: at most this much is
+downloaded ahead of it, in small chunks so that many connections still run."""
+DEFAULT_MAX_CONN_PER_HOST = 64
 DEFAULT_MAX_CONCURRENT_FILES = 40
 CACHE_SLICE_SIZE = 500 * MiB
 
@@ -50,15 +54,37 @@ class DownloadOptions:
     cache_uri_prefixes: tuple[str, ...] = ("https://weights.replicate.delivery",)
     backoff_base: float = 0.85
 
-    def connections(self) -> int:
-        return self.concurrency or DEFAULT_CONNECTIONS
+    def max_connections(self) -> int:
+        """Requests in flight at once across every file of a run."""
+        return self.concurrency or MAX_AUTO_CONNECTIONS
 
-    def chunk_for(self, size: int, extracting: bool = False) -> int:
-        """Chunk size for a file of `size` bytes: the user's, else enough chunks to keep every
-        connection busy (bounded to [4 MiB, 125M]); small when extracting (memory)."""
-        if self.chunk_size:
-            return min(self.chunk_size, EXTRACT_CHUNK * 4) if extracting else self.chunk_size
+    def connections_for(self, size: int) -> int:
+        """Connections for one file of `size` bytes."""
+        if self.concurrency:
+            return self.concurrency
+        return max(1, min(MAX_AUTO_CONNECTIONS, -(-size // BYTES_PER_CONNECTION)))
+
+    def first_chunk(self, extracting: bool = False) -> int:
+        """The range asked for by the first request, before the size is known."""
         if extracting:
-            return EXTRACT_CHUNK
-        per_connection = -(-size // self.connections())
+            return self.extract_chunk()
+        return self.chunk_size or MIN_AUTO_CHUNK
+
+    def chunk_for(self, size: int, first: int) -> int:
+        """Chunk size for the rest of a file of `size` bytes after its first `first` bytes:
+        the user's, else the rest spread over the other connections (4 MiB to 125M)."""
+        if self.chunk_size:
+            return self.chunk_size
+        others = max(1, self.connections_for(size) - 1)
+        per_connection = -(-max(0, size - first) // others)
         return max(MIN_AUTO_CHUNK, min(DEFAULT_CHUNK_SIZE, per_connection))
+
+    def extract_chunk(self) -> int:
+        """Chunk size with -x: small, since chunks wait in memory for the extractor."""
+        if self.chunk_size:
+            return min(self.chunk_size, EXTRACT_WINDOW // 16)
+        return EXTRACT_CHUNK
+
+    def extract_window(self) -> int:
+        """Chunks downloaded ahead of the extractor at most."""
+        return max(2, EXTRACT_WINDOW // self.extract_chunk())

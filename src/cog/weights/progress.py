@@ -9,15 +9,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
-
 log = logging.getLogger("pget")
 PLAIN_INTERVAL_SECONDS = 5.0
 
@@ -30,6 +21,16 @@ def progress_display(enabled: bool = True) -> Iterator[Factory]:
     if not enabled:
         yield lambda _url, _dest: lambda _n: None
     elif sys.stderr.isatty():
+        # Imported here: rich costs a noticeable part of a short download's start-up.
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),
