@@ -199,6 +199,10 @@ def main() -> None:
             row: args.files * (args.file_mib << 20) if "multifile" in row else size for row in cases
         }
         times: dict[tuple[str, str], list[float]] = {}
+        # The first gigabyte this machine's page cache takes after a while is much slower (a VM
+        # getting its memory back from the host): one untimed download first, for every tool.
+        clean_outputs(work)
+        timed(cases[f"{args.size_mib} MiB file"]["pycog pget"])
         for _ in range(args.runs):
             # Tools take turns within each round, so drift on a shared machine hits all alike.
             for row, tools in cases.items():
@@ -230,7 +234,7 @@ def main() -> None:
     cap = connections * args.rate_mb * 1e6
     print(
         f"\norigin: {args.rate_mb:.0f} MB/s per connection, {args.ttfb_ms:.0f} ms to first byte; "
-        f"medians of {args.runs} runs, page cache flushed before each"
+        f"medians of {args.runs} runs after a warm-up download, dirty pages flushed before each"
     )
     print(f"{'row':<28} {'tool':<20} {'MB/s':>9} {'seconds':>9}")
     for row, tool, rate, seconds in rows:
