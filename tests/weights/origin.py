@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import ssl
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -109,8 +110,9 @@ class Origin:
 class OriginServer:
     """Runs an Origin on a free loopback port in a background thread."""
 
-    def __init__(self, origin: Origin) -> None:
+    def __init__(self, origin: Origin, tls: ssl.SSLContext | None = None) -> None:
         self.origin = origin
+        self.tls = tls
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.runner: web.AppRunner | None = None
@@ -119,7 +121,7 @@ class OriginServer:
         self.thread.start()
         future = asyncio.run_coroutine_threadsafe(self._start(), self.loop)
         port = future.result(timeout=10)
-        self.origin.url = f"http://127.0.0.1:{port}"
+        self.origin.url = f"{'https' if self.tls else 'http'}://127.0.0.1:{port}"
         return self.origin
 
     async def _start(self) -> int:
@@ -127,7 +129,7 @@ class OriginServer:
         app.router.add_get("/{mode}/{name:.+}", self.origin.handle)
         self.runner = web.AppRunner(app, access_log=None)
         await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        site = web.TCPSite(self.runner, "127.0.0.1", 0, ssl_context=self.tls)
         await site.start()
         server = site._server
         assert server is not None

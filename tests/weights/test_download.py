@@ -144,3 +144,38 @@ def test_resolve_overrides_the_address(origin, payloads, tmp_path):
     download(f"http://weights.invalid:{port}/f/small.bin", tmp_path / "s", options)
     assert (tmp_path / "s").read_bytes() == payloads["small.bin"]
     assert os.path.getsize(tmp_path / "s") == 1000
+
+
+def test_https_with_a_trusted_certificate(payloads, tmp_path):
+    """TLS on the transfer threads' connections: the server name is checked against the
+    certificate, trusted here through SSL_CERT_FILE as a user would for a private CA."""
+    import ssl
+    import subprocess
+    import sys
+
+    from .origin import Origin, OriginServer
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+        + ["-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"]
+        + ["-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(cert, key)
+    with OriginServer(Origin({"model.bin": payloads["model.bin"]}), tls=tls) as origin:
+        url = f"{origin.url}/f/model.bin"
+        run = [sys.executable, "-m", "cog.weights", url, "--pid-file", str(tmp_path / "pid")]
+        untrusted = subprocess.run(
+            [*run, str(tmp_path / "a")], capture_output=True, text=True, timeout=60
+        )
+        assert untrusted.returncode == 1 and "SSL_CERT_FILE" in untrusted.stderr
+        env = {**os.environ, "SSL_CERT_FILE": str(cert)}
+        trusted = subprocess.run(
+            [*run, str(tmp_path / "b"), "-m", "1M"], env=env, capture_output=True, timeout=60
+        )
+        assert trusted.returncode == 0, trusted.stderr
+    assert sha256((tmp_path / "b").read_bytes()) == sha256(payloads["model.bin"])
+    assert not (tmp_path / "a").exists()

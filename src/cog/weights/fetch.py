@@ -10,6 +10,7 @@ import http.client
 import logging
 import random
 import re
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -124,6 +125,11 @@ class Fetcher:
         return offset
 
     def _give_up_or_wait(self, url: str, attempt: int, exc: BaseException) -> None:
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            raise DownloadError(
+                f"{url}: the server's TLS certificate is not trusted ({exc.verify_message}); "
+                "for a private CA, point SSL_CERT_FILE at its certificate"
+            ) from None
         if attempt >= self.options.retries:
             raise DownloadError(f"{url}: {exc} (after {attempt} retries)") from None
         log.debug("retrying %s after %s", url, exc)
