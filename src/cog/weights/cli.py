@@ -27,7 +27,10 @@ from .options import (
     BYTES_PER_CONNECTION,
     DEFAULT_MAX_CONCURRENT_FILES,
     DEFAULT_MAX_CONN_PER_HOST,
+    EXTRACT_CHUNK,
+    EXTRACT_WINDOW,
     MAX_AUTO_CONNECTIONS,
+    MIN_AUTO_CHUNK,
     DownloadOptions,
     parse_size,
 )
@@ -63,8 +66,8 @@ def common_flags(fn: F) -> F:
             "-m",
             "--chunk-size",
             help="Chunk size (e.g. 125M, 64MiB) [default: the file size spread over the "
-            "connections, 4MiB to 125M; 4MiB with -x, at most 256MiB downloaded ahead of "
-            "the extractor].",
+            f"connections, {MIN_AUTO_CHUNK >> 20}MiB to 125M; {EXTRACT_CHUNK >> 20}MiB with -x, "
+            f"at most {EXTRACT_WINDOW >> 20}MiB downloaded ahead of the extractor].",
         ),
         click.option("--minimum-chunk-size", hidden=True, help="Deprecated: --chunk-size."),
         click.option("--connect-timeout", default="5s", show_default=True, help="e.g. 5s."),
