@@ -41,6 +41,10 @@ class Origin:
     requests: Counter[str] = field(default_factory=Counter)
     ranges: list[str] = field(default_factory=list)
     url: str = ""
+    keep_request_lines: bool = False
+    request_lines: list[str] = field(default_factory=list)
+    """Request targets as sent (absolute when this origin plays a forward proxy)."""
+    proxy_credentials: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -52,6 +56,9 @@ class Origin:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         mode, name = request.match_info["mode"], request.match_info["name"]
+        if self.keep_request_lines:
+            self.request_lines.append(request.raw_path)
+            self.proxy_credentials.add(request.headers.get("Proxy-Authorization", ""))
         if name not in self.files:
             return web.Response(status=404)
         if mode == "redirect":

@@ -179,3 +179,31 @@ def test_https_with_a_trusted_certificate(payloads, tmp_path):
         assert trusted.returncode == 0, trusted.stderr
     assert sha256((tmp_path / "b").read_bytes()) == sha256(payloads["model.bin"])
     assert not (tmp_path / "a").exists()
+
+
+def test_http_proxy_from_the_environment(payloads, tmp_path):
+    """`http_proxy` is honoured as pget does: requests go to the proxy in absolute form (here
+    a second origin plays the proxy for a host that does not exist), with its credentials."""
+    import subprocess
+    import sys
+
+    from .origin import Origin, OriginServer
+
+    with OriginServer(Origin({"model.bin": payloads["model.bin"]})) as proxy:
+        proxy.keep_request_lines = True
+        proxy_url = proxy.url.replace("http://", "http://user:secret@")
+        env = {**os.environ, "http_proxy": proxy_url, "no_proxy": ""}
+        dest = tmp_path / "m"
+        run = subprocess.run(
+            [sys.executable, "-m", "cog.weights", "http://weights.invalid/f/model.bin", str(dest)]
+            + ["-m", "2M", "--pid-file", str(tmp_path / "pid")],
+            env=env,
+            capture_output=True,
+            timeout=60,
+        )
+        assert run.returncode == 0, run.stderr
+    assert sha256(dest.read_bytes()) == sha256(payloads["model.bin"])
+    assert proxy.request_lines and all(
+        line.startswith("http://weights.invalid:80/f/model.bin") for line in proxy.request_lines
+    )
+    assert proxy.proxy_credentials == {"Basic dXNlcjpzZWNyZXQ="}

@@ -5,20 +5,21 @@ Each transfer runs on its own thread with a blocking connection, so a body is re
 no bytes object per read and no event loop in the path, which is what lets Python keep up with
 a gigabyte a second. The stdlib client (`http.client`) is the one that reads into a caller's
 buffer; this module adds what pget needs around it: a pool per host, `--resolve` addresses,
-separate connect and read timeouts, a cap of connections per host, and closing every socket
-at once when a run is aborted.
+proxies from the environment, separate connect and read timeouts, a cap of connections per
+host, and closing every socket at once when a run is aborted.
 """
 
 from __future__ import annotations
 
+import base64
 import http.client
 import socket
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 from .errors import DownloadError
 from .options import DownloadOptions
@@ -46,29 +47,55 @@ class Target:
 
 
 class _Plain(http.client.HTTPConnection):
-    """Connects to an overridden address when given (`--resolve`); sets both timeouts."""
+    """Reads with the read timeout once connected (the connect timeout is `timeout`)."""
 
-    def __init__(self, host: str, port: int, address: str, connect: float, read: float) -> None:
-        super().__init__(host, port, timeout=connect)
-        self.address, self.read_timeout = address, read
-
-    def _open_socket(self) -> socket.socket:
-        sock = socket.create_connection((self.address, self.port), self.timeout)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.settimeout(self.read_timeout)
-        return sock
+    read_timeout: float = 30.0
 
     def connect(self) -> None:
-        self.sock = self._open_socket()
+        super().connect()
+        assert self.sock is not None
+        self.sock.settimeout(self.read_timeout)
 
 
-class _Secure(_Plain):
-    def __init__(self, *args: object, context: ssl.SSLContext) -> None:
-        super().__init__(*args)  # type: ignore[arg-type]
-        self.context = context
+class _Secure(http.client.HTTPSConnection):
+    read_timeout: float = 30.0
 
     def connect(self) -> None:
-        self.sock = self.context.wrap_socket(self._open_socket(), server_hostname=self.host)
+        super().connect()
+        assert self.sock is not None
+        self.sock.settimeout(self.read_timeout)
+
+
+Connection = _Plain | _Secure
+
+
+def _dial_to(address: str) -> Callable[..., socket.socket]:
+    """`--resolve`: connect to `address` whatever host name the URL has."""
+
+    def dial(
+        host_port: tuple[str, int], timeout: float, source: tuple[str, int] | None = None
+    ) -> socket.socket:
+        return socket.create_connection((address, host_port[1]), timeout, source)
+
+    return dial
+
+
+def _proxy_for(scheme: str, host: str) -> SplitResult | None:
+    """The proxy the environment (`http_proxy`, `https_proxy`, `no_proxy`) names, if any."""
+    import urllib.request
+
+    proxies = urllib.request.getproxies_environment()
+    proxy = proxies.get(scheme)
+    if not proxy or urllib.request.proxy_bypass(host):
+        return None
+    return urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+
+
+def _proxy_headers(proxy: SplitResult) -> dict[str, str]:
+    if proxy.username is None:
+        return {}
+    credentials = f"{unquote(proxy.username)}:{unquote(proxy.password or '')}"
+    return {"Proxy-Authorization": "Basic " + base64.b64encode(credentials.encode()).decode()}
 
 
 class ConnectionPool:
@@ -76,9 +103,11 @@ class ConnectionPool:
 
     def __init__(self, options: DownloadOptions) -> None:
         self.options = options
-        self._idle: dict[HostKey, list[_Plain]] = {}
+        self._idle: dict[HostKey, list[Connection]] = {}
         self._per_host: dict[HostKey, threading.BoundedSemaphore] = {}
-        self._leased: set[_Plain] = set()
+        self._leased: set[Connection] = set()
+        self._forwarding: dict[HostKey, dict[str, str]] = {}
+        """Hosts reached through a plain HTTP proxy: absolute URLs, and these headers."""
         self._lock = threading.Lock()
         self._context: ssl.SSLContext | None = None
         self._closed = False
@@ -121,19 +150,24 @@ class ConnectionPool:
 
     def _send(
         self, target: Target, headers: dict[str, str]
-    ) -> tuple[_Plain, http.client.HTTPResponse]:
+    ) -> tuple[Connection, http.client.HTTPResponse]:
         """Send on an idle connection; one the server closed meanwhile is replaced once."""
         while True:
             connection, reused = self._checkout(target.key)
+            path = target.path
+            if target.key in self._forwarding:
+                scheme, host, port = target.key
+                path = f"{scheme}://{host}:{port}{target.path}"
+                headers = {**headers, **self._forwarding[target.key]}
             try:
-                connection.request("GET", target.path, headers=headers)
+                connection.request("GET", path, headers=headers)
                 return connection, connection.getresponse()
             except (OSError, http.client.HTTPException):
                 self._discard(connection)
                 if not reused:
                     raise
 
-    def _checkout(self, key: HostKey) -> tuple[_Plain, bool]:
+    def _checkout(self, key: HostKey) -> tuple[Connection, bool]:
         with self._lock:
             if self._closed:
                 raise DownloadError("the download was stopped")
@@ -145,18 +179,32 @@ class ConnectionPool:
             self._leased.add(connection)
         return connection, reused
 
-    def _new(self, key: HostKey) -> _Plain:
+    def _new(self, key: HostKey) -> Connection:
         scheme, host, port = key
-        address = self.options.resolve.get(f"{host}:{port}", host)
-        timeouts = (self.options.connect_timeout, self.options.read_timeout)
+        proxy = _proxy_for(scheme, host)
+        connection: Connection
         if scheme == "https":
             if self._context is None:
                 self._context = ssl.create_default_context()
-            return _Secure(host, port, address, *timeouts, context=self._context)
-        return _Plain(host, port, address, *timeouts)
+            if proxy is not None:
+                connection = _Secure(proxy.hostname or "", proxy.port or 80, context=self._context)
+                connection.set_tunnel(host, port, headers=_proxy_headers(proxy))
+            else:
+                connection = _Secure(host, port, context=self._context)
+        elif proxy is not None:
+            connection = _Plain(proxy.hostname or "", proxy.port or 80)
+            self._forwarding[key] = _proxy_headers(proxy)
+        else:
+            connection = _Plain(host, port)
+        connection.timeout = self.options.connect_timeout
+        connection.read_timeout = self.options.read_timeout
+        address = self.options.resolve.get(f"{host}:{port}")
+        if address is not None and proxy is None:
+            connection._create_connection = _dial_to(address)  # type: ignore[union-attr]
+        return connection
 
     def _give_back(
-        self, key: HostKey, connection: _Plain, response: http.client.HTTPResponse
+        self, key: HostKey, connection: Connection, response: http.client.HTTPResponse
     ) -> None:
         if response.isclosed() and not response.will_close:
             with self._lock:
@@ -166,7 +214,7 @@ class ConnectionPool:
                     return
         self._discard(connection)
 
-    def _discard(self, connection: _Plain) -> None:
+    def _discard(self, connection: Connection) -> None:
         with self._lock:
             self._leased.discard(connection)
         connection.close()
