@@ -57,16 +57,12 @@ class _Plain(http.client.HTTPConnection):
         self.sock.settimeout(self.read_timeout)
 
 
-class _Secure(http.client.HTTPSConnection):
-    read_timeout: float = 30.0
-
-    def connect(self) -> None:
-        super().connect()
-        assert self.sock is not None
-        self.sock.settimeout(self.read_timeout)
+class _Secure(_Plain, http.client.HTTPSConnection):
+    """TLS (HTTPSConnection.connect wraps the socket, then _Plain sets the read timeout)."""
 
 
-Connection = _Plain | _Secure
+Connection = _Plain
+"""Any pooled connection (_Secure is one too)."""
 
 
 def _dial_to(address: str) -> Callable[..., socket.socket]:
@@ -200,7 +196,7 @@ class ConnectionPool:
         connection.read_timeout = self.options.read_timeout
         address = self.options.resolve.get(f"{host}:{port}")
         if address is not None and proxy is None:
-            connection._create_connection = _dial_to(address)  # type: ignore[union-attr]
+            connection._create_connection = _dial_to(address)  # type: ignore[attr-defined]
         return connection
 
     def _give_back(
