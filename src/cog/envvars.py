@@ -84,6 +84,16 @@ MAX_INPUT_FILE_BYTES = EnvVar(
     "Largest file a URL input may download, in bytes (pycog only).",
     str(5 * 1024**3),
 )
+KUBERNETES_SERVICE_HOST = EnvVar(
+    "KUBERNETES_SERVICE_HOST",
+    "Set by Kubernetes: the first health check that finds the model READY writes the ready "
+    "file (a readiness probe can test for it).",
+)
+READY_FILE = EnvVar(
+    "PYCOG_READY_FILE",
+    "Where the Kubernetes ready file is written (pycog only).",
+    "/var/run/cog/ready",
+)
 LOG_LEVEL = EnvVar(
     "COG_LOG_LEVEL", "Server log level: debug, info, warning or error.", "info", "--log-level"
 )

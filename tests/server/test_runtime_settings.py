@@ -131,3 +131,20 @@ def test_concurrent_health_probes_share_one_user_healthcheck(serve):
     assert all(h["status"] == "READY" for h in healths)
     # six probes within one 0.5 s check: at most two checks ran, not six
     assert 1 <= after - before <= 2
+
+
+def test_kubernetes_ready_file_is_written_by_the_first_ready_health_check(serve, tmp_path):
+    ready = tmp_path / "run" / "cog" / "ready"
+    env = {
+        "KUBERNETES_SERVICE_HOST": "10.0.0.1",
+        "PYCOG_READY_FILE": str(ready),
+        "SLOW_SETUP_SECONDS": "1",
+    }
+    with serve("slow_setup", env=env, wait=False) as server:
+        assert server.health()["status"] == "STARTING"
+        assert not ready.exists()
+        server.wait_for("READY")
+        assert ready.exists()
+    with serve("echo", env={"PYCOG_READY_FILE": str(tmp_path / "elsewhere")}) as server:
+        assert server.health()["status"] == "READY"
+    assert not (tmp_path / "elsewhere").exists()  # not under Kubernetes

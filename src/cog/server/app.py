@@ -10,6 +10,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from . import routes
+from .readiness import ReadyFile
 from .settings import ServerSettings
 from .supervisor import Supervisor
 from .worker_process import WorkerProcess
@@ -66,5 +67,6 @@ def create_app(
 
     app = Starlette(routes=_routes(), lifespan=lifespan)
     app.state.supervisor = supervisor
+    app.state.ready_file = ReadyFile()
     app.state.request_shutdown = request_shutdown
     return app

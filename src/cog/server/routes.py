@@ -76,6 +76,8 @@ async def health_check(request: Request) -> Response:
         if error is not None:
             body["status"] = "UNHEALTHY"
             body["user_healthcheck_error"] = error
+    if body["status"] == "READY":
+        request.app.state.ready_file.mark()
     return JSONResponse(body)
 
 
