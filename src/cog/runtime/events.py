@@ -72,11 +72,10 @@ class Started:
 
 @dataclass(frozen=True)
 class Output:
-    """One yielded item (or the return value, with `final`), encoded to JSON."""
+    """One yielded item, encoded to JSON (a return value travels in `Done`)."""
 
     id: str
     value: Any
-    final: bool = False
 
 
 @dataclass(frozen=True)
@@ -96,6 +95,10 @@ class Done:
     canceled: bool = False
     iterator: bool = False
     """Whether the predictor yielded (so the output is a list even with 0 or 1 items)."""
+    output: Any = None
+    final: bool = False
+    """Whether `output` holds the return value (encoded to JSON). It rides in this message, not
+    an `Output` of its own: one frame less per prediction."""
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import sys
 import threading
 import traceback
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any
 
 from ..exceptions import CancelationException
@@ -68,24 +69,24 @@ class Worker:
     def run_sync(self, message: Predict) -> None:
         token = current_prediction.set(message.id)
         self.capture.attribution.start(message.id)
-        error, canceled, iterator = None, False, False
+        outcome = _Outcome()
         try:
             with prediction_scope(self._scope(message)):
                 self.channel.send(Started(message.id))
                 arguments = self.predictor.coercer.prepare(message.input, message.workdir)
-                iterator = self._send_result(message, self.predictor.function(**arguments))
+                self._take_result(message, self.predictor.function(**arguments), outcome)
         except CancelationException:
-            canceled = True
+            outcome.canceled = True
         except Exception as exc:
-            error = _describe(exc)
+            outcome.error = _describe(exc)
         finally:
-            self._finish(message.id, error, canceled, iterator)
+            self._finish(message.id, outcome)
             current_prediction.reset(token)
 
     async def run_async(self, message: Predict) -> None:
         current_prediction.set(message.id)
         self.capture.attribution.start(message.id)
-        error, canceled, iterator = None, False, False
+        outcome = _Outcome()
         try:
             with prediction_scope(self._scope(message)):
                 self.channel.send(Started(message.id))
@@ -97,34 +98,33 @@ class Worker:
                     arguments = self.predictor.coercer.prepare(message.input, message.workdir)
                 call = self.predictor.function(**arguments)
                 if inspect.isasyncgen(call):
-                    iterator = True
+                    outcome.iterator = True
                     async for item in call:  # streamed as produced, not collected
                         self.channel.send(Output(message.id, encode(item, message.workdir)))
                 else:
-                    iterator = self._send_result(message, await call)
+                    self._take_result(message, await call, outcome)
         except (asyncio.CancelledError, CancelationException):
-            canceled = True
+            outcome.canceled = True
         except Exception as exc:
-            error = _describe(exc)
+            outcome.error = _describe(exc)
         finally:
-            self._finish(message.id, error, canceled, iterator)
+            self._finish(message.id, outcome)
             self.tasks.pop(message.id, None)
 
-    def _send_result(self, message: Predict, result: Any) -> bool:
-        """Send a return value, item by item when it is a generator; True when it was one."""
+    def _take_result(self, message: Predict, result: Any, outcome: _Outcome) -> None:
+        """Send a generator's items as they come; keep a return value for the Done message."""
         if inspect.isgenerator(result):
             for item in result:
                 self.channel.send(Output(message.id, encode(item, message.workdir)))
-            return True
-        self.channel.send(Output(message.id, encode(result, message.workdir), True))
-        return False
+            outcome.iterator = True  # only once it ran out: a generator that raised is not one
+            return
+        outcome.output = encode(result, message.workdir)
+        outcome.final = True
 
-    def _finish(
-        self, prediction_id: str, error: str | None, canceled: bool, iterator: bool
-    ) -> None:
+    def _finish(self, prediction_id: str, outcome: _Outcome) -> None:
         self.capture.finish(prediction_id)
         self.capture.attribution.stop(prediction_id)
-        self.channel.send(Done(prediction_id, error, canceled, iterator))
+        self.channel.send(outcome.done(prediction_id))
 
     # -- dispatch --------------------------------------------------------------------------
 
@@ -203,6 +203,22 @@ class Worker:
             elif isinstance(message, Shutdown):
                 break
         self.queue.put(None)
+
+
+@dataclass
+class _Outcome:
+    """How one prediction ended, gathered while it runs."""
+
+    error: str | None = None
+    canceled: bool = False
+    iterator: bool = False
+    output: Any = None
+    final: bool = False
+
+    def done(self, prediction_id: str) -> Done:
+        return Done(
+            prediction_id, self.error, self.canceled, self.iterator, self.output, self.final
+        )
 
 
 def _settle(future: Future[Any], function: Any) -> None:
