@@ -29,6 +29,7 @@ from .events import (
     Done,
     Healthcheck,
     HealthcheckResult,
+    Message,
     Metric,
     Output,
     Predict,
@@ -51,7 +52,7 @@ class Worker:
         self.predictor = predictor
         self.capture = capture
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.tasks: dict[str, asyncio.Future[Any]] = {}
+        self.tasks: dict[str, asyncio.Task[None]] = {}
         self.queue: queue.Queue[Predict | None] = queue.Queue()
         self.running: str | None = None
         self.thread_id: int | None = None
@@ -129,9 +130,8 @@ class Worker:
     # -- dispatch --------------------------------------------------------------------------
 
     def predict(self, message: Predict) -> None:
-        if self.loop is not None:
-            future = asyncio.run_coroutine_threadsafe(self.run_async(message), self.loop)
-            self.tasks[message.id] = future  # type: ignore[assignment]
+        if self.loop is not None:  # called on the loop's thread (see serve_on_loop)
+            self.tasks[message.id] = self.loop.create_task(self.run_async(message))
         else:
             self.queue.put(message)
 
@@ -190,19 +190,53 @@ class Worker:
         except Exception as exc:
             self.channel.send(HealthcheckResult(message.id, False, f"healthcheck raised: {exc}"))
 
+    def handle(self, message: Message) -> bool:
+        """Act on one message from the server; False once it asks the worker to stop."""
+        if isinstance(message, Predict):
+            self.predict(message)
+        elif isinstance(message, Cancel):
+            self.cancel(message.id)
+        elif isinstance(message, Healthcheck):
+            self.healthcheck(message)
+        elif isinstance(message, Shutdown):
+            return False
+        return True
+
     def serve(self) -> None:
-        if self.loop is None:
-            threading.Thread(target=self.sync_loop, daemon=True, name="prediction").start()
+        if self.loop is not None:
+            self.serve_on_loop(self.loop)
+            return
+        threading.Thread(target=self.sync_loop, daemon=True, name="prediction").start()
         while (message := self.channel.receive()) is not None:
-            if isinstance(message, Predict):
-                self.predict(message)
-            elif isinstance(message, Cancel):
-                self.cancel(message.id)
-            elif isinstance(message, Healthcheck):
-                self.healthcheck(message)
-            elif isinstance(message, Shutdown):
+            if not self.handle(message):
                 break
         self.queue.put(None)
+
+    def serve_on_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Async predictors: read the server's messages on the event loop itself, so a
+        prediction starts without a hop from a reader thread; block until the server is gone
+        or asks the worker to stop."""
+        stopped: Future[None] = Future()
+
+        def readable() -> None:
+            try:
+                messages = self.channel.receive_ready()
+                if messages is None or not all(self.handle(m) for m in messages):
+                    loop.remove_reader(self.channel.sock.fileno())
+                    stopped.set_result(None)
+            except BaseException as exc:
+                loop.remove_reader(self.channel.sock.fileno())
+                stopped.set_exception(exc)
+
+        def start() -> None:
+            self.channel.batch_on(loop, threading.get_ident())
+            loop.add_reader(self.channel.sock.fileno(), readable)
+
+        loop.call_soon_threadsafe(start)
+        try:
+            stopped.result()
+        finally:
+            self.channel.flush()  # what the loop sent in its last turn
 
 
 @dataclass

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..runtime import events
 from ..runtime.outputs import FILE_MARKER
-from ..runtime.transport import AsyncChannel
+from ..runtime.transport import FrameProtocol
 from .files import FileResolver, UploadError
 from .prediction import Prediction, now
 from .settings import ServerSettings
@@ -81,7 +81,7 @@ class Supervisor:
         self._healthcheck: asyncio.Future[str | None] | None = None
         self.user_health_error: str | None = None
         self.process: subprocess.Popen[bytes] | None = None
-        self.channel: AsyncChannel | None = None
+        self.channel: FrameProtocol | None = None
         self._http: httpx.AsyncClient | None = None
         self.files = FileResolver(settings.upload_url, lambda: self.http)
         self.tasks: set[asyncio.Task[Any]] = set()
@@ -102,9 +102,9 @@ class Supervisor:
     async def start(self) -> None:
         worker = self.worker or spawn_worker(self.settings)
         self.process = worker.process
-        reader, writer = await asyncio.open_connection(sock=worker.sock)
-        self.channel = AsyncChannel(reader, writer)
-        self._spawn(self._read_events())
+        _, self.channel = await asyncio.get_running_loop().create_connection(
+            lambda: FrameProtocol(self._dispatch), sock=worker.sock
+        )
         self._spawn(self._watch_process())
         if self.settings.setup_timeout:
             self._spawn(self._setup_deadline(self.settings.setup_timeout))
@@ -299,11 +299,6 @@ class Supervisor:
             delivery.add_done_callback(self.deliveries.discard)
 
     # -- worker events ---------------------------------------------------------------------
-
-    async def _read_events(self) -> None:
-        assert self.channel is not None
-        while (message := await self.channel.receive()) is not None:
-            self._dispatch(message)
 
     def _dispatch(self, message: events.Message) -> None:
         prediction_id = getattr(message, "id", None)
