@@ -48,6 +48,7 @@ class Prediction:
     dropped: int = 0
     subscribers: list[asyncio.Queue[StreamEvent | None]] = field(default_factory=list)
     cancel_on_disconnect: bool = False
+    ended: list[asyncio.Future[None]] = field(default_factory=list)
     workdir: str = ""
 
     # -- state as clients see it ---------------------------------------------------------
@@ -103,6 +104,23 @@ class Prediction:
         if queue in self.subscribers:
             self.subscribers.remove(queue)
         return len(self.subscribers)
+
+    def when_done(self) -> asyncio.Future[None]:
+        """A future resolved when the prediction ends: cheaper to wait on than a task waiting on
+        `done`."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self.done.is_set():
+            future.set_result(None)
+        else:
+            self.ended.append(future)
+        return future
+
+    def mark_done(self) -> None:
+        self.done.set()
+        for future in self.ended:
+            if not future.done():
+                future.set_result(None)
+        self.ended.clear()
 
     def close_streams(self) -> None:
         for queue in self.subscribers:

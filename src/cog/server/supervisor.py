@@ -292,7 +292,7 @@ class Supervisor:
         shutil.rmtree(prediction.workdir, ignore_errors=True)
         prediction.publish("completed", prediction.snapshot())
         prediction.close_streams()
-        prediction.done.set()
+        prediction.mark_done()
         if prediction.webhook is not None:
             delivery = self._spawn(prediction.webhook.completed())
             self.deliveries.add(delivery)
