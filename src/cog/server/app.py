@@ -10,6 +10,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from . import routes
+from .fast_path import FastPredictions
 from .settings import ServerSettings
 from .supervisor import Supervisor
 from .worker_process import WorkerProcess
@@ -51,7 +52,8 @@ def create_app(
     settings: ServerSettings,
     request_shutdown: Callable[[], None],
     worker: WorkerProcess | None = None,
-) -> Starlette:
+) -> FastPredictions:
+    """The app: Starlette's, with POST /predictions and /trainings taken first by the fast path."""
     supervisor = Supervisor(settings, worker)
 
     @contextlib.asynccontextmanager
@@ -67,4 +69,4 @@ def create_app(
     app = Starlette(routes=_routes(), lifespan=lifespan)
     app.state.supervisor = supervisor
     app.state.request_shutdown = request_shutdown
-    return app
+    return FastPredictions(app, supervisor)
