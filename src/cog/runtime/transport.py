@@ -1,9 +1,10 @@
 """Length-prefixed JSON frames over a stream socket: blocking in the worker, asyncio in the
 server. A frame is a 4-byte big-endian length and that many bytes of UTF-8 JSON.
 
-Every frame costs a send and wakes the other process, which is most of what a small prediction
-costs; so frames sent in one turn of an event loop leave in one write, and frames that arrive
-together are all handled in the callback that read them.
+Every frame costs a send and wakes the other process, which is much of what a small prediction
+costs: frames sent in one turn of an event loop leave in one write (the server's uvloop
+transport does this itself; the worker holds them), and frames that arrive together are all
+handled in the callback that read them.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, cast
 
-from .events import Message, from_wire, to_wire
+from .events import Done, Message, from_wire, to_wire, wire_default
 
 _HEADER = struct.Struct(">I")
 MAX_FRAME = 256 * 1024 * 1024
@@ -27,7 +28,7 @@ log = logging.getLogger("cog.runtime")
 
 
 def encode(message: Message) -> bytes:
-    body = json.dumps(to_wire(message), separators=(",", ":"), default=str).encode()
+    body = json.dumps(to_wire(message), separators=(",", ":"), default=wire_default).encode()
     return _HEADER.pack(len(body)) + body
 
 
@@ -66,8 +67,8 @@ class BlockingChannel:
     """The worker's end: thread-safe sends, blocking receives.
 
     With `batch_on(loop)`, sends made on that loop's thread are held until the loop has run
-    what is ready, then leave in one write; a send from any other thread first writes what is
-    held, so the server sees every message in the order it was sent.
+    what is ready, then leave in one write; a Done, or a send from any other thread, first
+    writes what is held, so the server sees every message in the order it was sent.
     """
 
     def __init__(self, sock: socket.socket) -> None:
@@ -84,7 +85,11 @@ class BlockingChannel:
     def send(self, message: Message) -> None:
         frame = encode(message)
         with self.lock:
-            if self.loop is not None and threading.get_ident() == self.loop_thread:
+            if (
+                self.loop is not None
+                and threading.get_ident() == self.loop_thread
+                and not isinstance(message, Done)  # a client waits for it: no turn later
+            ):
                 self.held.append(frame)
                 if len(self.held) == 1:
                     self.loop.call_soon(self.flush)
@@ -133,7 +138,6 @@ class FrameProtocol(asyncio.Protocol):
         self.deliver = deliver
         self.buffer = FrameBuffer()
         self.transport: asyncio.Transport | None = None
-        self.held: list[bytes] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports have Transport's methods without being its subclasses.
@@ -154,16 +158,9 @@ class FrameProtocol(asyncio.Protocol):
                 log.exception("handling worker message %s", type(message).__name__)
 
     def send(self, message: Message) -> None:
-        """Queue a message; those sent in one turn of the loop leave in one write."""
-        self.held.append(encode(message))
-        if len(self.held) == 1:
-            asyncio.get_running_loop().call_soon(self._flush)
-
-    def _flush(self) -> None:
-        frames = b"".join(self.held)
-        self.held.clear()
+        # uvloop's transports already send what one turn of the loop wrote in one go.
         if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(frames)
+            self.transport.write(encode(message))
 
     def close(self) -> None:
         if self.transport is not None:

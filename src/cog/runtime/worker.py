@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import inspect
 import os
 import queue
@@ -300,6 +301,9 @@ def run(fd: int, ref: str, mode: str, concurrency: int) -> int:
     capture.install()
     try:
         predictor = LoadedPredictor(ref, os.getcwd(), mode)
+        # Modules, classes and functions imported so far live as long as the worker: kept out of
+        # the collector's sight, full collections during predictions stay short.
+        gc.freeze()
         if concurrency > 1 and not predictor.is_async:
             raise ValueError("COG_MAX_CONCURRENCY > 1 requires an async run() or predict() method")
         loop = _start_loop() if predictor.is_async else None

@@ -252,6 +252,7 @@ async def _disconnected(receive: Receive) -> None:
 
 def _stream(request: Request, prediction: Prediction) -> Response:
     supervisor = supervisor_of(request)
+    prediction.streamed = True
 
     async def events() -> AsyncIterator[bytes]:
         queue = prediction.subscribe()

@@ -6,9 +6,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
+import itertools
 import json
 import logging
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -36,6 +39,8 @@ HEALTHCHECK_WAIT = 10.0
 # How long a shutdown waits for in-flight predictions to end, then for terminal webhooks.
 SHUTDOWN_GRACE = 30.0
 WORKDIR_ROOT = os.path.join(tempfile.gettempdir(), "pycog", "predictions")
+_RUN_TOKEN = secrets.token_hex(4)  # this server's, so that two servers never share a workdir
+_workdirs = itertools.count()
 
 
 class Busy(Exception):
@@ -198,9 +203,10 @@ class Supervisor:
             raise Busy()
         self.slots -= 1
         prediction.created_monotonic = time.monotonic()
-        # Named here, created by the worker only if it downloads inputs or writes outputs.
+        # Named here, created (with its parents) by the worker only if it downloads inputs or
+        # writes outputs; unique even when a client reuses a prediction id.
         prediction.workdir = os.path.join(
-            _workdir_root(), f"{_safe(prediction.id)}-{uuid.uuid4().hex[:8]}"
+            WORKDIR_ROOT, f"{_safe(prediction.id)}-{_RUN_TOKEN}{next(_workdirs):x}"
         )
         self.predictions[prediction.id] = prediction
         self.channel.send(
@@ -289,8 +295,10 @@ class Supervisor:
         # request as soon as it has this response never finds the model busy.
         self.slots += 1
         self.predictions.pop(prediction.id, None)
-        shutil.rmtree(prediction.workdir, ignore_errors=True)
-        prediction.publish("completed", prediction.snapshot())
+        if os.path.lexists(prediction.workdir):  # most predictions never make one
+            shutil.rmtree(prediction.workdir, ignore_errors=True)
+        if prediction.streamed or prediction.subscribers:  # else no one can ever read it
+            prediction.publish("completed", prediction.snapshot())
         prediction.close_streams()
         prediction.mark_done()
         if prediction.webhook is not None:
@@ -329,6 +337,10 @@ class Supervisor:
             self.slots += message.concurrency - self.settings.concurrency
         for component in ("Input", "TrainingInput"):  # compiled now, not on the first request
             self.validator(component)
+        # What is alive now (modules, the app, schema, validators) lives as long as the server:
+        # out of the collector's sight, a full collection takes microseconds, not milliseconds
+        # that every request in flight would wait for.
+        gc.freeze()
         self.state = "READY"
         self.setup.status = "succeeded"
         self.setup.completed_at = now()
@@ -372,11 +384,6 @@ def _has_files(value: Any) -> bool:
     if isinstance(value, list):
         return any(_has_files(item) for item in value)
     return False
-
-
-def _workdir_root() -> str:
-    os.makedirs(WORKDIR_ROOT, exist_ok=True)
-    return WORKDIR_ROOT
 
 
 def _safe(prediction_id: str) -> str:
