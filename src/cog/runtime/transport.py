@@ -2,9 +2,9 @@
 server. A frame is a 4-byte big-endian length and that many bytes of UTF-8 JSON.
 
 Every frame costs a send and wakes the other process, which is much of what a small prediction
-costs: frames sent in one turn of an event loop leave in one write (the server's uvloop
-transport does this itself; the worker holds them), and frames that arrive together are all
-handled in the callback that read them.
+costs: the worker holds what its event loop sends in one turn and sends it in one write (a Done
+at once: a client waits for it), and frames that arrive together are all handled in the
+callback that read them.
 """
 
 from __future__ import annotations
@@ -158,7 +158,8 @@ class FrameProtocol(asyncio.Protocol):
                 log.exception("handling worker message %s", type(message).__name__)
 
     def send(self, message: Message) -> None:
-        # uvloop's transports already send what one turn of the loop wrote in one go.
+        # At once: a prediction waits for it (holding frames for a turn saves sends under load,
+        # but adds a turn of the loop to every prediction).
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(encode(message))
 
