@@ -118,7 +118,9 @@ class Worker:
         if inspect.isgenerator(result):
             for item in result:
                 self.channel.send(Output(message.id, encode(item, message.workdir)))
-            outcome.iterator = True  # only once it ran out: a generator that raised is not one
+            outcome.iterator = (
+                True  # once exhausted: a generator that raised is reported as not one
+            )
             return
         outcome.output = encode(result, message.workdir)
         outcome.final = True
@@ -132,9 +134,17 @@ class Worker:
 
     def predict(self, message: Predict) -> None:
         if self.loop is not None:  # called on the loop's thread (see serve_on_loop)
-            self.tasks[message.id] = self.loop.create_task(self.run_async(message))
+            task = self.loop.create_task(self.run_async(message))
+            task.add_done_callback(lambda _: self._canceled_before_start(message.id))
+            self.tasks[message.id] = task
         else:
             self.queue.put(message)
+
+    def _canceled_before_start(self, prediction_id: str) -> None:
+        """A task canceled before its first step never runs run_async (nor its `finally`): its
+        Done is sent here, else the server would wait for it forever."""
+        if self.tasks.pop(prediction_id, None) is not None:
+            self.channel.send(Done(prediction_id, canceled=True))
 
     def cancel(self, prediction_id: str) -> None:
         if self.loop is not None:
