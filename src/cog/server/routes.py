@@ -25,6 +25,7 @@ NOT_READY = {
     "status": "failed",
 }
 AT_CAPACITY = {"error": "At capacity - all prediction slots busy", "status": "failed"}
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 NO_STREAMING = {
     "error": "This model does not support streaming responses. Add @cog.streaming to "
     "predict() to enable SSE."
@@ -251,8 +252,14 @@ async def _disconnected(receive: Receive) -> None:
 
 
 def _stream(request: Request, prediction: Prediction) -> Response:
-    supervisor = supervisor_of(request)
-    prediction.streamed = True
+    events = sse_events(supervisor_of(request), prediction)
+    return StreamingResponse(events, media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+def sse_events(supervisor: Supervisor, prediction: Prediction) -> AsyncIterator[bytes]:
+    """A prediction's events as Server-Sent Events, from its start (replayed) to its end; the
+    prediction is canceled when its last stream goes away early (if it was made to stream)."""
+    prediction.streamed = True  # before the generator runs: it may first run after the end
 
     async def events() -> AsyncIterator[bytes]:
         queue = prediction.subscribe()
@@ -265,11 +272,14 @@ def _stream(request: Request, prediction: Prediction) -> Response:
                 yield _sse("error", body)
                 return
             while True:
-                try:
-                    event = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
-                except TimeoutError:
-                    yield b": keep-alive\n\n"
-                    continue
+                if queue.empty():  # wait_for costs a task: only when there is a wait
+                    try:
+                        event = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
+                    except TimeoutError:
+                        yield b": keep-alive\n\n"
+                        continue
+                else:
+                    event = queue.get_nowait()
                 if event is None:
                     return
                 yield _sse(event.name, event.data)
@@ -280,8 +290,7 @@ def _stream(request: Request, prediction: Prediction) -> Response:
             if left == 0 and prediction.cancel_on_disconnect and not prediction.done.is_set():
                 supervisor.cancel(prediction.id)
 
-    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+    return events()
 
 
 def _sse(name: str, data: dict[str, Any]) -> bytes:
