@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import platform
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
 
@@ -227,7 +227,7 @@ async def _attach(supervisor: Supervisor, call: Call, prediction: Prediction) ->
 async def _wait(supervisor: Supervisor, call: Call, prediction: Prediction) -> Reply:
     """Answer when the prediction ends; a client that goes away cancels it."""
     ended = prediction.when_done()
-    gone = asyncio.ensure_future(_disconnected(call.receive))
+    gone = asyncio.ensure_future(wait_for_disconnect(call.receive))
     gone.add_done_callback(lambda _: _settle(ended))
     try:
         await ended
@@ -244,7 +244,7 @@ def _settle(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
-async def _disconnected(receive: Receive) -> None:
+async def wait_for_disconnect(receive: Receive) -> None:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
@@ -256,12 +256,12 @@ def _stream(request: Request, prediction: Prediction) -> Response:
     return StreamingResponse(events, media_type="text/event-stream", headers=SSE_HEADERS)
 
 
-def sse_events(supervisor: Supervisor, prediction: Prediction) -> AsyncIterator[bytes]:
+def sse_events(supervisor: Supervisor, prediction: Prediction) -> AsyncGenerator[bytes, None]:
     """A prediction's events as Server-Sent Events, from its start (replayed) to its end; the
     prediction is canceled when its last stream goes away early (if it was made to stream)."""
     prediction.streamed = True  # before the generator runs: it may first run after the end
 
-    async def events() -> AsyncIterator[bytes]:
+    async def events() -> AsyncGenerator[bytes, None]:
         queue = prediction.subscribe()
         try:
             if prediction.dropped:
