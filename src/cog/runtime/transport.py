@@ -15,6 +15,7 @@ import logging
 import socket
 import struct
 import threading
+from collections import deque
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -131,13 +132,18 @@ class BlockingChannel:
 
 
 class FrameProtocol(asyncio.Protocol):
-    """The server's end: each message is delivered from the callback that read it (no task
-    wakes up per frame)."""
+    """The server's end: messages are delivered from the loop's callbacks (no task wakes up
+    per frame), at most DELIVER_PER_TURN per turn of the loop: when a streaming model's items
+    arrive by the hundred, the first ones reach their client before the last are handled."""
+
+    DELIVER_PER_TURN = 16
 
     def __init__(self, deliver: Callable[[Message], None]) -> None:
         self.deliver = deliver
         self.buffer = FrameBuffer()
         self.transport: asyncio.Transport | None = None
+        self.pending: deque[Message] = deque()
+        self.resuming = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports have Transport's methods without being its subclasses.
@@ -151,11 +157,20 @@ class FrameProtocol(asyncio.Protocol):
             assert self.transport is not None
             self.transport.close()
             return
-        for message in messages:
+        self.pending.extend(messages)
+        if not self.resuming:  # else they wait for their turn, behind those before them
+            self._deliver_some()
+
+    def _deliver_some(self) -> None:
+        for _ in range(min(self.DELIVER_PER_TURN, len(self.pending))):
+            message = self.pending.popleft()
             try:
                 self.deliver(message)
             except Exception:  # one bad message must not stop the others
                 log.exception("handling worker message %s", type(message).__name__)
+        self.resuming = bool(self.pending)
+        if self.resuming:
+            asyncio.get_running_loop().call_soon(self._deliver_some)
 
     def send(self, message: Message) -> None:
         # At once: a prediction waits for it (holding frames for a turn saves sends under load,
