@@ -6,7 +6,7 @@ the class. Prediction-scoped messages carry the prediction `id`.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import Any
 
 # -- server → worker ------------------------------------------------------------------------
@@ -72,11 +72,10 @@ class Started:
 
 @dataclass(frozen=True)
 class Output:
-    """One yielded item (or the return value, with `final`), encoded to JSON."""
+    """One yielded item, encoded to JSON (a return value travels in `Done`)."""
 
     id: str
     value: Any
-    final: bool = False
 
 
 @dataclass(frozen=True)
@@ -96,6 +95,10 @@ class Done:
     canceled: bool = False
     iterator: bool = False
     """Whether the predictor yielded (so the output is a list even with 0 or 1 items)."""
+    output: Any = None
+    final: bool = False
+    """Whether `output` holds the return value (encoded to JSON). It rides in this message, not
+    an `Output` of its own: one frame less per prediction."""
 
 
 @dataclass(frozen=True)
@@ -138,12 +141,27 @@ _TYPES: dict[str, type[Any]] = {
 }
 
 
+_FIELDS: dict[type[Any], tuple[str, ...]] = {
+    cls: tuple(f.name for f in fields(cls)) for cls in _TYPES.values()
+}
+
+
 def to_wire(message: Message) -> dict[str, Any]:
-    return {"type": type(message).__name__, **asdict(message)}
+    """The message as a JSON object; values are shared, not copied (see `wire_default`)."""
+    cls = type(message)
+    return {"type": cls.__name__, **{name: getattr(message, name) for name in _FIELDS[cls]}}
+
+
+def wire_default(value: Any) -> Any:
+    """JSON for what json cannot encode itself: a dataclass nested in a value becomes an object
+    (as `asdict` would have made it), anything else its text."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    return str(value)
 
 
 def from_wire(data: dict[str, Any]) -> Message:
     cls = _TYPES[data.pop("type")]
-    names = {f.name for f in fields(cls)}
+    names = _FIELDS[cls]
     result: Message = cls(**{k: v for k, v in data.items() if k in names})
     return result

@@ -1,42 +1,111 @@
 """Length-prefixed JSON frames over a stream socket: blocking in the worker, asyncio in the
-server. A frame is a 4-byte big-endian length and that many bytes of UTF-8 JSON."""
+server. A frame is a 4-byte big-endian length and that many bytes of UTF-8 JSON.
+
+Every frame costs a send and wakes the other process, which is much of what a small prediction
+costs: the worker holds what its event loop sends in one turn and sends it in one write (a Done
+at once: a client waits for it), and frames that arrive together are all handled in the
+callback that read them.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import socket
 import struct
 import threading
-from typing import Any
+from collections import deque
+from collections.abc import Callable
+from typing import Any, cast
 
-from .events import Message, from_wire, to_wire
+from .events import Done, Message, from_wire, to_wire, wire_default
 
 _HEADER = struct.Struct(">I")
 MAX_FRAME = 256 * 1024 * 1024
+# Under malloc's mmap threshold: a larger buffer costs an mmap and munmap on every read.
+_READ_SIZE = 64 * 1024
+log = logging.getLogger("cog.runtime")
 
 
 def encode(message: Message) -> bytes:
-    body = json.dumps(to_wire(message), separators=(",", ":"), default=str).encode()
+    body = json.dumps(to_wire(message), separators=(",", ":"), default=wire_default).encode()
     return _HEADER.pack(len(body)) + body
 
 
-def decode(body: bytes) -> Message:
+def decode(body: bytes | bytearray) -> Message:
     data: dict[str, Any] = json.loads(body)
     return from_wire(data)
 
 
+class FrameTooLarge(ValueError):
+    pass
+
+
+class FrameBuffer:
+    """Bytes as they arrive → the complete messages in them."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def feed(self, chunk: bytes) -> list[Message]:
+        self.data += chunk
+        messages, start, size = [], 0, len(self.data)
+        while size - start >= _HEADER.size:
+            (length,) = _HEADER.unpack_from(self.data, start)
+            if length > MAX_FRAME:
+                raise FrameTooLarge(f"worker frame of {length} bytes is too large")
+            end = start + _HEADER.size + length
+            if end > size:
+                break
+            messages.append(decode(self.data[start + _HEADER.size : end]))
+            start = end
+        del self.data[:start]
+        return messages
+
+
 class BlockingChannel:
-    """The worker's end: thread-safe sends, blocking receives."""
+    """The worker's end: thread-safe sends, blocking receives.
+
+    With `batch_on(loop)`, sends made on that loop's thread are held until the loop has run
+    what is ready, then leave in one write; a Done, or a send from any other thread, first
+    writes what is held, so the server sees every message in the order it was sent.
+    """
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.lock = threading.Lock()
+        self.buffer = FrameBuffer()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.loop_thread: int | None = None
+        self.held: list[bytes] = []
+
+    def batch_on(self, loop: asyncio.AbstractEventLoop, thread_id: int) -> None:
+        self.loop, self.loop_thread = loop, thread_id
 
     def send(self, message: Message) -> None:
         frame = encode(message)
         with self.lock:
+            if (
+                self.loop is not None
+                and threading.get_ident() == self.loop_thread
+                and not isinstance(message, Done)  # a client waits for it: no turn later
+            ):
+                self.held.append(frame)
+                if len(self.held) == 1:
+                    self.loop.call_soon(self.flush)
+                return
+            if self.held:
+                frame = b"".join(self.held) + frame
+                self.held.clear()
             self.sock.sendall(frame)
+
+    def flush(self) -> None:
+        with self.lock:
+            if self.held:
+                frames = b"".join(self.held)
+                self.held.clear()
+                self.sock.sendall(frames)
 
     def receive(self) -> Message | None:
         header = self._exactly(_HEADER.size)
@@ -45,6 +114,11 @@ class BlockingChannel:
         (length,) = _HEADER.unpack(header)
         body = self._exactly(length)
         return None if body is None else decode(body)
+
+    def receive_ready(self) -> list[Message] | None:
+        """The messages in what can be read now without blocking; None at end of stream."""
+        chunk = self.sock.recv(_READ_SIZE)
+        return self.buffer.feed(chunk) if chunk else None
 
     def _exactly(self, size: int) -> bytes | None:
         chunks, remaining = [], size
@@ -57,25 +131,53 @@ class BlockingChannel:
         return b"".join(chunks)
 
 
-class AsyncChannel:
-    """The server's end over asyncio streams."""
+class FrameProtocol(asyncio.Protocol):
+    """The server's end: messages are delivered from the loop's callbacks (no task wakes up
+    per frame), at most DELIVER_PER_TURN per turn of the loop: when a streaming model's items
+    arrive by the hundred, the first ones reach their client before the last are handled."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
+    DELIVER_PER_TURN = 16
+
+    def __init__(self, deliver: Callable[[Message], None]) -> None:
+        self.deliver = deliver
+        self.buffer = FrameBuffer()
+        self.transport: asyncio.Transport | None = None
+        self.pending: deque[Message] = deque()
+        self.resuming = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports have Transport's methods without being its subclasses.
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            messages = self.buffer.feed(data)
+        except FrameTooLarge:
+            log.exception("closing the worker channel")
+            assert self.transport is not None
+            self.transport.close()
+            return
+        self.pending.extend(messages)
+        if not self.resuming:  # else they wait for their turn, behind those before them
+            self._deliver_some()
+
+    def _deliver_some(self) -> None:
+        for _ in range(min(self.DELIVER_PER_TURN, len(self.pending))):
+            message = self.pending.popleft()
+            try:
+                self.deliver(message)
+            except Exception:  # one bad message must not stop the others
+                log.exception("handling worker message %s", type(message).__name__)
+        self.resuming = bool(self.pending)
+        if self.resuming:
+            asyncio.get_running_loop().call_soon(self._deliver_some)
 
     def send(self, message: Message) -> None:
-        self.writer.write(encode(message))
-
-    async def receive(self) -> Message | None:
-        try:
-            header = await self.reader.readexactly(_HEADER.size)
-            (length,) = _HEADER.unpack(header)
-            if length > MAX_FRAME:
-                raise ValueError(f"worker frame of {length} bytes is too large")
-            return decode(await self.reader.readexactly(length))
-        except (asyncio.IncompleteReadError, ConnectionError):
-            return None
+        # At once: a prediction waits for it (holding frames for a turn saves sends under load,
+        # but adds a turn of the loop to every prediction).
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(encode(message))
 
     def close(self) -> None:
-        self.writer.close()
+        if self.transport is not None:
+            self.transport.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import inspect
 import os
 import queue
@@ -18,6 +19,7 @@ import sys
 import threading
 import traceback
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any
 
 from ..exceptions import CancelationException
@@ -28,6 +30,7 @@ from .events import (
     Done,
     Healthcheck,
     HealthcheckResult,
+    Message,
     Metric,
     Output,
     Predict,
@@ -50,7 +53,7 @@ class Worker:
         self.predictor = predictor
         self.capture = capture
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.tasks: dict[str, asyncio.Future[Any]] = {}
+        self.tasks: dict[str, asyncio.Task[None]] = {}
         self.queue: queue.Queue[Predict | None] = queue.Queue()
         self.running: str | None = None
         self.thread_id: int | None = None
@@ -68,24 +71,24 @@ class Worker:
     def run_sync(self, message: Predict) -> None:
         token = current_prediction.set(message.id)
         self.capture.attribution.start(message.id)
-        error, canceled, iterator = None, False, False
+        outcome = _Outcome()
         try:
             with prediction_scope(self._scope(message)):
                 self.channel.send(Started(message.id))
                 arguments = self.predictor.coercer.prepare(message.input, message.workdir)
-                iterator = self._send_result(message, self.predictor.function(**arguments))
+                self._take_result(message, self.predictor.function(**arguments), outcome)
         except CancelationException:
-            canceled = True
+            outcome.canceled = True
         except Exception as exc:
-            error = _describe(exc)
+            outcome.error = _describe(exc)
         finally:
-            self._finish(message.id, error, canceled, iterator)
+            self._finish(message.id, outcome)
             current_prediction.reset(token)
 
     async def run_async(self, message: Predict) -> None:
         current_prediction.set(message.id)
         self.capture.attribution.start(message.id)
-        error, canceled, iterator = None, False, False
+        outcome = _Outcome()
         try:
             with prediction_scope(self._scope(message)):
                 self.channel.send(Started(message.id))
@@ -97,43 +100,51 @@ class Worker:
                     arguments = self.predictor.coercer.prepare(message.input, message.workdir)
                 call = self.predictor.function(**arguments)
                 if inspect.isasyncgen(call):
-                    iterator = True
+                    outcome.iterator = True
                     async for item in call:  # streamed as produced, not collected
                         self.channel.send(Output(message.id, encode(item, message.workdir)))
                 else:
-                    iterator = self._send_result(message, await call)
+                    self._take_result(message, await call, outcome)
         except (asyncio.CancelledError, CancelationException):
-            canceled = True
+            outcome.canceled = True
         except Exception as exc:
-            error = _describe(exc)
+            outcome.error = _describe(exc)
         finally:
-            self._finish(message.id, error, canceled, iterator)
+            self._finish(message.id, outcome)
             self.tasks.pop(message.id, None)
 
-    def _send_result(self, message: Predict, result: Any) -> bool:
-        """Send a return value, item by item when it is a generator; True when it was one."""
+    def _take_result(self, message: Predict, result: Any, outcome: _Outcome) -> None:
+        """Send a generator's items as they come; keep a return value for the Done message."""
         if inspect.isgenerator(result):
             for item in result:
                 self.channel.send(Output(message.id, encode(item, message.workdir)))
-            return True
-        self.channel.send(Output(message.id, encode(result, message.workdir), True))
-        return False
+            outcome.iterator = (
+                True  # once exhausted: a generator that raised is reported as not one
+            )
+            return
+        outcome.output = encode(result, message.workdir)
+        outcome.final = True
 
-    def _finish(
-        self, prediction_id: str, error: str | None, canceled: bool, iterator: bool
-    ) -> None:
+    def _finish(self, prediction_id: str, outcome: _Outcome) -> None:
         self.capture.finish(prediction_id)
         self.capture.attribution.stop(prediction_id)
-        self.channel.send(Done(prediction_id, error, canceled, iterator))
+        self.channel.send(outcome.done(prediction_id))
 
     # -- dispatch --------------------------------------------------------------------------
 
     def predict(self, message: Predict) -> None:
-        if self.loop is not None:
-            future = asyncio.run_coroutine_threadsafe(self.run_async(message), self.loop)
-            self.tasks[message.id] = future  # type: ignore[assignment]
+        if self.loop is not None:  # called on the loop's thread (see serve_on_loop)
+            task = self.loop.create_task(self.run_async(message))
+            task.add_done_callback(lambda _: self._canceled_before_start(message.id))
+            self.tasks[message.id] = task
         else:
             self.queue.put(message)
+
+    def _canceled_before_start(self, prediction_id: str) -> None:
+        """A task canceled before its first step never runs run_async (nor its `finally`): its
+        Done is sent here, else the server would wait for it forever."""
+        if self.tasks.pop(prediction_id, None) is not None:
+            self.channel.send(Done(prediction_id, canceled=True))
 
     def cancel(self, prediction_id: str) -> None:
         if self.loop is not None:
@@ -190,19 +201,69 @@ class Worker:
         except Exception as exc:
             self.channel.send(HealthcheckResult(message.id, False, f"healthcheck raised: {exc}"))
 
+    def handle(self, message: Message) -> bool:
+        """Act on one message from the server; False once it asks the worker to stop."""
+        if isinstance(message, Predict):
+            self.predict(message)
+        elif isinstance(message, Cancel):
+            self.cancel(message.id)
+        elif isinstance(message, Healthcheck):
+            self.healthcheck(message)
+        elif isinstance(message, Shutdown):
+            return False
+        return True
+
     def serve(self) -> None:
-        if self.loop is None:
-            threading.Thread(target=self.sync_loop, daemon=True, name="prediction").start()
+        if self.loop is not None:
+            self.serve_on_loop(self.loop)
+            return
+        threading.Thread(target=self.sync_loop, daemon=True, name="prediction").start()
         while (message := self.channel.receive()) is not None:
-            if isinstance(message, Predict):
-                self.predict(message)
-            elif isinstance(message, Cancel):
-                self.cancel(message.id)
-            elif isinstance(message, Healthcheck):
-                self.healthcheck(message)
-            elif isinstance(message, Shutdown):
+            if not self.handle(message):
                 break
         self.queue.put(None)
+
+    def serve_on_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Async predictors: read the server's messages on the event loop itself, so a
+        prediction starts without a hop from a reader thread; block until the server is gone
+        or asks the worker to stop."""
+        stopped: Future[None] = Future()
+
+        def readable() -> None:
+            try:
+                messages = self.channel.receive_ready()
+                if messages is None or not all(self.handle(m) for m in messages):
+                    loop.remove_reader(self.channel.sock.fileno())
+                    stopped.set_result(None)
+            except BaseException as exc:
+                loop.remove_reader(self.channel.sock.fileno())
+                stopped.set_exception(exc)
+
+        def start() -> None:
+            self.channel.batch_on(loop, threading.get_ident())
+            loop.add_reader(self.channel.sock.fileno(), readable)
+
+        loop.call_soon_threadsafe(start)
+        try:
+            stopped.result()
+        finally:
+            self.channel.flush()  # what the loop sent in its last turn
+
+
+@dataclass
+class _Outcome:
+    """How one prediction ended, gathered while it runs."""
+
+    error: str | None = None
+    canceled: bool = False
+    iterator: bool = False
+    output: Any = None
+    final: bool = False
+
+    def done(self, prediction_id: str) -> Done:
+        return Done(
+            prediction_id, self.error, self.canceled, self.iterator, self.output, self.final
+        )
 
 
 def _settle(future: Future[Any], function: Any) -> None:
@@ -250,6 +311,9 @@ def run(fd: int, ref: str, mode: str, concurrency: int) -> int:
     capture.install()
     try:
         predictor = LoadedPredictor(ref, os.getcwd(), mode)
+        # Modules, classes and functions imported so far live as long as the worker: kept out of
+        # the collector's sight, full collections during predictions stay short.
+        gc.freeze()
         if concurrency > 1 and not predictor.is_async:
             raise ValueError("COG_MAX_CONCURRENCY > 1 requires an async run() or predict() method")
         loop = _start_loop() if predictor.is_async else None

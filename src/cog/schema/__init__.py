@@ -12,13 +12,15 @@ errors     SchemaError
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..config import Config
 from .errors import SchemaError
 from .ir import PredictorInfo
 from .render import build_document, canonical, dumps, merge_documents
 from .runtime import read_predictor
+
+if TYPE_CHECKING:  # only a type here: the worker reads schemas without cog.yaml's machinery
+    from ..config import Config
 
 __all__ = [
     "PredictorInfo",

@@ -10,6 +10,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from . import routes
+from .fast_path import FastPredictions
 from .readiness import ReadyFile
 from .settings import ServerSettings
 from .supervisor import Supervisor
@@ -52,7 +53,8 @@ def create_app(
     settings: ServerSettings,
     request_shutdown: Callable[[], None],
     worker: WorkerProcess | None = None,
-) -> Starlette:
+) -> FastPredictions:
+    """The app: Starlette's, with POST /predictions and /trainings taken first by the fast path."""
     supervisor = Supervisor(settings, worker)
 
     @contextlib.asynccontextmanager
@@ -69,4 +71,4 @@ def create_app(
     app.state.supervisor = supervisor
     app.state.ready_file = ReadyFile()
     app.state.request_shutdown = request_shutdown
-    return app
+    return FastPredictions(app, supervisor)

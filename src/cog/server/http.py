@@ -22,6 +22,7 @@ def serve(settings: ServerSettings, worker: WorkerProcess | None = None) -> None
 
     from .app import create_app
     from .graceful import GracefulServer
+    from .protocol import OneWriteProtocol
 
     server: GracefulServer | None = None
 
@@ -35,7 +36,7 @@ def serve(settings: ServerSettings, worker: WorkerProcess | None = None) -> None
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
+        http=OneWriteProtocol,
         access_log=False,
         log_level="warning",
         timeout_graceful_shutdown=30,

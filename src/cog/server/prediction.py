@@ -18,6 +18,10 @@ def now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat().replace("+00:00", "Z")
 
 
+def _history_capacity() -> int:
+    return envvars.STREAM_HISTORY_CAPACITY.get_int() or 0
+
+
 @dataclass
 class StreamEvent:
     name: str
@@ -48,6 +52,11 @@ class Prediction:
     dropped: int = 0
     subscribers: list[asyncio.Queue[StreamEvent | None]] = field(default_factory=list)
     cancel_on_disconnect: bool = False
+    streamed: bool = False
+    """An SSE answer follows this prediction: it may subscribe only after the end, and then
+    replays the history, `completed` included."""
+    history_capacity: int = field(default_factory=_history_capacity)
+    ended: list[asyncio.Future[None]] = field(default_factory=list)
     workdir: str = ""
 
     # -- state as clients see it ---------------------------------------------------------
@@ -81,10 +90,9 @@ class Prediction:
 
     def publish(self, name: str, data: dict[str, Any]) -> None:
         event = StreamEvent(name, data)
-        capacity = envvars.STREAM_HISTORY_CAPACITY.get_int() or 0
-        if capacity:
+        if self.history_capacity:
             self.history.append(event)
-            if len(self.history) > capacity:
+            if len(self.history) > self.history_capacity:
                 self.history.pop(0)
                 self.dropped += 1
         for queue in self.subscribers:
@@ -103,6 +111,23 @@ class Prediction:
         if queue in self.subscribers:
             self.subscribers.remove(queue)
         return len(self.subscribers)
+
+    def when_done(self) -> asyncio.Future[None]:
+        """A future resolved when the prediction ends: cheaper to wait on than a task waiting on
+        `done`."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self.done.is_set():
+            future.set_result(None)
+        else:
+            self.ended.append(future)
+        return future
+
+    def mark_done(self) -> None:
+        self.done.set()
+        for future in self.ended:
+            if not future.done():
+                future.set_result(None)
+        self.ended.clear()
 
     def close_streams(self) -> None:
         for queue in self.subscribers:

@@ -12,11 +12,16 @@ from starlette.responses import JSONResponse
 
 
 class BadRequest(Exception):
-    """The request cannot be used; carries the response to send."""
+    """The request cannot be used; carries the status and JSON body to answer with."""
 
-    def __init__(self, response: JSONResponse) -> None:
-        super().__init__(response.body)
-        self.response = response
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        super().__init__(body)
+        self.status = status
+        self.body = body
+
+    @property
+    def response(self) -> JSONResponse:
+        return JSONResponse(self.body, status_code=self.status)
 
 
 @dataclass
@@ -29,27 +34,24 @@ class Envelope:
 
 
 def _error(status: int, message: str) -> BadRequest:
-    return BadRequest(JSONResponse({"detail": message}, status_code=status))
+    return BadRequest(status, {"detail": message})
 
 
 def _invalid(location: list[str], message: str) -> BadRequest:
     detail = [{"loc": ["body", *location], "msg": message, "type": "value_error"}]
-    return BadRequest(JSONResponse({"detail": detail}, status_code=422))
+    return BadRequest(422, {"detail": detail})
 
 
 async def read_envelope(request: Request) -> Envelope:
+    return parse_envelope(await request.body(), request.headers.get("content-type", ""))
+
+
+def parse_envelope(body: bytes, content_type: str) -> Envelope:
     """The request body as an envelope; an empty body is `{}` (as in Cog)."""
-    body = await request.body()
-    content_type = request.headers.get("content-type", "")
     if not body.strip():
         return Envelope()
     if content_type and "json" not in content_type:
-        raise BadRequest(
-            JSONResponse(
-                {"detail": f"Content-Type must be application/json, not {content_type}"},
-                status_code=415,
-            )
-        )
+        raise _error(415, f"Content-Type must be application/json, not {content_type}")
     try:
         data = json.loads(body)
     except ValueError as exc:
@@ -87,10 +89,14 @@ def _envelope(data: dict[str, Any]) -> Envelope:
 
 
 def response_mode(request: Request) -> str:
+    return mode_of(request.headers.get("accept", ""), request.headers.get("prefer", ""))
+
+
+def mode_of(accept: str, prefer: str) -> str:
     """`sse`, `async` or `sync`, from the Accept and Prefer headers (Cog's rules)."""
-    if "text/event-stream" in request.headers.get("accept", ""):
+    if "text/event-stream" in accept:
         return "sse"
-    if request.headers.get("prefer", "").strip() == "respond-async":
+    if prefer.strip() == "respond-async":
         return "async"
     return "sync"
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import platform
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.types import Receive
 
 from .._version import __version__
 from .prediction import Prediction
@@ -23,6 +25,7 @@ NOT_READY = {
     "status": "failed",
 }
 AT_CAPACITY = {"error": "At capacity - all prediction slots busy", "status": "failed"}
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 NO_STREAMING = {
     "error": "This model does not support streaming responses. Add @cog.streaming to "
     "predict() to enable SSE."
@@ -96,19 +99,43 @@ async def shutdown(request: Request) -> Response:
 # -- predictions and trainings -------------------------------------------------------------
 
 
+@dataclass
+class Call:
+    """What creating a prediction needs of its HTTP request (from Starlette's request, or
+    straight from the ASGI scope on the fast path)."""
+
+    kind: str
+    """`prediction` or `training`."""
+    mode: str
+    """`sync`, `async` or `sse` (see `mode_of`)."""
+    put: bool
+    trace: dict[str, str]
+    """The W3C trace headers, passed on to webhooks."""
+    receive: Receive
+    """The ASGI receive channel, to notice a client that goes away."""
+
+
+@dataclass
+class Reply:
+    """A JSON answer; an empty body when `body` is None."""
+
+    status: int
+    body: Any = None
+
+
 async def create_prediction(request: Request) -> Response:
-    return await _create(request, _kind(request), None)
+    return await _respond(request, _call(request), None)
 
 
 async def create_prediction_idempotent(request: Request) -> Response:
-    kind = _kind(request)
+    call = _call(request)
     path_id = request.path_params["prediction_id"]
     try:
         envelope = await read_envelope(request)
     except BadRequest as exc:
         return exc.response
     if envelope.id is not None and envelope.id != path_id:
-        noun = "training" if kind == "training" else "prediction"
+        noun = "training" if call.kind == "training" else "prediction"
         detail = [
             {
                 "loc": ["body", "id"],
@@ -118,7 +145,7 @@ async def create_prediction_idempotent(request: Request) -> Response:
         ]
         return JSONResponse({"detail": detail}, status_code=422)
     envelope.id = path_id
-    return await _create(request, kind, envelope)
+    return await _respond(request, call, envelope)
 
 
 async def cancel_prediction(request: Request) -> Response:
@@ -127,34 +154,42 @@ async def cancel_prediction(request: Request) -> Response:
     return JSONResponse({}, status_code=200 if found else 404)
 
 
-def _kind(request: Request) -> str:
-    return "training" if request.url.path.startswith("/trainings") else "prediction"
+def _call(request: Request) -> Call:
+    kind = "training" if request.url.path.startswith("/trainings") else "prediction"
+    trace = {k: v for k in ("traceparent", "tracestate") if (v := request.headers.get(k))}
+    return Call(kind, response_mode(request), request.method == "PUT", trace, request.receive)
 
 
-async def _create(request: Request, kind: str, envelope: Envelope | None) -> Response:
-    supervisor = supervisor_of(request)
-    mode = response_mode(request)
+async def _respond(request: Request, call: Call, envelope: Envelope | None) -> Response:
     try:
         envelope = envelope or await read_envelope(request)
     except BadRequest as exc:
         return exc.response
-    if mode == "sse":
-        if kind == "training":
-            return JSONResponse(
-                {"error": "Training endpoints do not support streaming responses."}, status_code=406
-            )
+    answer = await create(supervisor_of(request), call, envelope)
+    if isinstance(answer, Prediction):
+        return _stream(request, answer)
+    if answer.body is None:
+        return Response(status_code=answer.status)
+    return JSONResponse(answer.body, status_code=answer.status)
+
+
+async def create(supervisor: Supervisor, call: Call, envelope: Envelope) -> Reply | Prediction:
+    """Start (or join) a prediction; the answer, or the prediction to stream as SSE."""
+    if call.mode == "sse":
+        if call.kind == "training":
+            return Reply(406, {"error": "Training endpoints do not support streaming responses."})
         if not supervisor.streams and not _schema_streams(supervisor):
-            return JSONResponse(NO_STREAMING, status_code=406)
+            return Reply(406, NO_STREAMING)
     existing = supervisor.predictions.get(envelope.id or "")
     if existing is not None:
-        return await _attach(request, existing, mode)
-    component = "TrainingInput" if kind == "training" else "Input"
+        return await _attach(supervisor, call, existing)
+    component = "TrainingInput" if call.kind == "training" else "Input"
     validator = supervisor.validator(component)
     inputs = envelope.input
     if validator is not None:
         inputs, errors = validator.validate(inputs)
         if errors:
-            return JSONResponse({"detail": errors}, status_code=422)
+            return Reply(422, {"detail": errors})
     prediction = Prediction(envelope.id or new_prediction_id(), inputs)
     if envelope.webhook:
         prediction.webhook = WebhookSender(
@@ -162,20 +197,20 @@ async def _create(request: Request, kind: str, envelope: Envelope | None) -> Res
             envelope.webhook_events_filter,
             prediction.snapshot,
             supervisor.http,
-            _trace_headers(request),
+            call.trace,
         )
-    prediction.cancel_on_disconnect = mode == "sse"
+    prediction.cancel_on_disconnect = call.mode == "sse"
     try:
         supervisor.submit(prediction, envelope.context)
     except NotReady:
-        return JSONResponse(NOT_READY, status_code=503)
+        return Reply(503, NOT_READY)
     except Busy:
-        return JSONResponse(AT_CAPACITY, status_code=409)
-    if mode == "async":
-        return JSONResponse({"id": prediction.id, "status": "starting"}, status_code=202)
-    if mode == "sse":
-        return _stream(request, prediction)
-    return await _wait(request, prediction)
+        return Reply(409, AT_CAPACITY)
+    if call.mode == "async":
+        return Reply(202, {"id": prediction.id, "status": "starting"})
+    if call.mode == "sse":
+        return prediction
+    return await _wait(supervisor, call, prediction)
 
 
 def _schema_streams(supervisor: Supervisor) -> bool:
@@ -183,42 +218,52 @@ def _schema_streams(supervisor: Supervisor) -> bool:
     return bool(post.get("x-cog-streaming"))
 
 
-def _trace_headers(request: Request) -> dict[str, str]:
-    return {k: v for k in ("traceparent", "tracestate") if (v := request.headers.get(k))}
+async def _attach(supervisor: Supervisor, call: Call, prediction: Prediction) -> Reply | Prediction:
+    if call.mode == "sse":
+        return prediction
+    if call.mode == "async" or call.put:
+        return Reply(202, prediction.snapshot())
+    return await _wait(supervisor, call, prediction)
 
 
-async def _attach(request: Request, prediction: Prediction, mode: str) -> Response:
-    if mode == "sse":
-        return _stream(request, prediction)
-    if mode == "async" or request.method == "PUT":
-        return JSONResponse(prediction.snapshot(), status_code=202)
-    return await _wait(request, prediction)
-
-
-async def _wait(request: Request, prediction: Prediction) -> Response:
+async def _wait(supervisor: Supervisor, call: Call, prediction: Prediction) -> Reply:
     """Answer when the prediction ends; a client that goes away cancels it."""
-    done = asyncio.ensure_future(prediction.done.wait())
-    gone = asyncio.ensure_future(_disconnected(request))
-    finished, _ = await asyncio.wait({done, gone}, return_when=asyncio.FIRST_COMPLETED)
-    if done not in finished:
-        done.cancel()
-        supervisor_of(request).cancel(prediction.id)
-        return Response(status_code=499)
-    gone.cancel()
-    return JSONResponse(prediction.snapshot())
+    ended = prediction.when_done()
+    gone = asyncio.ensure_future(wait_for_disconnect(call.receive))
+    gone.add_done_callback(lambda _: _settle(ended))
+    try:
+        await ended
+    finally:
+        gone.cancel()
+    if not prediction.done.is_set():
+        supervisor.cancel(prediction.id)
+        return Reply(499)
+    return Reply(200, prediction.snapshot())
 
 
-async def _disconnected(request: Request) -> None:
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+async def wait_for_disconnect(receive: Receive) -> None:
     while True:
-        message = await request.receive()
+        message = await receive()
         if message["type"] == "http.disconnect":
             return
 
 
 def _stream(request: Request, prediction: Prediction) -> Response:
-    supervisor = supervisor_of(request)
+    events = sse_events(supervisor_of(request), prediction)
+    return StreamingResponse(events, media_type="text/event-stream", headers=SSE_HEADERS)
 
-    async def events() -> AsyncIterator[bytes]:
+
+def sse_events(supervisor: Supervisor, prediction: Prediction) -> AsyncGenerator[bytes, None]:
+    """A prediction's events as Server-Sent Events, from its start (replayed) to its end; the
+    prediction is canceled when its last stream goes away early (if it was made to stream)."""
+    prediction.streamed = True  # before the generator runs: it may first run after the end
+
+    async def events() -> AsyncGenerator[bytes, None]:
         queue = prediction.subscribe()
         try:
             if prediction.dropped:
@@ -229,11 +274,14 @@ def _stream(request: Request, prediction: Prediction) -> Response:
                 yield _sse("error", body)
                 return
             while True:
-                try:
-                    event = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
-                except TimeoutError:
-                    yield b": keep-alive\n\n"
-                    continue
+                if queue.empty():  # wait_for costs a task: only when there is a wait
+                    try:
+                        event = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
+                    except TimeoutError:
+                        yield b": keep-alive\n\n"
+                        continue
+                else:
+                    event = queue.get_nowait()
                 if event is None:
                     return
                 yield _sse(event.name, event.data)
@@ -244,8 +292,7 @@ def _stream(request: Request, prediction: Prediction) -> Response:
             if left == 0 and prediction.cancel_on_disconnect and not prediction.done.is_set():
                 supervisor.cancel(prediction.id)
 
-    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+    return events()
 
 
 def _sse(name: str, data: dict[str, Any]) -> bytes:

@@ -5,20 +5,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import gc
+import itertools
 import json
 import logging
 import os
+import secrets
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..runtime import events
-from ..runtime.transport import AsyncChannel
+from ..runtime.outputs import FILE_MARKER
+from ..runtime.transport import FrameProtocol
 from .files import FileResolver, UploadError
 from .prediction import Prediction, now
 from .settings import ServerSettings
@@ -33,6 +39,8 @@ HEALTHCHECK_WAIT = 10.0
 # How long a shutdown waits for in-flight predictions to end, then for terminal webhooks.
 SHUTDOWN_GRACE = 30.0
 WORKDIR_ROOT = os.path.join(tempfile.gettempdir(), "pycog", "predictions")
+_RUN_TOKEN = secrets.token_hex(4)  # this server's, so that two servers never share a workdir
+_workdirs = itertools.count()
 
 
 class Busy(Exception):
@@ -71,13 +79,14 @@ class Supervisor:
         self.streams = False
         self.validators: dict[str, InputValidator] = {}
         self.predictions: dict[str, Prediction] = {}
-        self.queues: dict[str, asyncio.Queue[events.Message]] = {}
+        # Events of a prediction waiting behind an output whose files are being resolved.
+        self.backlogs: dict[str, deque[events.Message]] = {}
         self.slots = settings.concurrency
         self.health_waiters: dict[str, asyncio.Future[events.HealthcheckResult]] = {}
         self._healthcheck: asyncio.Future[str | None] | None = None
         self.user_health_error: str | None = None
         self.process: subprocess.Popen[bytes] | None = None
-        self.channel: AsyncChannel | None = None
+        self.channel: FrameProtocol | None = None
         self._http: httpx.AsyncClient | None = None
         self.files = FileResolver(settings.upload_url, lambda: self.http)
         self.tasks: set[asyncio.Task[Any]] = set()
@@ -98,9 +107,9 @@ class Supervisor:
     async def start(self) -> None:
         worker = self.worker or spawn_worker(self.settings)
         self.process = worker.process
-        reader, writer = await asyncio.open_connection(sock=worker.sock)
-        self.channel = AsyncChannel(reader, writer)
-        self._spawn(self._read_events())
+        _, self.channel = await asyncio.get_running_loop().create_connection(
+            lambda: FrameProtocol(self._dispatch), sock=worker.sock
+        )
         self._spawn(self._watch_process())
         if self.settings.setup_timeout:
             self._spawn(self._setup_deadline(self.settings.setup_timeout))
@@ -194,14 +203,12 @@ class Supervisor:
             raise Busy()
         self.slots -= 1
         prediction.created_monotonic = time.monotonic()
-        # Named here, created by the worker only if it downloads inputs or writes outputs.
+        # Named here, created (with its parents) by the worker only if it downloads inputs or
+        # writes outputs; unique even when a client reuses a prediction id.
         prediction.workdir = os.path.join(
-            _workdir_root(), f"{_safe(prediction.id)}-{uuid.uuid4().hex[:8]}"
+            WORKDIR_ROOT, f"{_safe(prediction.id)}-{_RUN_TOKEN}{next(_workdirs):x}"
         )
         self.predictions[prediction.id] = prediction
-        queue: asyncio.Queue[events.Message] = asyncio.Queue()
-        self.queues[prediction.id] = queue
-        self._spawn(self._follow(prediction, queue))
         self.channel.send(
             events.Predict(prediction.id, prediction.input, context, prediction.workdir)
         )
@@ -212,19 +219,42 @@ class Supervisor:
         self.channel.send(events.Cancel(prediction_id))
         return True
 
-    async def _follow(self, prediction: Prediction, queue: asyncio.Queue[events.Message]) -> None:
-        """Apply one prediction's events in order until it ends."""
-        while True:
-            message = await queue.get()
-            if isinstance(message, events.Done):
-                await self._finish(prediction, message)
-                return
-            try:
-                await self._apply(prediction, message)
-            except UploadError as exc:
-                prediction.error = str(exc)
+    def _route(self, prediction: Prediction, message: events.Message) -> None:
+        """Apply one of a prediction's events, in order. Most apply at once; an output with
+        files waits on a task to be read or uploaded, and later events queue behind it."""
+        backlog = self.backlogs.get(prediction.id)
+        if backlog is None and not _carries_files(message):
+            self._apply(prediction, message)
+            return
+        if backlog is None:
+            backlog = self.backlogs[prediction.id] = deque()
+            self._spawn(self._drain(prediction, backlog))
+        backlog.append(message)
 
-    async def _apply(self, prediction: Prediction, message: events.Message) -> None:
+    async def _drain(self, prediction: Prediction, backlog: deque[events.Message]) -> None:
+        try:
+            while backlog:
+                message = backlog.popleft()
+                try:
+                    message = await self._resolve(message)
+                except UploadError as exc:
+                    prediction.error = str(exc)
+                    if not isinstance(message, events.Done):
+                        continue  # the item is dropped; the prediction fails when it ends
+                    message = dataclasses.replace(message, output=None, final=False)
+                self._apply(prediction, message)
+        finally:
+            self.backlogs.pop(prediction.id, None)
+
+    async def _resolve(self, message: events.Message) -> events.Message:
+        """The message with the files in its output turned into data URLs or uploaded URLs."""
+        if isinstance(message, events.Output):
+            return dataclasses.replace(message, value=await self.files.resolve(message.value))
+        if isinstance(message, events.Done) and message.final:
+            return dataclasses.replace(message, output=await self.files.resolve(message.output))
+        return message
+
+    def _apply(self, prediction: Prediction, message: events.Message) -> None:
         if isinstance(message, events.Started):
             prediction.status = "processing"
             prediction.started_at = now()
@@ -237,20 +267,20 @@ class Supervisor:
             if prediction.webhook:
                 prediction.webhook.event("logs")
         elif isinstance(message, events.Output):
-            value = await self.files.resolve(message.value)
-            if message.final:
-                prediction.output, prediction.final_output = value, True
-            else:
-                prediction.iterator = True
-                prediction.outputs.append(value)
-                index = len(prediction.outputs) - 1
-                prediction.publish("output", {"chunk": value, "index": index})
-                if prediction.webhook:
-                    prediction.webhook.event("output")
+            prediction.iterator = True
+            prediction.outputs.append(message.value)
+            index = len(prediction.outputs) - 1
+            prediction.publish("output", {"chunk": message.value, "index": index})
+            if prediction.webhook:
+                prediction.webhook.event("output")
         elif isinstance(message, events.Metric):
             prediction.set_metric(message.name, message.value, message.mode)
+        elif isinstance(message, events.Done):
+            self._finish(prediction, message)
 
-    async def _finish(self, prediction: Prediction, done: events.Done) -> None:
+    def _finish(self, prediction: Prediction, done: events.Done) -> None:
+        if done.final:
+            prediction.output, prediction.final_output = done.output, True
         prediction.iterator = prediction.iterator or done.iterator
         if done.canceled:
             prediction.status = "canceled"
@@ -259,34 +289,24 @@ class Supervisor:
             prediction.error = prediction.error or done.error
         else:
             prediction.status = "succeeded"
-        if (
-            prediction.final_output
-            and isinstance(prediction.output, list)
-            and not prediction.iterator
-        ):
-            prediction.iterator = False
         prediction.completed_at = now()
         prediction.metrics["predict_time"] = time.monotonic() - prediction.created_monotonic
         # The slot is free before anyone hears of the result: a client that sends its next
         # request as soon as it has this response never finds the model busy.
         self.slots += 1
         self.predictions.pop(prediction.id, None)
-        self.queues.pop(prediction.id, None)
-        shutil.rmtree(prediction.workdir, ignore_errors=True)
-        prediction.publish("completed", prediction.snapshot())
+        if os.path.lexists(prediction.workdir):  # most predictions never make one
+            shutil.rmtree(prediction.workdir, ignore_errors=True)
+        if prediction.streamed or prediction.subscribers:  # else no one can ever read it
+            prediction.publish("completed", prediction.snapshot())
         prediction.close_streams()
-        prediction.done.set()
+        prediction.mark_done()
         if prediction.webhook is not None:
             delivery = self._spawn(prediction.webhook.completed())
             self.deliveries.add(delivery)
             delivery.add_done_callback(self.deliveries.discard)
 
     # -- worker events ---------------------------------------------------------------------
-
-    async def _read_events(self) -> None:
-        assert self.channel is not None
-        while (message := await self.channel.receive()) is not None:
-            self._dispatch(message)
 
     def _dispatch(self, message: events.Message) -> None:
         prediction_id = getattr(message, "id", None)
@@ -298,12 +318,10 @@ class Supervisor:
             waiter = self.health_waiters.get(message.id)
             if waiter is not None and not waiter.done():
                 waiter.set_result(message)
-        elif isinstance(message, events.Log) and (
-            prediction_id is None or prediction_id not in self.queues
-        ):
+        elif (prediction := self.predictions.get(prediction_id or "")) is not None:
+            self._route(prediction, message)
+        elif isinstance(message, events.Log):
             self._worker_log(message)
-        elif prediction_id in self.queues:
-            self.queues[prediction_id].put_nowait(message)
 
     def _worker_log(self, message: events.Log) -> None:
         if self.state == "STARTING":
@@ -319,6 +337,10 @@ class Supervisor:
             self.slots += message.concurrency - self.settings.concurrency
         for component in ("Input", "TrainingInput"):  # compiled now, not on the first request
             self.validator(component)
+        # What is alive now (modules, the app, schema, validators) lives as long as the server:
+        # out of the collector's sight, a full collection takes microseconds, not milliseconds
+        # that every request in flight would wait for.
+        gc.freeze()
         self.state = "READY"
         self.setup.status = "succeeded"
         self.setup.completed_at = now()
@@ -344,13 +366,24 @@ class Supervisor:
             return
         self.state = "DEFUNCT"
         log.error("the worker exited with status %s; the model can no longer predict", code)
-        for prediction_id, queue in list(self.queues.items()):
-            queue.put_nowait(events.Done(prediction_id, f"Worker crashed (exit status {code})"))
+        for prediction in list(self.predictions.values()):
+            self._route(
+                prediction, events.Done(prediction.id, f"Worker crashed (exit status {code})")
+            )
 
 
-def _workdir_root() -> str:
-    os.makedirs(WORKDIR_ROOT, exist_ok=True)
-    return WORKDIR_ROOT
+def _carries_files(message: events.Message) -> bool:
+    if isinstance(message, events.Output):
+        return _has_files(message.value)
+    return isinstance(message, events.Done) and message.final and _has_files(message.output)
+
+
+def _has_files(value: Any) -> bool:
+    if isinstance(value, dict):
+        return FILE_MARKER in value or any(_has_files(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_has_files(item) for item in value)
+    return False
 
 
 def _safe(prediction_id: str) -> str:
