@@ -74,6 +74,17 @@ STREAM_HISTORY_CAPACITY = EnvVar(
     "Server-Sent Events kept per prediction for clients that reconnect (0 disables replay).",
     "1024",
 )
+STREAM_MAX_SUBSCRIBERS = EnvVar(
+    "PYCOG_STREAM_MAX_SUBSCRIBERS",
+    "Server-Sent Events streams one prediction may have at once; more get 429 (pycog only).",
+    "1024",
+)
+STREAM_SUBSCRIBER_BACKLOG = EnvVar(
+    "PYCOG_STREAM_SUBSCRIBER_BACKLOG",
+    "Events a slow Server-Sent Events client may fall behind before its stream ends with a "
+    "`lagged` error (pycog only).",
+    "1024",
+)
 WEBHOOK_AUTH_TOKEN = EnvVar(
     "WEBHOOK_AUTH_TOKEN", "Sent as `Authorization: Bearer <token>` with every webhook."
 )

@@ -96,6 +96,65 @@ def test_sse_reattach_with_put_replays_history(serve):
     assert [d["chunk"] for n, d in events if n == "output"] == ["t0 ", "t1 ", "t2 ", "t3 "]
 
 
+def test_sse_reattach_after_history_overflow_says_how_much_was_dropped(serve):
+    env = {"COG_STREAM_HISTORY_CAPACITY": "4"}
+    with serve("stream", env=env) as server, server.client() as client:
+        client.put(
+            "/predictions/h1",
+            json={"input": {"count": 50, "delay": 0.05}},
+            headers={"Prefer": "respond-async"},
+        )
+        time.sleep(1.0)  # start, then a log and an output per item: well over 4 events
+        with client.stream(
+            "PUT", "/predictions/h1", json={}, headers={"Accept": "text/event-stream"}
+        ) as response:
+            events = read_sse(response)
+        client.post("/predictions/h1/cancel")
+    [(name, data)] = events
+    assert name == "error"
+    assert data["error"] == "SSE stream replay truncated; events were dropped"
+    assert data["skipped"] >= 5
+
+
+def test_more_streams_than_allowed_on_one_prediction_get_429(serve):
+    env = {"PYCOG_STREAM_MAX_SUBSCRIBERS": "2"}
+    with serve("stream", env=env) as server, server.client() as client:
+        client.put(
+            "/predictions/m1",
+            json={"input": {"count": 20, "delay": 0.1}},
+            headers={"Prefer": "respond-async"},
+        )
+        sse = {"Accept": "text/event-stream"}
+        with (
+            client.stream("PUT", "/predictions/m1", json={}, headers=sse) as first,
+            client.stream("PUT", "/predictions/m1", json={}, headers=sse) as second,
+        ):
+            assert first.status_code == second.status_code == 200
+            third = client.put("/predictions/m1", json={}, headers=sse)
+            assert third.status_code == 429
+            assert third.json() == {"error": "Too many stream subscribers"}
+            client.post("/predictions/m1/cancel")
+
+
+def test_a_client_that_stops_reading_is_told_it_lagged_and_its_stream_ends(serve):
+    env = {"PYCOG_STREAM_SUBSCRIBER_BACKLOG": "32"}
+    with serve("stream", env=env) as server, server.client() as client:
+        # 300 outputs of 200 kB: far more than the socket buffers hold for a client not reading
+        request = {"input": {"count": 300, "pad": 200_000}}
+        sse = {"Accept": "text/event-stream"}
+        with client.stream("POST", "/predictions", json=request, headers=sse) as response:
+            wait_until(lambda: server.health()["status"] == "READY", 60)
+            events = read_sse(response)
+        assert events[-1] == (
+            "error",
+            {"error": "SSE stream lagged; events were dropped", "skipped": events[-1][1]["skipped"]},
+        )
+        assert events[-1][1]["skipped"] > 32
+        assert "completed" not in [name for name, _ in events]
+        assert len([name for name, _ in events if name == "output"]) < 300
+        assert client.post("/predictions", json={"input": {"count": 1}}).status_code == 200
+
+
 def test_sse_on_a_model_that_does_not_stream_is_406(serve):
     with serve("echo") as server, server.client() as client:
         response = client.post(

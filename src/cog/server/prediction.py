@@ -22,6 +22,10 @@ def _history_capacity() -> int:
     return envvars.STREAM_HISTORY_CAPACITY.get_int() or 0
 
 
+def _subscriber_backlog() -> int:
+    return max(1, envvars.STREAM_SUBSCRIBER_BACKLOG.get_int() or 1)
+
+
 @dataclass
 class StreamEvent:
     name: str
@@ -50,7 +54,9 @@ class Prediction:
     done: asyncio.Event = field(default_factory=asyncio.Event)
     history: list[StreamEvent] = field(default_factory=list)
     dropped: int = 0
-    subscribers: list[asyncio.Queue[StreamEvent | None]] = field(default_factory=list)
+    subscribers: dict[asyncio.Queue[StreamEvent | None], int] = field(default_factory=dict)
+    """Each stream's queue, and how many events it may hold before its client counts as lagging
+    (its replayed history is not held against it)."""
     cancel_on_disconnect: bool = False
     streamed: bool = False
     """An SSE answer follows this prediction: it may subscribe only after the end, and then
@@ -95,8 +101,28 @@ class Prediction:
             if len(self.history) > self.history_capacity:
                 self.history.pop(0)
                 self.dropped += 1
-        for queue in self.subscribers:
-            queue.put_nowait(event)
+        lagging = []
+        for queue, limit in self.subscribers.items():
+            if queue.qsize() >= limit:
+                lagging.append(queue)
+            else:
+                queue.put_nowait(event)
+        for queue in lagging:
+            self._end_lagging(queue)
+
+    def _end_lagging(self, queue: asyncio.Queue[StreamEvent | None]) -> None:
+        """A client too slow to keep up: what it has not read is dropped and its stream ends
+        with an error saying so, rather than the server holding events for it without bound."""
+        skipped = queue.qsize() + 1
+        while not queue.empty():
+            queue.get_nowait()
+        lagged = {"error": "SSE stream lagged; events were dropped", "skipped": skipped}
+        queue.put_nowait(StreamEvent("error", lagged))
+        queue.put_nowait(None)
+        del self.subscribers[queue]
+
+    def has_room_for_a_stream(self) -> bool:
+        return len(self.subscribers) < (envvars.STREAM_MAX_SUBSCRIBERS.get_int() or 0)
 
     def subscribe(self) -> asyncio.Queue[StreamEvent | None]:
         queue: asyncio.Queue[StreamEvent | None] = asyncio.Queue()
@@ -104,12 +130,11 @@ class Prediction:
             queue.put_nowait(event)
         if self.done.is_set():
             queue.put_nowait(None)
-        self.subscribers.append(queue)
+        self.subscribers[queue] = queue.qsize() + _subscriber_backlog()
         return queue
 
     def unsubscribe(self, queue: asyncio.Queue[StreamEvent | None]) -> int:
-        if queue in self.subscribers:
-            self.subscribers.remove(queue)
+        self.subscribers.pop(queue, None)
         return len(self.subscribers)
 
     def when_done(self) -> asyncio.Future[None]:

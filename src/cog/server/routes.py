@@ -25,6 +25,7 @@ NOT_READY = {
     "status": "failed",
 }
 AT_CAPACITY = {"error": "At capacity - all prediction slots busy", "status": "failed"}
+TOO_MANY_STREAMS = {"error": "Too many stream subscribers"}
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 NO_STREAMING = {
     "error": "This model does not support streaming responses. Add @cog.streaming to "
@@ -220,6 +221,8 @@ def _schema_streams(supervisor: Supervisor) -> bool:
 
 async def _attach(supervisor: Supervisor, call: Call, prediction: Prediction) -> Reply | Prediction:
     if call.mode == "sse":
+        if not prediction.has_room_for_a_stream():
+            return Reply(429, TOO_MANY_STREAMS)
         return prediction
     if call.mode == "async" or call.put:
         return Reply(202, prediction.snapshot())
