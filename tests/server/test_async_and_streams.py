@@ -147,7 +147,10 @@ def test_a_client_that_stops_reading_is_told_it_lagged_and_its_stream_ends(serve
             events = read_sse(response)
         assert events[-1] == (
             "error",
-            {"error": "SSE stream lagged; events were dropped", "skipped": events[-1][1]["skipped"]},
+            {
+                "error": "SSE stream lagged; events were dropped",
+                "skipped": events[-1][1]["skipped"],
+            },
         )
         assert events[-1][1]["skipped"] > 32
         assert "completed" not in [name for name, _ in events]
