@@ -17,6 +17,20 @@ def wait_until(condition, timeout=15.0):
     raise AssertionError("condition not met in time")
 
 
+SSE = {"Accept": "text/event-stream"}
+
+
+def start_async(client, prediction_id, inputs):
+    client.put(
+        f"/predictions/{prediction_id}", json={"input": inputs}, headers={"Prefer": "respond-async"}
+    )
+
+
+def reattach_sse(client, prediction_id):
+    with client.stream("PUT", f"/predictions/{prediction_id}", json={}, headers=SSE) as response:
+        return read_sse(response)
+
+
 def test_respond_async_sends_webhooks(serve):
     with Receiver() as receiver, serve("stream") as server, server.client() as client:
         response = client.post(
@@ -83,32 +97,18 @@ def test_sse_streams_every_event_in_order(serve):
 
 def test_sse_reattach_with_put_replays_history(serve):
     with serve("stream") as server, server.client() as client:
-        client.put(
-            "/predictions/s1",
-            json={"input": {"count": 4, "delay": 0.2}},
-            headers={"Prefer": "respond-async"},
-        )
+        start_async(client, "s1", {"count": 4, "delay": 0.2})
         time.sleep(0.5)
-        with client.stream(
-            "PUT", "/predictions/s1", json={}, headers={"Accept": "text/event-stream"}
-        ) as response:
-            events = read_sse(response)
+        events = reattach_sse(client, "s1")
     assert [d["chunk"] for n, d in events if n == "output"] == ["t0 ", "t1 ", "t2 ", "t3 "]
 
 
 def test_sse_reattach_after_history_overflow_says_how_much_was_dropped(serve):
     env = {"COG_STREAM_HISTORY_CAPACITY": "4"}
     with serve("stream", env=env) as server, server.client() as client:
-        client.put(
-            "/predictions/h1",
-            json={"input": {"count": 50, "delay": 0.05}},
-            headers={"Prefer": "respond-async"},
-        )
+        start_async(client, "h1", {"count": 50, "delay": 0.05})
         time.sleep(1.0)  # start, then a log and an output per item: well over 4 events
-        with client.stream(
-            "PUT", "/predictions/h1", json={}, headers={"Accept": "text/event-stream"}
-        ) as response:
-            events = read_sse(response)
+        events = reattach_sse(client, "h1")
         client.post("/predictions/h1/cancel")
     [(name, data)] = events
     assert name == "error"
@@ -119,18 +119,13 @@ def test_sse_reattach_after_history_overflow_says_how_much_was_dropped(serve):
 def test_more_streams_than_allowed_on_one_prediction_get_429(serve):
     env = {"PYCOG_STREAM_MAX_SUBSCRIBERS": "2"}
     with serve("stream", env=env) as server, server.client() as client:
-        client.put(
-            "/predictions/m1",
-            json={"input": {"count": 20, "delay": 0.1}},
-            headers={"Prefer": "respond-async"},
-        )
-        sse = {"Accept": "text/event-stream"}
+        start_async(client, "m1", {"count": 20, "delay": 0.1})
         with (
-            client.stream("PUT", "/predictions/m1", json={}, headers=sse) as first,
-            client.stream("PUT", "/predictions/m1", json={}, headers=sse) as second,
+            client.stream("PUT", "/predictions/m1", json={}, headers=SSE) as first,
+            client.stream("PUT", "/predictions/m1", json={}, headers=SSE) as second,
         ):
             assert first.status_code == second.status_code == 200
-            third = client.put("/predictions/m1", json={}, headers=sse)
+            third = client.put("/predictions/m1", json={}, headers=SSE)
             assert third.status_code == 429
             assert third.json() == {"error": "Too many stream subscribers"}
             client.post("/predictions/m1/cancel")
@@ -141,8 +136,7 @@ def test_a_client_that_stops_reading_is_told_it_lagged_and_its_stream_ends(serve
     with serve("stream", env=env) as server, server.client() as client:
         # 300 outputs of 200 kB: far more than the socket buffers hold for a client not reading
         request = {"input": {"count": 300, "pad": 200_000}}
-        sse = {"Accept": "text/event-stream"}
-        with client.stream("POST", "/predictions", json=request, headers=sse) as response:
+        with client.stream("POST", "/predictions", json=request, headers=SSE) as response:
             wait_until(lambda: server.health()["status"] == "READY", 60)
             events = read_sse(response)
         assert events[-1] == (
