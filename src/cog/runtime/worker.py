@@ -118,9 +118,8 @@ class Worker:
         if inspect.isgenerator(result):
             for item in result:
                 self.channel.send(Output(message.id, encode(item, message.workdir)))
-            outcome.iterator = (
-                True  # once exhausted: a generator that raised is reported as not one
-            )
+            # Set once exhausted: a generator that raised is reported as not one.
+            outcome.iterator = True
             return
         outcome.output = encode(result, message.workdir)
         outcome.final = True
@@ -261,9 +260,7 @@ class _Outcome:
     final: bool = False
 
     def done(self, prediction_id: str) -> Done:
-        return Done(
-            prediction_id, self.error, self.canceled, self.iterator, self.output, self.final
-        )
+        return Done(prediction_id, **vars(self))  # vars: the output is not copied
 
 
 def _settle(future: Future[Any], function: Any) -> None:

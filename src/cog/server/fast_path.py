@@ -16,7 +16,7 @@ from typing import Any
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .prediction import Prediction
-from .requests import BadRequest, mode_of, parse_envelope
+from .requests import BadRequest, mode_of, parse_envelope, trace_headers
 from .routes import SSE_HEADERS, Call, Reply, create, sse_events, wait_for_disconnect
 from .supervisor import Supervisor
 
@@ -48,8 +48,7 @@ class FastPredictions:
             return
         headers = _headers(scope)
         mode = mode_of(headers.get("accept", ""), headers.get("prefer", ""))
-        trace = {k: v for k in ("traceparent", "tracestate") if (v := headers.get(k))}
-        call = Call(kind, mode, False, trace, receive)
+        call = Call(kind, mode, False, trace_headers(headers), receive)
         try:
             body = await _body(receive)
             if body is None:

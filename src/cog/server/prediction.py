@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,12 +19,20 @@ def now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat().replace("+00:00", "Z")
 
 
+# The stream limits come from the environment, read once per server (not per prediction).
+@functools.cache
 def _history_capacity() -> int:
     return envvars.STREAM_HISTORY_CAPACITY.get_int() or 0
 
 
+@functools.cache
 def _subscriber_backlog() -> int:
     return max(1, envvars.STREAM_SUBSCRIBER_BACKLOG.get_int() or 1)
+
+
+@functools.cache
+def _max_subscribers() -> int:
+    return envvars.STREAM_MAX_SUBSCRIBERS.get_int() or 0
 
 
 @dataclass
@@ -61,7 +70,6 @@ class Prediction:
     streamed: bool = False
     """An SSE answer follows this prediction: it may subscribe only after the end, and then
     replays the history, `completed` included."""
-    history_capacity: int = field(default_factory=_history_capacity)
     ended: list[asyncio.Future[None]] = field(default_factory=list)
     workdir: str = ""
 
@@ -96,9 +104,10 @@ class Prediction:
 
     def publish(self, name: str, data: dict[str, Any]) -> None:
         event = StreamEvent(name, data)
-        if self.history_capacity:
+        capacity = _history_capacity()
+        if capacity:
             self.history.append(event)
-            if len(self.history) > self.history_capacity:
+            if len(self.history) > capacity:
                 self.history.pop(0)
                 self.dropped += 1
         lagging = []
@@ -122,7 +131,7 @@ class Prediction:
         del self.subscribers[queue]
 
     def has_room_for_a_stream(self) -> bool:
-        return len(self.subscribers) < (envvars.STREAM_MAX_SUBSCRIBERS.get_int() or 0)
+        return len(self.subscribers) < _max_subscribers()
 
     def subscribe(self) -> asyncio.Queue[StreamEvent | None]:
         queue: asyncio.Queue[StreamEvent | None] = asyncio.Queue()

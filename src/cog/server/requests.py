@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,6 +91,11 @@ def _envelope(data: dict[str, Any]) -> Envelope:
 
 def response_mode(request: Request) -> str:
     return mode_of(request.headers.get("accept", ""), request.headers.get("prefer", ""))
+
+
+def trace_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """The W3C trace headers of a request, passed on to its webhooks."""
+    return {k: v for k in ("traceparent", "tracestate") if (v := headers.get(k))}
 
 
 def mode_of(accept: str, prefer: str) -> str:

@@ -15,7 +15,14 @@ from starlette.types import Receive
 
 from .._version import __version__
 from .prediction import Prediction
-from .requests import BadRequest, Envelope, new_prediction_id, read_envelope, response_mode
+from .requests import (
+    BadRequest,
+    Envelope,
+    new_prediction_id,
+    read_envelope,
+    response_mode,
+    trace_headers,
+)
 from .supervisor import Busy, NotReady, Supervisor
 from .webhooks import WebhookSender
 
@@ -157,7 +164,7 @@ async def cancel_prediction(request: Request) -> Response:
 
 def _call(request: Request) -> Call:
     kind = "training" if request.url.path.startswith("/trainings") else "prediction"
-    trace = {k: v for k in ("traceparent", "tracestate") if (v := request.headers.get(k))}
+    trace = trace_headers(request.headers)
     return Call(kind, response_mode(request), request.method == "PUT", trace, request.receive)
 
 

@@ -10,6 +10,13 @@ from pathlib import Path
 from .errors import DownloadError
 
 
+def pwrite_all(fd: int, data: memoryview, offset: int) -> None:
+    """Write all of `data` at `offset` (no shared file position, so threads need no lock)."""
+    done = 0
+    while done < len(data):
+        done += os.pwrite(fd, data[done:], offset + done)
+
+
 class FileConsumer:
     """Writes each piece at its offset into a temporary file beside the destination; `commit()`
     checks the size and renames it into place, `abort()` removes it. Transfer threads write
@@ -28,11 +35,9 @@ class FileConsumer:
             os.ftruncate(self.fd, size)
 
     def write(self, offset: int, data: memoryview) -> None:
-        done = 0
-        while done < len(data):
-            done += os.pwrite(self.fd, data[done:], offset + done)
+        pwrite_all(self.fd, data, offset)
         with self._count:
-            self.written += done
+            self.written += len(data)
 
     def commit(self, size: int) -> None:
         os.close(self.fd)

@@ -23,6 +23,7 @@ from typing import IO, TYPE_CHECKING, cast
 if TYPE_CHECKING:
     from _typeshed import StrOrBytesPath
 
+from .consumers import pwrite_all
 from .errors import Stopped, UnsafeArchiveEntry
 
 LZ4_MAGIC = b"\x04\x22\x4d\x18"
@@ -44,6 +45,10 @@ class _Placed:
     remaining: int
 
 
+def _start(region: _Placed) -> int:
+    return region.start
+
+
 class ArchiveStream:
     """Chunks of `chunk` bytes arrive from transfer threads in any order (each chunk's own
     bytes in order); the extractor reads them in order, as a forward-only file.
@@ -58,7 +63,6 @@ class ArchiveStream:
         self.chunk, self.window = chunk, window
         self.pieces: dict[int, memoryview] = {}
         self.placed: list[_Placed] = []
-        self.placed_starts: list[int] = []
         self.spare: list[bytearray] = []
         self.size: int | None = None
         self.position = 0
@@ -87,7 +91,7 @@ class ArchiveStream:
                     data, offset = data[taken:], offset + taken
                     continue
             take = min(len(data), region.end - offset)
-            _pwrite_all(region.fd, data[:take], offset - region.start)
+            pwrite_all(region.fd, data[:take], offset - region.start)
             with self.condition:
                 self._written(region, take)
             data, offset = data[take:], offset + take
@@ -110,7 +114,7 @@ class ArchiveStream:
         return take
 
     def _region_at(self, offset: int) -> _Placed | None:
-        index = bisect.bisect_right(self.placed_starts, offset) - 1
+        index = bisect.bisect_right(self.placed, offset, key=_start) - 1
         if index >= 0 and offset < self.placed[index].end:
             return self.placed[index]
         return None
@@ -178,11 +182,10 @@ class ArchiveStream:
             start, end = self.position, self.position + size
             region = _Placed(start, end, fd, path, mtime, size)
             self.placed.append(region)
-            self.placed_starts.append(start)
             for offset in sorted(k for k in self.pieces if start <= k < end):
                 view = self.pieces.pop(offset)
                 inside = view[: end - offset]
-                _pwrite_all(fd, inside, offset - start)
+                pwrite_all(fd, inside, offset - start)
                 if len(view) > len(inside):
                     self.pieces[end] = view[len(inside) :]
                 else:
@@ -229,12 +232,6 @@ class ArchiveStream:
         buffer = view.obj
         assert isinstance(buffer, bytearray)
         self.spare.append(buffer)
-
-
-def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
-    done = 0
-    while done < len(data):
-        done += os.pwrite(fd, data[done:], offset + done)
 
 
 class _PlacingTar(tarfile.TarFile):

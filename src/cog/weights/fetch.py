@@ -106,23 +106,26 @@ class Fetcher:
                     raise DownloadError(f"{url}: the server answered HTTP {response.status}")
                 probe = _probe_of(response, url)
                 on_probe(probe)
-                return probe, self._read_tolerant(response, 0, sink)
+                reached, _dropped = self._read_kept(response, 0, None, sink)
+                return probe, reached  # the caller resumes what a dropped connection lost
         raise DownloadError(f"{url}: more than {MAX_REDIRECTS} redirects")
 
-    def _read_tolerant(self, response: http.client.HTTPResponse, start: int, sink: Sink) -> int:
-        """Read a body until it ends or the connection drops; returns the next offset."""
-        offset = start
+    def _read_kept(
+        self, response: http.client.HTTPResponse, start: int, end: int | None, sink: Sink
+    ) -> tuple[int, Exception | None]:
+        """Read a body until it ends or the connection drops, keeping what arrived: the next
+        offset, and the network error that cut it short (if one did)."""
+        reached = start
 
         def tracked(at: int, data: memoryview) -> None:
-            nonlocal offset
+            nonlocal reached
             sink(at, data)
-            offset = at + len(data)
+            reached = at + len(data)
 
         try:
-            self.read_body(response, start, None, tracked)
-        except NETWORK_ERRORS:
-            pass  # what arrived is kept; the caller resumes from `offset`
-        return offset
+            return self.read_body(response, start, end, tracked), None
+        except NETWORK_ERRORS as exc:
+            return reached, exc
 
     def _give_up_or_wait(self, url: str, attempt: int, exc: BaseException) -> None:
         if isinstance(exc, ssl.SSLCertVerificationError):
@@ -186,30 +189,20 @@ class Fetcher:
         return [route for route in routes if route is not None]
 
     def _fetch_once(self, url: str, offset: int, end: int, sink: Sink) -> int:
-        """One request for [offset, end]; returns the next offset. A dropped connection
-        raises after the bytes that arrived were delivered."""
-        reached = offset
-
-        def tracked(at: int, data: memoryview) -> None:
-            nonlocal reached
-            sink(at, data)
-            reached = at + len(data)
-
+        """One request for [offset, end]; returns the next offset. A connection that drops
+        before any byte arrived raises; after some, the caller resumes from the returned one."""
         headers = {**self.headers, "Range": f"bytes={offset}-{end}"}
-        try:
-            with self.connections.request(url, headers) as response:
-                if response.status in RETRYABLE_STATUS:
-                    raise _Retry(f"HTTP {response.status}")
-                if response.status != 206:
-                    raise DownloadError(
-                        f"{url}: expected 206 Partial Content for a range, "
-                        f"got HTTP {response.status}"
-                    )
-                return self.read_body(response, offset, end, tracked)
-        except NETWORK_ERRORS:
-            if reached > offset:
-                return reached  # the caller resumes from here
-            raise
+        with self.connections.request(url, headers) as response:
+            if response.status in RETRYABLE_STATUS:
+                raise _Retry(f"HTTP {response.status}")
+            if response.status != 206:
+                raise DownloadError(
+                    f"{url}: expected 206 Partial Content for a range, got HTTP {response.status}"
+                )
+            reached, dropped = self._read_kept(response, offset, end, sink)
+        if dropped is not None and reached == offset:
+            raise dropped
+        return reached
 
     def fetch_stream(self, url: str, skip: int, sink: Sink) -> int:
         """A whole body in one stream (servers without ranges). A retry starts over and skips
