@@ -36,16 +36,65 @@ def test_simple_schemas_accept_exactly_what_jsonschema_accepts(kind, nullable, v
     assert (not errors) == jsonschema.Draft7Validator(reference).is_valid(value)
 
 
-def test_a_refused_value_gets_jsonschemas_message():
+def test_a_refused_value_gets_cogs_message():
     validator = InputValidator(_schema({"type": "number", "title": "V"}), "Input")
     _, errors = validator.validate({"v": "fast"})
     assert errors == [
         {
             "loc": ["body", "input", "v"],
-            "msg": "'fast' is not of type 'number'",
+            "msg": '"fast" is not of type "number"',
             "type": "value_error",
         }
     ]
+
+
+def test_every_error_of_an_input_is_reported():
+    prop = {"type": "string", "maxLength": 3, "pattern": "^[a-z]+$"}
+    _, errors = InputValidator(_schema(prop), "Input").validate({"v": "ABCDE"})
+    assert [error["msg"] for error in errors] == [
+        '"ABCDE" is longer than 3 characters',
+        '"ABCDE" does not match "^[a-z]+$"',
+    ]
+
+
+def test_list_items_are_located_as_cog_locates_them():
+    prop = {"type": "array", "items": {"type": "string"}}
+    _, errors = InputValidator(_schema(prop), "Input").validate({"v": ["a", 5, "b", None]})
+    assert [error["loc"] for error in errors] == [
+        ["body", "input", "v/1"],
+        ["body", "input", "v/3"],
+    ]
+    assert errors[1]["msg"] == 'null is not of type "string"'
+
+
+def test_a_nullable_input_reports_the_errors_of_its_type():
+    prop = {"type": "integer", "maximum": 5.0, "nullable": True}
+    _, errors = InputValidator(_schema(prop), "Input").validate({"v": 9})
+    assert [error["msg"] for error in errors] == ["9 is greater than the maximum of 5"]
+
+
+SECRET = {"type": "string", "format": "password", "writeOnly": True, "x-cog-secret": True}
+
+
+def test_secrets_are_masked_in_the_shown_input_and_in_messages():
+    schema = _schema(SECRET)
+    properties = schema["components"]["schemas"]["Input"]["properties"]
+    properties["keys"] = {"type": "array", "items": SECRET}
+    properties["plain"] = {"type": "string"}
+    validator = InputValidator(schema, "Input")
+    values = {"v": "hunter2", "keys": ["k-1", "k-2"], "plain": "shown"}
+    known, errors = validator.validate(values)
+    assert errors == []
+    assert known == values  # the model gets the plaintext
+    assert validator.masked(known) == {
+        "v": "**********",
+        "keys": ["**********", "**********"],
+        "plain": "shown",
+    }
+    _, errors = validator.validate({"v": ['hun"ter2']})
+    assert "hun" not in errors[0]["msg"]
+    assert errors[0]["msg"] == '["**********"] is not of type "string"'
+
 
 
 def test_schemas_with_constraints_use_jsonschema():

@@ -7,6 +7,9 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
 from . import routes
@@ -29,6 +32,18 @@ def _warm_imports() -> None:
     with contextlib.suppress(ImportError):  # loaded lazily by anyio's module __getattr__
         import anyio._core._sockets
         import anyio._core._streams  # noqa: F401
+
+
+async def _empty_answer(request: Request, exc: Exception) -> Response:
+    """Unknown paths and methods as Cog answers them: the status, no body (and for a wrong
+    method, the methods the path allows)."""
+    assert isinstance(exc, HTTPException)
+    allowed = (exc.headers or {}).get("Allow")
+    headers = {}
+    if allowed:
+        methods = sorted(m.strip() for m in allowed.split(","))
+        headers["Allow"] = ",".join(sorted(methods, key=lambda m: m == "HEAD"))
+    return Response(status_code=exc.status_code, headers=headers)
 
 
 def _routes() -> list[Route]:
@@ -67,7 +82,9 @@ def create_app(
         finally:
             await supervisor.stop()
 
-    app = Starlette(routes=_routes(), lifespan=lifespan)
+    handlers = {404: _empty_answer, 405: _empty_answer}
+    app = Starlette(routes=_routes(), lifespan=lifespan, exception_handlers=handlers)
+    app.router.redirect_slashes = False  # Cog answers `/predictions/` with 404, not 307
     app.state.supervisor = supervisor
     app.state.ready_file = ReadyFile()
     app.state.request_shutdown = request_shutdown

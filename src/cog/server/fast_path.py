@@ -24,6 +24,7 @@ _KINDS = {"/predictions": "prediction", "/trainings": "training"}
 _HEADERS = frozenset({"content-type", "accept", "prefer", "traceparent", "tracestate"})
 _SERVER_ERROR = b"Internal Server Error"
 _JSON = b"application/json"
+_TEXT = b"text/plain; charset=utf-8"
 # As StreamingResponse(media_type="text/event-stream", headers=SSE_HEADERS) has them.
 _SSE_HEADERS = [
     *(
@@ -55,21 +56,21 @@ class FastPredictions:
                 return  # the client went away before it finished sending
             answer = await self._answer(call, body, headers.get("content-type", ""))
             if not isinstance(answer, Prediction):
-                content = b"" if answer.body is None else _render(answer.body)
+                content, media_type = _content(answer.body)
         except Exception:
             # As Starlette's ServerErrorMiddleware: a plain 500, and the error for the log.
-            await _send(send, 500, _SERVER_ERROR, b"text/plain; charset=utf-8")
+            await _send(send, 500, _SERVER_ERROR, _TEXT)
             raise
         if isinstance(answer, Prediction):  # an error once the stream has begun is only logged
             await _stream(receive, send, sse_events(self.supervisor, answer))
             return
-        await _send(send, answer.status, content, None if answer.body is None else _JSON)
+        await _send(send, answer.status, content, media_type)
 
     async def _answer(self, call: Call, body: bytes, content_type: str) -> Reply | Prediction:
         try:
             envelope = parse_envelope(body, content_type)
         except BadRequest as exc:
-            return Reply(exc.status, exc.body)
+            return Reply(exc.status, exc.text)
         return await create(self.supervisor, call, envelope)
 
 
@@ -122,6 +123,14 @@ async def _body(receive: Receive) -> bytes | None:
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             return b"".join(chunks)
+
+
+def _content(body: Any) -> tuple[bytes, bytes | None]:
+    if body is None:
+        return b"", None
+    if isinstance(body, str):
+        return body.encode(), _TEXT
+    return _render(body), _JSON
 
 
 def _render(body: Any) -> bytes:

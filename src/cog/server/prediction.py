@@ -47,6 +47,9 @@ class Prediction:
 
     id: str
     input: dict[str, Any]
+    """What the model gets (Secrets in plaintext); never shown: see `shown_input`."""
+    shown_input: dict[str, Any] | None = None
+    """The input as clients see it, each Secret masked (`input` when it has none)."""
     created_at: str = field(default_factory=now)
     status: str = "starting"
     started_at: str | None = None
@@ -85,7 +88,7 @@ class Prediction:
     def snapshot(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "id": self.id,
-            "input": self.input,
+            "input": self.input if self.shown_input is None else self.shown_input,
             "status": self.status,
             "created_at": self.created_at,
             "started_at": self.started_at,

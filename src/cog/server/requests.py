@@ -9,38 +9,32 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import PlainTextResponse
+
+from . import envelope_errors
 
 
 class BadRequest(Exception):
-    """The request cannot be used; carries the status and JSON body to answer with."""
+    """The request cannot be used: the status, and the plain-text line Cog answers with."""
 
-    def __init__(self, status: int, body: dict[str, Any]) -> None:
-        super().__init__(body)
+    def __init__(self, status: int, text: str) -> None:
+        super().__init__(text)
         self.status = status
-        self.body = body
+        self.text = text
 
     @property
-    def response(self) -> JSONResponse:
-        return JSONResponse(self.body, status_code=self.status)
+    def response(self) -> PlainTextResponse:
+        return PlainTextResponse(self.text, status_code=self.status)
 
 
 @dataclass
 class Envelope:
     id: str | None = None
-    input: dict[str, Any] = field(default_factory=dict)
+    input: Any = field(default_factory=dict)
+    """An object when valid; anything else is refused by input validation, as Cog does."""
     context: dict[str, str] = field(default_factory=dict)
     webhook: str | None = None
     webhook_events_filter: list[str] | None = None
-
-
-def _error(status: int, message: str) -> BadRequest:
-    return BadRequest(status, {"detail": message})
-
-
-def _invalid(location: list[str], message: str) -> BadRequest:
-    detail = [{"loc": ["body", *location], "msg": message, "type": "value_error"}]
-    return BadRequest(422, {"detail": detail})
 
 
 async def read_envelope(request: Request) -> Envelope:
@@ -48,45 +42,46 @@ async def read_envelope(request: Request) -> Envelope:
 
 
 def parse_envelope(body: bytes, content_type: str) -> Envelope:
-    """The request body as an envelope; an empty body is `{}` (as in Cog)."""
-    if not body.strip():
+    """The request body as an envelope. As in Cog, a request without a Content-Type has none
+    (whatever it sends), and one with another type than JSON is refused."""
+    if not content_type:
         return Envelope()
-    if content_type and "json" not in content_type:
-        raise _error(415, f"Content-Type must be application/json, not {content_type}")
+    if "json" not in content_type:
+        raise BadRequest(415, envelope_errors.NOT_JSON)
     try:
         data = json.loads(body)
     except ValueError as exc:
-        raise _error(400, f"the request body is not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise _invalid([], "the request body must be a JSON object")
-    return _envelope(data)
+        raise _syntax_error(body, exc) from None
+    if type(data) is not dict or not _plain(data):
+        misfit = envelope_errors.envelope_misfit(data)
+        if misfit is not None:
+            text = envelope_errors.describe(body.decode("utf-8", "replace"), misfit)
+            raise BadRequest(misfit.status, text)
+    return Envelope(
+        id=data.get("id"),
+        input={} if data.get("input") is None else data["input"],
+        context=data.get("context") or {},
+        webhook=data.get("webhook"),
+        webhook_events_filter=data.get("webhook_events_filter"),
+    )
 
 
-def _envelope(data: dict[str, Any]) -> Envelope:
-    envelope = Envelope()
-    if data.get("id") is not None:
-        if not isinstance(data["id"], str) or not data["id"]:
-            raise _invalid(["id"], "id must be a non-empty string")
-        envelope.id = data["id"]
-    raw_input = data.get("input")
-    if raw_input is not None and not isinstance(raw_input, dict):
-        raise _invalid(["input"], "input must be an object")
-    envelope.input = raw_input or {}
-    context = data.get("context") or {}
-    if not isinstance(context, dict):
-        raise _invalid(["context"], "context must be an object of strings")
-    envelope.context = {str(k): str(v) for k, v in context.items()}
-    webhook = data.get("webhook")
-    if webhook is not None and (not isinstance(webhook, str) or "://" not in webhook):
-        raise _invalid(["webhook"], "webhook must be an http(s) URL")
-    envelope.webhook = webhook
-    events = data.get("webhook_events_filter")
-    if events is not None and not (
-        isinstance(events, list) and all(isinstance(e, str) for e in events)
-    ):
-        raise _invalid(["webhook_events_filter"], "webhook_events_filter must be a list of events")
-    envelope.webhook_events_filter = events
-    return envelope
+def _plain(data: dict[str, Any]) -> bool:
+    """Whether the envelope surely fits, checked cheaply (the usual body has no context or
+    events filter, and a string id); when not, `envelope_misfit` looks closely."""
+    return (
+        type(data.get("id", "")) is str
+        and type(data.get("webhook", "")) is str
+        and "context" not in data
+        and "webhook_events_filter" not in data
+    )
+
+
+def _syntax_error(body: bytes, exc: ValueError) -> BadRequest:
+    text = body.decode("utf-8", "replace")
+    if isinstance(exc, json.JSONDecodeError):
+        return BadRequest(400, envelope_errors.syntax_error(text, exc))
+    return BadRequest(400, f"{envelope_errors.PARSE}{exc}")
 
 
 def response_mode(request: Request) -> str:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.types import Receive
 
 from .._version import __version__
@@ -125,7 +125,7 @@ class Call:
 
 @dataclass
 class Reply:
-    """A JSON answer; an empty body when `body` is None."""
+    """A JSON answer; plain text when `body` is a string, an empty body when it is None."""
 
     status: int
     body: Any = None
@@ -178,6 +178,8 @@ async def _respond(request: Request, call: Call, envelope: Envelope | None) -> R
         return _stream(request, answer)
     if answer.body is None:
         return Response(status_code=answer.status)
+    if isinstance(answer.body, str):
+        return PlainTextResponse(answer.body, status_code=answer.status)
     return JSONResponse(answer.body, status_code=answer.status)
 
 
@@ -193,12 +195,16 @@ async def create(supervisor: Supervisor, call: Call, envelope: Envelope) -> Repl
         return await _attach(supervisor, call, existing)
     component = "TrainingInput" if call.kind == "training" else "Input"
     validator = supervisor.validator(component)
-    inputs = envelope.input
+    inputs, shown = envelope.input, None
     if validator is not None:
         inputs, errors = validator.validate(inputs)
         if errors:
             return Reply(422, {"detail": errors})
-    prediction = Prediction(envelope.id or new_prediction_id(), inputs)
+        shown = validator.masked(inputs)
+    elif not isinstance(inputs, dict):
+        return Reply(422, {"detail": [_not_an_object(inputs)]})
+    prediction_id = new_prediction_id() if envelope.id is None else envelope.id
+    prediction = Prediction(prediction_id, inputs, shown)
     if envelope.webhook:
         prediction.webhook = WebhookSender(
             envelope.webhook,
@@ -219,6 +225,13 @@ async def create(supervisor: Supervisor, call: Call, envelope: Envelope) -> Repl
     if call.mode == "sse":
         return prediction
     return await _wait(supervisor, call, prediction)
+
+
+def _not_an_object(value: Any) -> dict[str, Any]:
+    message = (
+        f'{json.dumps(value, ensure_ascii=False, separators=(",", ":"))} is not of type "object"'
+    )
+    return {"loc": ["body", "input", "__root__"], "msg": message, "type": "value_error"}
 
 
 def _schema_streams(supervisor: Supervisor) -> bool:

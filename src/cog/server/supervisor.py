@@ -62,8 +62,7 @@ class Setup:
         data: dict[str, Any] = {"started_at": self.started_at, "status": self.status}
         if self.completed_at:
             data["completed_at"] = self.completed_at
-        if self.logs:
-            data["logs"] = "".join(self.logs)
+        data["logs"] = "".join(self.logs)  # always, as Cog: clients read it unguarded
         return data
 
 

@@ -1,7 +1,10 @@
 """Input validation against the model's OpenAPI schema, with Cog's 422 error shape.
 
 Unknown inputs are dropped (as Cog does); `null` is accepted for nullable inputs (Cog rejects
-it, against its own schema's intent).
+it, against its own schema's intent). Every error of every input is reported, located and worded
+as Cog's validator words them (`["body", "input", "words/1"]`, `"abc" is longer than 2
+characters`). Secret inputs (`format: password`, also as list items) are masked wherever the
+server shows them: in the input it echoes, and in error messages.
 
 An input whose schema only names a type (`text: str`, `seconds: float`...) is checked with an
 isinstance that accepts exactly what the JSON Schema validator accepts; anything else, and any
@@ -13,6 +16,7 @@ request is invalid.
 from __future__ import annotations
 
 import copy
+import json
 import numbers
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -22,6 +26,8 @@ if TYPE_CHECKING:
 
 ValidationDetail = list[dict[str, Any]]
 Check = Callable[[Any], bool]
+MASK = "**********"
+"""What a Secret shows instead of its value (as `str(cog.Secret(...))`)."""
 
 # Draft 7's types, as jsonschema's draft 7 type checker defines them (bool is no number).
 _TYPES: dict[str, Check] = {
@@ -77,6 +83,9 @@ class InputValidator:
         self.required: list[str] = target.get("required", [])
         self.root = {"components": {"schemas": _nullable_to_json_schema(components)}}
         self.checks = {name: _simple_check(prop) for name, prop in self.properties.items()}
+        self.secrets = frozenset(
+            name for name, prop in self.properties.items() if _is_secret(prop, components)
+        )
         self.validators: dict[str, jsonschema.Draft7Validator] = {}
         for name, check in self.checks.items():
             if check is None:  # compiled now, not on the first request
@@ -91,8 +100,13 @@ class InputValidator:
             validator = self.validators[name] = jsonschema.Draft7Validator({**self.root, **prop})
         return validator
 
-    def validate(self, values: dict[str, Any]) -> tuple[dict[str, Any], ValidationDetail]:
+    def validate(self, values: Any) -> tuple[dict[str, Any], ValidationDetail]:
         """The known inputs, and the errors (empty when valid)."""
+        if not isinstance(values, dict):
+            message = f'{_render(values)} is not of type "object"'
+            return {}, [
+                {"loc": ["body", "input", "__root__"], "msg": message, "type": "value_error"}
+            ]
         known = {name: value for name, value in values.items() if name in self.properties}
         errors: ValidationDetail = [
             {"loc": ["body", "input", name], "msg": "Field required", "type": "value_error.missing"}
@@ -106,11 +120,112 @@ class InputValidator:
             validator = self._validator(name)
             if validator.is_valid(value):
                 continue
-            from jsonschema.exceptions import best_match
-
-            error = best_match(validator.iter_errors(value))
-            if error is not None:
-                errors.append(
-                    {"loc": ["body", "input", name], "msg": error.message, "type": "value_error"}
-                )
+            secrets = _secret_strings(value) if name in self.secrets else ()
+            for error in validator.iter_errors(value):
+                for located in _cog_errors(error):
+                    message = _cog_message(located)
+                    for secret in secrets:  # as given, and as rendered (escaped) in a message
+                        message = message.replace(secret, MASK)
+                        message = message.replace(_render(secret)[1:-1], MASK)
+                    loc = "/".join([name, *(_pointer(part) for part in located.absolute_path)])
+                    errors.append(
+                        {"loc": ["body", "input", loc], "msg": message, "type": "value_error"}
+                    )
         return known, errors
+
+    def masked(self, values: dict[str, Any]) -> dict[str, Any]:
+        """The inputs as the server shows them: each Secret as `**********`."""
+        if not self.secrets or not self.secrets.intersection(values):
+            return values
+        return {
+            name: _mask(value) if name in self.secrets else value for name, value in values.items()
+        }
+
+
+def _is_secret(prop: Any, components: dict[str, Any]) -> bool:
+    """A Secret input: `format: password` (or `x-cog-secret`), directly, optional, or as the
+    items of a list."""
+    if not isinstance(prop, dict):
+        return False
+    ref = prop.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+        return _is_secret(components.get(ref.rsplit("/", 1)[1]), components)
+    if prop.get("format") == "password" or prop.get("x-cog-secret"):
+        return True
+    members = [*prop.get("anyOf", []), *prop.get("allOf", []), *prop.get("oneOf", [])]
+    if prop.get("type") == "array":
+        members.append(prop.get("items"))
+    return any(_is_secret(member, components) for member in members)
+
+
+def _mask(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_mask(item) for item in value]
+    return MASK if isinstance(value, str) else value
+
+
+def _secret_strings(value: Any) -> list[str]:
+    """The plaintexts in a secret input's value, longest first (so none is left half-masked)."""
+    found: list[str] = []
+    if isinstance(value, str) and value:
+        found.append(value)
+    elif isinstance(value, list | dict):
+        for item in value.values() if isinstance(value, dict) else value:
+            found += _secret_strings(item)
+    return sorted(set(found), key=len, reverse=True)
+
+
+def _pointer(part: Any) -> str:
+    return str(part).replace("~", "~0").replace("/", "~1")
+
+
+def _cog_errors(error: jsonschema.ValidationError) -> list[jsonschema.ValidationError]:
+    """The errors as Cog's validator sees them: it ignores `nullable`, so where a nullable
+    schema (made `anyOf: [schema, null]` here) fails, the errors are those of the schema."""
+    branches = error.schema.get("anyOf") if isinstance(error.schema, dict) else None
+    if error.validator != "anyOf" or not isinstance(branches, list) or len(branches) != 2:
+        return [error]
+    if {"type": "null"} not in branches:
+        return [error]
+    kept = branches.index({"type": "null"}) ^ 1
+    inner = [e for e in error.context or () if e.relative_schema_path[0] == kept]
+    return [found for e in inner for found in _cog_errors(e)] or [error]
+
+
+def _render(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _limit(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return _render(value)
+
+
+def _characters(limit: Any) -> str:
+    return f"{limit} character" + ("" if limit == 1 else "s")
+
+
+def _cog_message(error: jsonschema.ValidationError) -> str:
+    """The message Cog's validator gives for the common keywords; jsonschema's otherwise."""
+    instance, limit = _render(error.instance), error.validator_value
+    match error.validator:
+        case "type" if isinstance(limit, str):
+            return f'{instance} is not of type "{limit}"'
+        case "maxLength":
+            return f"{instance} is longer than {_characters(limit)}"
+        case "minLength":
+            return f"{instance} is shorter than {_characters(limit)}"
+        case "pattern":
+            return f"{instance} does not match {_render(limit)}"
+        case "maximum":
+            return f"{instance} is greater than the maximum of {_limit(limit)}"
+        case "minimum":
+            return f"{instance} is less than the minimum of {_limit(limit)}"
+        case "exclusiveMaximum":
+            return f"{instance} is greater than or equal to the maximum of {_limit(limit)}"
+        case "exclusiveMinimum":
+            return f"{instance} is less than or equal to the minimum of {_limit(limit)}"
+        case "enum":
+            return f"{instance} is not one of {_render(limit)}"
+    return str(error.message)

@@ -36,7 +36,7 @@ class WebhookSender:
         headers: dict[str, str] | None = None,
     ) -> None:
         self.url = url
-        self.events = set(events) if events else set(EVENTS)
+        self.events = set(EVENTS if events is None else events)
         self.snapshot = snapshot
         self.client = client
         self.headers = dict(headers or {})
@@ -53,7 +53,9 @@ class WebhookSender:
         if kind not in self.events:
             return
         if kind == "start":
-            self._spawn(self._send_once())
+            # The state as it starts (`processing`, no output yet), not as it is when the
+            # task first runs, by which time outputs may have come.
+            self._spawn(self._send_once(self.snapshot()))
             return
         loop = asyncio.get_running_loop()
         wait = self.last_sent + self.interval - loop.time()
@@ -74,14 +76,17 @@ class WebhookSender:
         self.pending.add(task)
         task.add_done_callback(self.pending.discard)
 
-    async def _send_once(self) -> None:
+    async def _send_once(self, payload: dict[str, Any] | None = None) -> None:
         import httpx
 
         try:
             await self.client.post(
-                self.url, json=self.snapshot(), headers=self.headers, timeout=TIMEOUT
+                self.url,
+                json=self.snapshot() if payload is None else payload,
+                headers=self.headers,
+                timeout=TIMEOUT,
             )
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             log.warning("webhook to %s failed: %s", self.url, exc)
 
     async def completed(self) -> None:
@@ -101,6 +106,9 @@ class WebhookSender:
                 )
                 if response.status_code not in RETRY_STATUS:
                     return
+            except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+                log.warning("terminal webhook to %s failed: %s", self.url, exc)
+                return  # no retry can fix the URL
             except httpx.HTTPError as exc:
                 log.warning("terminal webhook to %s failed: %s", self.url, exc)
             await asyncio.sleep(0.1 * 2 ** min(attempt, 10))
