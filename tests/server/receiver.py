@@ -12,6 +12,8 @@ class Receiver:
 
     def __init__(self, fail_first: int = 0) -> None:
         self.webhooks: list[dict] = []
+        self.bodies: list[bytes] = []
+        """Every body received (webhooks and uploads), byte for byte."""
         self.webhook_headers: list[dict[str, str]] = []
         self.uploads: dict[str, tuple[bytes, str]] = {}
         self.fail_first = fail_first
@@ -26,6 +28,7 @@ class Receiver:
             def do_POST(self) -> None:
                 body = self._body()
                 with receiver.lock:
+                    receiver.bodies.append(body)
                     receiver.calls += 1
                     failing = receiver.calls <= receiver.fail_first
                     if not failing:
