@@ -49,10 +49,14 @@ def runtime_options(fn: F) -> F:
     return fn
 
 
-def load_project(config_file: str, project_dir: Path | None = None) -> Config:
-    """Load cog.yaml (as a click error when it is missing or invalid) and show its warnings."""
+def load_project(
+    config_file: str, project_dir: Path | None = None, *, schema_only: bool = False
+) -> Config:
+    """Load cog.yaml (as a click error when it is missing or invalid) and show its warnings.
+
+    `schema_only`: only what the schema depends on must be valid (see `load_config`)."""
     try:
-        config = load_config(project_dir or Path.cwd(), config_file)
+        config = load_config(project_dir or Path.cwd(), config_file, schema_only=schema_only)
     except CogError as exc:
         raise as_click_error(exc) from None
     for warning in config.warnings:

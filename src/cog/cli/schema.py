@@ -19,7 +19,7 @@ def command(path: Path | None, static: bool, config_file: str) -> None:
     """Print the OpenAPI schema of the model in PATH (default: this directory)."""
     from ..schema import dumps, generate_schema
 
-    config = load_project(config_file, path)
+    config = load_project(config_file, path, schema_only=True)
     try:
         document = generate_schema(config.project_dir, config, static=static)
     except CogError as exc:

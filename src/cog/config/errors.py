@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..errors import CogError
+from .rules import SCHEMA_KEYS
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,13 @@ class Problem:
     message: str
     line: int | None = None
     fix: str | None = None
+
+    @property
+    def affects_schema(self) -> bool:
+        """Whether the schema of the model depends on this key (only `predict`/`run`/`train`,
+        and faults of the document as a whole, do)."""
+        top = self.key.split(".")[0].split("[")[0]
+        return top in ("", *SCHEMA_KEYS)
 
     def render(self, filename: str = "cog.yaml") -> str:
         where = f"{filename}:{self.line}" if self.line else filename

@@ -27,6 +27,15 @@ BUILD_KEYS = (
     "pre_install",
     "sdk_version",
 )
+# Keys earlier Cog releases knew and later ones dropped: accepted (and ignored) with a warning,
+# so that a model written for those releases still loads.
+RETIRED_KEYS: dict[str, tuple[str, ...]] = {
+    "": ("tests",),
+    "build": ("fast", "cog_runtime", "python_overrides"),
+}
+# The only keys the schema of a model depends on; a problem anywhere else is only a warning
+# for `cog schema`.
+SCHEMA_KEYS = ("predict", "run", "train")
 CONCURRENCY_KEYS = ("max", "default_target")
 RUN_COMMAND_KEYS = ("command", "mounts")
 MOUNT_KEYS = ("type", "id", "target")

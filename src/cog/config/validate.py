@@ -57,8 +57,11 @@ class Checker:
         if not isinstance(value, dict):
             self.problem(path, f"must be a mapping of keys, got {_show(value)}")
             return {}
+        retired = rules.RETIRED_KEYS.get(_dotted(path), ())
         for key in value:
-            if str(key) not in known:
+            if str(key) in retired:
+                self.warn((*path, str(key)), "is no longer used by Cog and is ignored")
+            elif str(key) not in known:
                 self._unknown_key((*path, str(key)), str(key), known)
         return {str(key): item for key, item in value.items() if str(key) in known}
 
