@@ -95,6 +95,16 @@ MAX_INPUT_FILE_BYTES = EnvVar(
     "Largest file a URL input may download, in bytes (pycog only).",
     str(5 * 1024**3),
 )
+INPUT_DOWNLOAD_TIMEOUT = EnvVar(
+    "PYCOG_INPUT_DOWNLOAD_TIMEOUT",
+    "Seconds one URL input's whole download may take, however steadily bytes arrive (pycog only).",
+    "600",
+)
+REFUSE_PRIVATE_URLS = EnvVar(
+    "PYCOG_REFUSE_PRIVATE_URLS",
+    "`1` refuses URL inputs whose host resolves to a loopback, private or link-local address, "
+    "at every redirect (pycog only).",
+)
 KUBERNETES_SERVICE_HOST = EnvVar(
     "KUBERNETES_SERVICE_HOST",
     "Set by Kubernetes: the first health check that finds the model READY writes the ready "

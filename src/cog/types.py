@@ -23,7 +23,7 @@ import tempfile
 import urllib.parse
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Any, TypeAlias, TypeVar, cast
+from typing import IO, TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 FILENAME_MAX_BYTES = 200
 _UNSAFE_FILENAME_CHARS = ("\x00", "/")
@@ -89,8 +89,9 @@ def open_url(url: str, timeout: float = DOWNLOAD_TIMEOUT_SECONDS) -> IO[bytes]:
     headers = {}
     if user_agent := os.environ.get("COG_USER_AGENT"):
         headers["User-Agent"] = user_agent
-    request = urllib.request.Request(url, headers=headers)
-    return cast(IO[bytes], urllib.request.urlopen(request, timeout=timeout))
+    from .url_guard import open_checked
+
+    return open_checked(urllib.request.Request(url, headers=headers), timeout)
 
 
 # ---------------------------------------------------------------------------------------------

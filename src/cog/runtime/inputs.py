@@ -11,6 +11,7 @@ import inspect
 import os
 import pathlib
 import tempfile
+import time
 import types
 import typing
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from ..types import File, Path, Secret, URLPath, open_url
 
 DOWNLOAD_THREADS = 8
 MAX_INPUT_FILE_BYTES = 5 * 1024**3
+DOWNLOAD_DEADLINE_SECONDS = 600.0
 
 
 class InputError(ValueError):
@@ -77,6 +79,7 @@ class InputCoercer:
             if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
                 continue
             if name in values:
+                self._refuse_local_paths(name, values[name])
                 arguments[name] = self._coerce(name, values[name])
             elif isinstance(parameter.default, FieldInfo):
                 arguments[name] = self._coerce(name, parameter.default.default)
@@ -84,6 +87,22 @@ class InputCoercer:
                 raise InputError(f"{name}: required input is missing")
         self._download(arguments, workdir)
         return arguments
+
+    def _refuse_local_paths(self, name: str, value: Any) -> None:
+        """A client names files by URL only: a plain path would hand the model any file the
+        server can read (`/etc/passwd`, `/proc/self/environ`). Defaults are the model's own."""
+        if self.kinds.get(name) not in ("path", "file"):
+            return
+        for item in value if isinstance(value, list) else [value]:
+            if item is None:
+                continue
+            scheme = str(item).split(":", 1)[0].lower() if ":" in str(item) else ""
+            if scheme not in ("http", "https", "data"):
+                shown = str(item) if len(str(item)) <= 60 else str(item)[:57] + "..."
+                raise InputError(
+                    f"{name}: {shown!r} is not a URL; file inputs take http://, https:// or "
+                    "data: URLs"
+                )
 
     def _coerce(self, name: str, value: Any) -> Any:
         if value is None:
@@ -128,11 +147,15 @@ def _secret(value: Any) -> Secret:
 
 
 def _fetch(url: URLPath, workdir: str) -> Path:
-    """Download with a size cap, stopping as soon as it is passed (not after the whole file)."""
+    """Download with a size cap, stopping as soon as it is passed (not after the whole file),
+    and a deadline for the whole download (the socket timeout only bounds each read, so a
+    server dripping a byte at a time would otherwise hold the prediction forever)."""
     if workdir:
         os.makedirs(workdir, exist_ok=True)
     limit = envvars.MAX_INPUT_FILE_BYTES.get_int() or MAX_INPUT_FILE_BYTES
     too_big = InputError(f"larger than {limit} bytes (PYCOG_MAX_INPUT_FILE_BYTES)")
+    allowed = envvars.INPUT_DOWNLOAD_TIMEOUT.get_float() or DOWNLOAD_DEADLINE_SECONDS
+    deadline = time.monotonic() + allowed
     with open_url(url.source) as source:
         length = getattr(source, "headers", {}).get("Content-Length")
         if length and length.isdigit() and int(length) > limit:
@@ -141,7 +164,15 @@ def _fetch(url: URLPath, workdir: str) -> Path:
             suffix=url.filename, dir=workdir or None, delete=False
         ) as dest:
             size = 0
-            while chunk := source.read(1 << 20):
+            # read1: whatever one receive gives, so the deadline is checked as bytes trickle in.
+            read = getattr(source, "read1", source.read)
+            while chunk := read(1 << 20):
+                if time.monotonic() > deadline:
+                    dest.close()
+                    os.unlink(dest.name)
+                    raise InputError(
+                        f"the download took longer than {allowed:g}s (PYCOG_INPUT_DOWNLOAD_TIMEOUT)"
+                    )
                 size += len(chunk)
                 if size > limit:
                     break
