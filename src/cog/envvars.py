@@ -140,6 +140,15 @@ DOCKER_CLI = EnvVar(
     "The `docker` executable pycog drives (default: `docker` on PATH).",
     where="build",
 )
+PARENT_PID = EnvVar(
+    "PYCOG_PARENT_PID",
+    "Set by the CLI (and by the server for its worker): the server or worker exits when this "
+    "process ends, even by SIGKILL (pycog only).",
+)
+EXIT_ON_STDIN_EOF = EnvVar(
+    "PYCOG_EXIT_ON_STDIN_EOF",
+    "Set by the CLI for containers: the server shuts down when its stdin is closed (pycog only).",
+)
 NO_COLOR = EnvVar("NO_COLOR", "Disable colour in the CLI's output.", flag="--no-color", where="cli")
 
 ALL: tuple[EnvVar, ...] = tuple(

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-
 import click
 
 from ..errors import CogError
 from .console import reporter, say, warn
 from .errors import as_click_error
+from .foreground import run_foreground
 from .model import choose_runtime
 from .options import load_project, parse_env, runtime_options
 
@@ -46,7 +45,7 @@ def command(
 
             environment = prepare_environment(config, reporter(progress), warn=warn)
             variables = {**environment.variables(), **extra}
-            status = subprocess.call(list(argv), cwd=config.project_dir, env=variables)
+            status = run_foreground(list(argv), cwd=config.project_dir, env=variables)
     except CogError as exc:
         raise as_click_error(exc) from None
     raise SystemExit(status)

@@ -7,6 +7,7 @@ import importlib
 import click
 
 from .._version import __version__
+from . import signals
 
 # Each module defines a click command (or group) named `command`; a module that is missing is
 # simply not offered, so components can land independently.
@@ -48,4 +49,8 @@ _register_commands()
 
 def main() -> None:
     """Console-script entry point."""
-    cli(prog_name="cog")
+    signals.install()
+    try:
+        cli(prog_name="cog")
+    finally:
+        signals.exit_as_signaled()

@@ -112,6 +112,8 @@ def _start_local(
     port = port or free_port()
     # The server's own INFO lines are noise in a terminal; the model's logs are shown anyway.
     variables = {"COG_LOG_LEVEL": "warning", **environment.variables(), **env, "PORT": str(port)}
+    # The server ends with this CLI even if it is killed (see cog.runtime.lifeline).
+    variables["PYCOG_PARENT_PID"] = str(os.getpid())
     command = [str(environment.python), "-m", "cog.server.http", "--host", host, *args]
     process = subprocess.Popen(
         command,

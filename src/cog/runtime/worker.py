@@ -14,6 +14,7 @@ import gc
 import inspect
 import os
 import queue
+import signal
 import socket
 import sys
 import threading
@@ -24,6 +25,7 @@ from typing import Any
 
 from ..exceptions import CancelationException
 from ..scope import Scope, prediction_scope
+from . import lifeline
 from .cancel import raise_in_thread
 from .events import (
     Cancel,
@@ -338,6 +340,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mode", choices=["predict", "train"], default="predict")
     parser.add_argument("--concurrency", type=int, default=1)
     args = parser.parse_args(argv)
+    parent = lifeline.expected_parent()
+    if parent is not None:
+        # setup() and a running prediction do not read the server's socket: its end of stream
+        # alone would not stop a worker whose server was killed.
+        lifeline.die_with_parent(parent, signal.SIGKILL, lambda: os._exit(1))
     code = run(args.fd, args.ref, args.mode, args.concurrency)
     os._exit(code)  # daemon threads (user code, pumps) must not keep the worker alive
 

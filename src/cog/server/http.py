@@ -8,16 +8,51 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import signal
 import sys
+import time
+from typing import Any
 
 from .. import envvars
 from ..errors import CogError
+from ..runtime import lifeline
 from .settings import ServerSettings, resolve_settings
 from .worker_process import WorkerProcess, spawn_worker
 
+# A server whose parent is gone and whose graceful shutdown hangs still ends.
+ORPHAN_EXIT_SECONDS = 20.0
 
-def serve(settings: ServerSettings, worker: WorkerProcess | None = None) -> None:
-    """Run the server until /shutdown or a signal (blocking)."""
+
+class Lifeline:
+    """Shuts the server down once the CLI that started it is gone (even killed by SIGKILL)."""
+
+    def __init__(self) -> None:
+        self.server: Any = None
+        self.gone = False
+
+    def watch(self) -> None:
+        parent = lifeline.expected_parent()
+        if parent is not None:
+            # SIGTERM from the kernel: the graceful shutdown a process manager would ask for.
+            lifeline.die_with_parent(parent, signal.SIGTERM, self.parent_gone)
+        lifeline.exit_on_stdin_eof(self.parent_gone)
+
+    def parent_gone(self) -> None:
+        """Called from a watcher thread: ask uvicorn to stop (it checks every 0.1 s), and end
+        the process if that has not happened in time."""
+        self.gone = True
+        if self.server is not None:
+            self.server.should_exit = True
+        time.sleep(ORPHAN_EXIT_SECONDS)
+        os._exit(1)
+
+
+def serve(
+    settings: ServerSettings, worker: WorkerProcess | None = None, watch: Lifeline | None = None
+) -> None:
+    """Run the server until /shutdown, a signal, or the end of the process that started it
+    (blocking)."""
     import uvicorn
 
     from .app import create_app
@@ -44,6 +79,9 @@ def serve(settings: ServerSettings, worker: WorkerProcess | None = None) -> None
     )
     server = GracefulServer(config)
     server.ignore_sigterm = settings.await_explicit_shutdown
+    if watch is not None:
+        watch.server = server
+        server.should_exit = watch.gone
     server.run()
 
 
@@ -62,6 +100,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
+    watch = Lifeline()
+    watch.watch()
     name = (envvars.LOG_LEVEL.get() or "info").lower()
     level = {"warn": "WARNING"}.get(name, name.upper())
     logging.basicConfig(
@@ -84,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
     # The worker boots (imports the model, runs setup) while this process imports the HTTP stack.
-    serve(settings, spawn_worker(settings))
+    serve(settings, spawn_worker(settings), watch)
 
 
 if __name__ == "__main__":

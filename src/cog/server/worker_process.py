@@ -3,11 +3,13 @@ before it imports the HTTP stack, so that both boot at the same time."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
 from dataclasses import dataclass
 
+from .. import envvars
 from .settings import ServerSettings
 
 
@@ -25,6 +27,10 @@ def spawn_worker(settings: ServerSettings) -> WorkerProcess:
         "--ref", str(settings.ref), "--mode", settings.mode,
         "--concurrency", str(settings.concurrency),
     ]  # fmt: skip
-    process = subprocess.Popen(command, cwd=settings.project_dir, pass_fds=(child.fileno(),))
+    # The worker ends with this server, however the server ends (see cog.runtime.lifeline).
+    env = {**os.environ, envvars.PARENT_PID.name: str(os.getpid())}
+    process = subprocess.Popen(
+        command, cwd=settings.project_dir, env=env, pass_fds=(child.fileno(),)
+    )
     child.close()
     return WorkerProcess(process, parent)
