@@ -96,7 +96,6 @@ def test_secrets_are_masked_in_the_shown_input_and_in_messages():
     assert errors[0]["msg"] == '["**********"] is not of type "string"'
 
 
-
 def test_schemas_with_constraints_use_jsonschema():
     validator = InputValidator(_schema({"type": "integer", "minimum": 3}), "Input")
     assert validator.checks["v"] is None
