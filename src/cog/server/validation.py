@@ -113,6 +113,7 @@ class InputValidator:
             for name in self.required
             if name not in known
         ]
+        found: ValidationDetail = []
         for name, value in known.items():
             check = self.checks[name]
             if check is not None and check(value):
@@ -128,10 +129,12 @@ class InputValidator:
                         message = message.replace(secret, MASK)
                         message = message.replace(_render(secret)[1:-1], MASK)
                     loc = "/".join([name, *(_pointer(part) for part in located.absolute_path)])
-                    errors.append(
+                    found.append(
                         {"loc": ["body", "input", loc], "msg": message, "type": "value_error"}
                     )
-        return known, errors
+        # Cog's validator goes through the inputs by name; each input's errors keep their order.
+        found.sort(key=lambda error: error["loc"][2].split("/")[0])
+        return known, errors + found
 
     def masked(self, values: dict[str, Any]) -> dict[str, Any]:
         """The inputs as the server shows them: each Secret as `**********`."""
