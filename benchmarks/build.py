@@ -1,6 +1,6 @@
 """Build benchmark: cold build, warm rebuild after a code change, image size (hello-world).
 
-    python benchmarks/build.py [--repeat N]
+    python benchmarks/build.py [--repeat N] [--no-weights]
 
 Needs a Docker engine (run `eval "$(script/lib/docker-engine start)"; script/lib/base-images`
 first, or let this script do it). The reference Cog's build needs its Go CLI, `docker buildx`
@@ -57,7 +57,7 @@ def timed_build(*args: Any) -> float:
     return time.perf_counter() - start
 
 
-def run(repeat: int) -> None:
+def run(repeat: int, with_weights: bool = True) -> None:
     docker = ensure_engine()
     cold, warm, sizes, added, ready = [], [], [], [], []
     base = docker.inspect_image("pycog-test-base:bookworm")
@@ -80,7 +80,7 @@ def run(repeat: int) -> None:
             ready.append(time_to_ready(docker, tag))
             added.append((info["Size"] - base["Size"]) / 1e6)
             docker.remove_image(tag)
-    weights = weights_rebuilds(docker, repeat)
+    weights = weights_rebuilds(docker, repeat) if with_weights else {}
     print(f"hello-world, {repeat} runs, medians (base image pycog-test-base:bookworm)")
     print()
     print("| measure | pycog | reference Cog |")
@@ -88,7 +88,7 @@ def run(repeat: int) -> None:
     print(f"| cold build (--no-cache) | {statistics.median(cold):.1f} s | not measurable here |")
     print(f"| rebuild after code change | {statistics.median(warm):.2f} s | not measurable here |")
     print(f"| image size | {statistics.median(sizes):.0f} MB | not measurable here |")
-    print(f"| size above base image | {statistics.median(added):.0f} MB | not measurable here |")
+    print(f"| size above base image | {statistics.median(added):.1f} MB | not measurable here |")
     print(f"| container start to READY | {statistics.median(ready):.2f} s | not measurable here |")
     for label, seconds in weights.items():
         print(f"| {label} | {seconds:.2f} s | not measurable here |")
@@ -130,4 +130,8 @@ def weights_rebuilds(docker: Docker, repeat: int) -> dict[str, float]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=3)
-    run(parser.parse_args().repeat)
+    parser.add_argument(
+        "--no-weights", action="store_true", help="skip the 200 MB weights rebuilds (a minute)"
+    )
+    args = parser.parse_args()
+    run(args.repeat, with_weights=not args.no_weights)

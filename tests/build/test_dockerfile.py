@@ -48,22 +48,41 @@ def test_cpu_dockerfile_starts_from_slim_python_and_ends_with_the_project(tmp_pa
     assert 'ENV COG_PREDICT_TYPE_STUB="predict.py:Predictor"' in lines
     assert lines[-1] == "COPY project /src"
     assert "nvidia" not in text and "LD_LIBRARY_PATH" not in text
-    # Requirements before pycog, both with a pip cache mount, both before the project copy.
+    # The model's requirements, then pycog's server requirements, then the pycog wheel alone,
+    # each with a pip cache mount, all before the project copy.
     requirements = lines.index("COPY .cog_build/requirements.txt /tmp/requirements.txt")
+    sdk_requirements = lines.index(
+        "COPY .cog_build/pycog-requirements.txt /tmp/pycog-requirements.txt"
+    )
     sdk = lines.index("COPY .cog_build/wheels /tmp/pycog-wheels")
-    assert requirements < sdk < len(lines) - 1
+    assert requirements < sdk_requirements < sdk < len(lines) - 1
     pip_lines = [line for line in lines if "pip install" in line]
-    assert len(pip_lines) == 2
+    assert len(pip_lines) == 3
     assert all(
         "--mount=type=cache,target=/root/.cache/pip,sharing=locked" in line for line in pip_lines
     )
     assert all("--mount=type=secret,id=pycog-pip-ca" in line for line in pip_lines)
-    assert pip_lines[1].endswith(f"/tmp/pycog-wheels/{WHEEL}")
+    assert pip_lines[1].endswith("-r /tmp/pycog-requirements.txt")
+    assert pip_lines[2].endswith(f"--no-deps /tmp/pycog-wheels/{WHEEL}")
+
+
+def test_a_wheel_without_the_server_extra_is_installed_with_its_dependencies(
+    tmp_path: Path,
+) -> None:
+    config = make_config(tmp_path, python_version="3.11")
+    base = fallback_base_image(config, BaseImageChoice(use_cog_base_image=False))
+    text = generate_dockerfile(
+        config, DockerfileInputs(base=base, sdk_wheel=WHEEL, sdk_requirements=False)
+    )
+    assert "pycog-requirements.txt" not in text and "--no-deps" not in text
+    assert text.splitlines()[
+        text.splitlines().index("COPY .cog_build/wheels /tmp/pycog-wheels") + 1
+    ].endswith(f"/tmp/pycog-wheels/{WHEEL}")
 
 
 def test_no_requirements_means_no_requirements_step(tmp_path: Path) -> None:
     text = dockerfile(make_config(tmp_path, python_version="3.11"))
-    assert "requirements.txt" not in text
+    assert "/tmp/requirements.txt" not in text
     assert "FROM python:3.11-slim" in text.splitlines()
 
 

@@ -22,6 +22,7 @@ from .base_image import BaseImage, BaseImageChoice, candidate_base_images
 from .context import BuildContext, weights_context
 from .dockerfile import (
     PIP_CA_SECRET,
+    SDK_REQUIREMENTS,
     DockerfileInputs,
     generate_dockerfile,
     generate_weights_dockerfile,
@@ -32,7 +33,7 @@ from .ignore import IgnoreRules, context_files
 from .labels import LABEL_PIP_FREEZE, image_labels
 from .pip_host import host_pip
 from .requirements import Requirements, generate_requirements
-from .sdk_wheel import sdk_wheel
+from .sdk_wheel import sdk_wheel, server_requirements
 from .weights import find_weights, weights_manifest
 
 LABEL_WEIGHTS_MANIFEST = "run.cog.weights_manifest"
@@ -112,7 +113,11 @@ def choose_base_image(config: Config, choice: BaseImageChoice, docker: Docker | 
 
 
 def plan_build(
-    config: Config, options: BuildOptions, docker: Docker | None, wheel_name: str | None = None
+    config: Config,
+    options: BuildOptions,
+    docker: Docker | None,
+    wheel_name: str | None = None,
+    sdk_requirements: bool = True,
 ) -> BuildPlan:
     """Dockerfile, requirements and file lists for a build (nothing is sent anywhere).
 
@@ -139,6 +144,7 @@ def plan_build(
     inputs = DockerfileInputs(
         base=base,
         sdk_wheel=wheel_name or expected_wheel_name(),
+        sdk_requirements=sdk_requirements,
         has_requirements=bool(requirements.lines),
         weights_image=weights_image,
         renamed_config=config.filename != "cog.yaml",
@@ -196,7 +202,10 @@ def build_image(config: Config, options: BuildOptions, docker: Docker) -> BuiltI
     """Build the model image and return its name and id."""
     schema = static_schema(config, options)
     wheel = None if options.dockerfile else sdk_wheel()
-    plan = plan_build(config, options, docker, wheel.name if wheel else None)
+    pycog_requirements = server_requirements(wheel) if wheel else None
+    plan = plan_build(
+        config, options, docker, wheel.name if wheel else None, pycog_requirements is not None
+    )
     schema_json = json.dumps(schema, indent=2).encode()
     cog_dir = config.project_dir / ".cog"
     cog_dir.mkdir(exist_ok=True)
@@ -209,7 +218,7 @@ def build_image(config: Config, options: BuildOptions, docker: Docker) -> BuiltI
         secrets.append(f"id={PIP_CA_SECRET},src={pip.ca_bundle}")
     labels = image_labels(config, schema, plan.base.name) if options.labels else {}
     request = BuildRequest(
-        context=_context(config, plan, options, schema_json, wheel),
+        context=_context(config, plan, options, schema_json, wheel, pycog_requirements),
         tag=plan.image,
         secrets=secrets,
         build_args=pip.build_args(),
@@ -229,6 +238,7 @@ def _context(
     options: BuildOptions,
     schema_json: bytes,
     wheel: Path | None,
+    pycog_requirements: list[str] | None,
 ) -> BuildContext:
     if options.dockerfile is not None:
         # The user's Dockerfile sees the project itself as its context, as `docker build .`.
@@ -240,6 +250,8 @@ def _context(
         "openapi_schema.json": schema_json,
         f"wheels/{wheel.name}": wheel,
     }
+    if pycog_requirements is not None:
+        staged[SDK_REQUIREMENTS] = "".join(f"{line}\n" for line in pycog_requirements).encode()
     if plan.requirements.lines:
         staged["requirements.txt"] = plan.requirements.text().encode()
     if config.filename != "cog.yaml":

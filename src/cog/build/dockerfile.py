@@ -25,6 +25,7 @@ PROJECT_DIR = "project"
 STAGING_DIR = ".cog_build"
 WEIGHTS_DIR = "weights"
 WEIGHTS_STAGE = "weights"
+SDK_REQUIREMENTS = "pycog-requirements.txt"
 PIP_CA_SECRET = "pycog-pip-ca"
 APT_CACHE = "--mount=type=cache,target=/var/cache/apt,sharing=locked"
 PIP_CACHE = "--mount=type=cache,target=/root/.cache/pip,sharing=locked"
@@ -37,6 +38,9 @@ class DockerfileInputs:
 
     base: BaseImage
     sdk_wheel: str  # file name of the pycog wheel staged under .cog_build/wheels/
+    # The wheel's `server` requirements are staged as .cog_build/pycog-requirements.txt and
+    # the wheel installed without its other dependencies; False for a wheel without the extra.
+    sdk_requirements: bool = True
     has_requirements: bool = False
     weights_image: str | None = None  # `--separate-weights`: image holding the weight files
     renamed_config: bool = False  # the config file is not cog.yaml: staged as .cog_build/cog.yaml
@@ -153,10 +157,17 @@ def _python_packages(config: Config, inputs: DockerfileInputs) -> list[str]:
             f"COPY {STAGING_DIR}/requirements.txt /tmp/requirements.txt",
             _pip(inputs.base, "-r /tmp/requirements.txt"),
         ]
-    # pycog after the model's requirements: its wheel changes more often than they do.
+    # pycog after the model's requirements: its wheel changes more often than they do, and
+    # its own requirements (a layer of their own) less often than the wheel.
+    wheel = f"/tmp/pycog-wheels/{inputs.sdk_wheel}"
+    if inputs.sdk_requirements:
+        lines += [
+            f"COPY {STAGING_DIR}/{SDK_REQUIREMENTS} /tmp/{SDK_REQUIREMENTS}",
+            _pip(inputs.base, f"-r /tmp/{SDK_REQUIREMENTS}"),
+        ]
     lines += [
         f"COPY {STAGING_DIR}/wheels /tmp/pycog-wheels",
-        _pip(inputs.base, f"/tmp/pycog-wheels/{inputs.sdk_wheel}"),
+        _pip(inputs.base, f"--no-deps {wheel}" if inputs.sdk_requirements else wheel),
     ]
     return lines
 

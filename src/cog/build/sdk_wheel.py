@@ -1,9 +1,13 @@
-"""The pycog wheel installed into images: built from this checkout, or given by the user.
+"""The pycog wheel installed into images and local environments: the very pycog that runs.
 
-`COG_SDK_WHEEL=/path/to/pycog-….whl` names a wheel to use as is. Otherwise pycog must be
-running from a source checkout (an editable install); the wheel is built with `pip wheel` and
-cached under the pycog cache directory, keyed by a digest of the package sources, so repeated
-builds reuse it and a source change produces a new one.
+`COG_SDK_WHEEL=/path/to/pycog-….whl` names a wheel to use as is. Run from a source checkout
+(an editable install), the wheel is built with `pip wheel`, cached under the pycog cache
+directory keyed by a digest of the package sources. Installed as a package, the wheel is
+rebuilt from the installed distribution's own files, checked against its RECORD and cached by
+version and content digest (see `cog.build.installed_wheel`).
+
+The wheel's `server` extra is what the prediction server and worker import; images install
+those requirements and the wheel without its other (CLI-only) dependencies.
 """
 
 from __future__ import annotations
@@ -11,14 +15,20 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
+from email.parser import HeaderParser
 from pathlib import Path
 
 from .. import envvars
 from .errors import SdkWheelError
+from .installed_wheel import installed_wheel
+
+SERVER_EXTRA = "server"
 
 
 def cache_dir() -> Path:
@@ -64,10 +74,7 @@ def sdk_wheel() -> Path:
         return path
     root = source_checkout()
     if root is None:
-        raise SdkWheelError(
-            "pycog is not running from a source checkout, so it cannot build its own wheel for "
-            "the image; set COG_SDK_WHEEL to the path of a pycog .whl file."
-        )
+        return installed_wheel(cache_dir() / "sdk-wheels")
     target = cache_dir() / "sdk-wheels" / _sources_digest(root)
     existing = sorted(target.glob("pycog-*.whl"))
     if existing:
@@ -95,3 +102,37 @@ def _build_wheel(root: Path, target: Path) -> Path:
     if not found:
         raise SdkWheelError(f"The pycog wheel built from {root} vanished from {target}.")
     return found[-1]
+
+
+def server_requirements(wheel: Path) -> list[str] | None:
+    """The requirements of the wheel's `server` extra (markers kept), or None when the wheel
+    has no such extra (an older pycog: then it is installed with all its dependencies)."""
+    try:
+        with zipfile.ZipFile(wheel) as archive:
+            name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+            metadata = HeaderParser().parsestr(archive.read(name).decode())
+    except (OSError, zipfile.BadZipFile, StopIteration) as exc:
+        raise SdkWheelError(f"{wheel} is not a readable pycog wheel ({exc}); rebuild it.") from None
+    if SERVER_EXTRA not in (metadata.get_all("Provides-Extra") or []):
+        return None
+    found = []
+    for line in metadata.get_all("Requires-Dist") or []:
+        requirement = _without_extra(line, SERVER_EXTRA)
+        if requirement is not None:
+            found.append(requirement)
+    return found
+
+
+_EXTRA_MARKER = re.compile(
+    r"""^(?:\((?P<rest>.*)\) and |(?P<plain>.*) and )?extra == ['"](?P<extra>[^'"]+)['"]$"""
+)
+
+
+def _without_extra(requirement: str, extra: str) -> str | None:
+    # Build backends write `req; extra == 'x'` or `req; (marker) and extra == 'x'`.
+    spec, _, marker = requirement.partition(";")
+    match = _EXTRA_MARKER.match(marker.strip())
+    if match is None or match["extra"] != extra:
+        return None
+    rest = match["rest"] or match["plain"]
+    return f"{spec.strip()}; {rest}" if rest else spec.strip()
