@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -72,7 +73,20 @@ def test_model_container_publishes_waits_and_is_removed(
         assert response.json()["output"] == "hello docker"
         container_id = container.id
     assert container_id is not None
-    assert subprocess.run([docker.binary, "inspect", container_id], capture_output=True).returncode
+    assert container_is_gone(docker, container_id, deadline=60)
+
+
+def container_is_gone(docker: Docker, container_id: str, deadline: float) -> bool:
+    """Whether `docker inspect` stops finding the container within `deadline` seconds: the
+    daemon removes a stopped `--rm` container asynchronously, after `docker stop` returns."""
+    give_up = time.monotonic() + deadline
+    while True:
+        inspect = subprocess.run([docker.binary, "inspect", container_id], capture_output=True)
+        if inspect.returncode != 0:
+            return True
+        if time.monotonic() > give_up:
+            return False
+        time.sleep(0.2)
 
 
 def test_setup_failure_is_reported_with_the_logs(

@@ -12,6 +12,7 @@ of headers not parsed yet. Compressed tars go through tarfile's streaming mode i
 from __future__ import annotations
 
 import bisect
+import copy
 import io
 import os
 import tarfile
@@ -277,22 +278,55 @@ def extract_stream(stream: ArchiveStream, target: Path, force: bool) -> int:
                 raise UnsafeArchiveEntry(
                     f"{member.name}: {destination} already exists (use --force to overwrite)"
                 )
-            try:
-                archive.extract(member, target, filter="data")
-            except tarfile.FilterError as exc:
-                raise UnsafeArchiveEntry(f"{member.name}: refused ({exc})") from None
+            _extract_member(archive, member, target)
             count += 1
     return count
 
 
+def _extract_member(archive: tarfile.TarFile, member: tarfile.TarInfo, target: Path) -> None:
+    """Extract one checked member as tarfile's "data" filter would: where the filters exist
+    (3.11.4+) by them, before that with the attributes the filter would give it."""
+    if not hasattr(tarfile, "data_filter"):
+        archive.extract(_as_data(member), target, numeric_owner=True)
+        return
+    try:
+        archive.extract(member, target, filter="data")
+    except tarfile.FilterError as exc:
+        raise UnsafeArchiveEntry(f"{member.name}: refused ({exc})") from None
+
+
+def _as_data(member: tarfile.TarInfo) -> tarfile.TarInfo:
+    """A copy of a member with the "data" filter's attributes, for a Python without filters:
+    no setuid/setgid/sticky bits nor group/other write, owner read+write on files, the
+    extracting user's ownership (no chown to the archive's ids)."""
+    data = copy.copy(member)
+    mode = member.mode & 0o755
+    if member.isreg() or member.islnk():
+        if not mode & 0o100:
+            mode &= ~0o111
+        mode |= 0o600
+    elif member.isdir():
+        # The filter keeps the default mode of a new directory; the owner must be able to fill it.
+        mode |= 0o700
+    data.mode = mode
+    data.uid, data.gid, data.uname, data.gname = os.getuid(), os.getgid(), "", ""
+    return data
+
+
 def _check_member(member: tarfile.TarInfo, target: Path) -> None:
+    """The "data" filter's refusals, checked on every Python (the filters only exist from
+    3.11.4): special files, names and links that land outside `target`, also through a link
+    an earlier entry (or the existing target) put on the way."""
     name = member.name
-    if member.isdev() or member.isfifo():
+    if not (member.isreg() or member.isdir() or member.issym() or member.islnk()):
         raise UnsafeArchiveEntry(f"{name}: device and FIFO entries are refused")
+    root = target.resolve()
     if name.startswith("/") or ".." in Path(name).parts:
         raise UnsafeArchiveEntry(f"{name}: the entry would be written outside {target}")
+    if not (root / name).resolve().is_relative_to(root):
+        raise UnsafeArchiveEntry(f"{name}: the entry would be written outside {target}")
     if member.issym() or member.islnk():
-        base = (target / name).parent if member.issym() else target
+        base = (root / name).parent if member.issym() else root
         resolved = (base / member.linkname).resolve()
-        if member.linkname.startswith("/") or not resolved.is_relative_to(target.resolve()):
+        if member.linkname.startswith("/") or not resolved.is_relative_to(root):
             raise UnsafeArchiveEntry(f"{name}: link to {member.linkname} points outside {target}")
