@@ -111,8 +111,8 @@ def _check_choices(field: InputField, where: str) -> None:
     choices = field.choices or ()
     if field.type.kind != "primitive" or field.type.primitive not in ("str", "int"):
         raise SchemaError(f"{where}: choices are only allowed on str and int inputs")
-    if len(choices) < 2:
-        raise SchemaError(f"{where}: choices needs at least 2 values")
+    if not choices:
+        raise SchemaError(f"{where}: choices needs at least one value")
     if len({type(choice) for choice in choices}) != 1:
         raise SchemaError(f"{where}: all choices must be of the same type")
     if _has_constraints(field):
@@ -176,7 +176,7 @@ def output_type(
     if node.name in ITERATORS:
         return OutputType("iterator", items=output_type(node.args[0], where, seen))
     if node.name in CONCATENATE:
-        if node.args[0].name != "str":
+        if node.args and node.args[0].name != "str":
             raise SchemaError(
                 f"{where}: ConcatenateIterator must yield str, not {node.args[0].label or node.args[0].name}"
             )
