@@ -183,7 +183,8 @@ class Evaluator:
                 items.extend(self.eval(item.value))
             else:
                 items.append(self.eval(item))
-        return _bounded(items)
+        _bounded(items)
+        return items
 
     def _Dict(self, node: ast.Dict) -> dict[Any, Any]:
         result: dict[Any, Any] = {}
@@ -204,7 +205,7 @@ class Evaluator:
         return "".join(str(self.eval(part)) for part in node.values)
 
     def _FormattedValue(self, node: ast.FormattedValue) -> str:
-        value = self.eval(node.value)
+        value = _known(self.eval(node.value))
         if node.conversion == ord("r"):
             value = repr(value)
         elif node.conversion == ord("s"):
@@ -269,7 +270,7 @@ class Evaluator:
         value = self.eval(node.value)
         index = self.eval(node.slice)
         try:
-            return value[index]
+            return _known(value[index])
         except (KeyError, IndexError, TypeError):
             raise NotStatic(ast.unparse(node)) from None
 
@@ -318,8 +319,8 @@ class Evaluator:
     def _Call(self, node: ast.Call) -> Any:
         if isinstance(node.func, ast.Name) and node.func.id == "getattr":
             return self._getattr(node)
-        args = self._items(node.args)
-        kwargs = {k.arg: self.eval(k.value) for k in node.keywords if k.arg is not None}
+        args = [_known(arg) for arg in self._items(node.args)]
+        kwargs = {k.arg: _known(self.eval(k.value)) for k in node.keywords if k.arg is not None}
         if any(k.arg is None for k in node.keywords):
             raise NotStatic(ast.unparse(node))
         func = node.func
@@ -370,6 +371,12 @@ class Evaluator:
         if not args or not isinstance(args[0], str) or len(args) > 2:
             raise NotStatic(ast.unparse(node))
         return os.environ.get(args[0], args[1] if len(args) == 2 else None)
+
+
+def _known(value: Any) -> Any:
+    if isinstance(value, Unknown):
+        raise NotStatic(value.expression)
+    return value
 
 
 def _dotted(node: ast.expr) -> str:

@@ -7,6 +7,8 @@ defaults, descriptions and choices must be literals or module-level constants.
 from __future__ import annotations
 
 import ast
+import importlib
+import importlib.util
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -85,6 +87,8 @@ def _parse(path: Path, project: Path, _mtime: int) -> Module:
     for node in tree.body:
         if isinstance(node, ast.ImportFrom):
             base = _absolute(module, node)
+            if not node.level and (base == "cog" or base.startswith("cog.")):
+                _check_sdk_import(base, node, path)
             for alias in node.names:
                 module.imports[alias.asname or alias.name] = (base, alias.name)
         elif isinstance(node, ast.Import):
@@ -133,6 +137,30 @@ def _assign(
                     ast.Subscript(value=value, slice=ast.Constant(index), ctx=ast.Load()), value
                 )
             _assign(item, part, module, conditions)
+
+
+def _check_sdk_import(base: str, node: ast.ImportFrom, path: Path) -> None:
+    """A name the SDK does not export could never be imported: refuse it at its line."""
+    try:
+        sdk = importlib.import_module(base)
+    except ImportError:
+        raise SchemaError(
+            f"{path.name}:{node.lineno}: `{base}` is not a module of the cog SDK"
+        ) from None
+    for alias in node.names:
+        exported = alias.name in vars(sdk) or alias.name in getattr(sdk, "__all__", ())
+        if alias.name != "*" and not exported and not _is_submodule(f"{base}.{alias.name}"):
+            raise SchemaError(
+                f"{path.name}:{node.lineno}: `{alias.name}` cannot be imported from `{base}`: "
+                "the cog SDK does not export it"
+            )
+
+
+def _is_submodule(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ImportError:
+        return False
 
 
 def _absolute(module: Module, node: ast.ImportFrom) -> str:
