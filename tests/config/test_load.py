@@ -1,6 +1,7 @@
 """cog.yaml loading: every key, and one precise problem (key, line, fix) per fault."""
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -302,3 +303,29 @@ def test_concurrency_default_target_is_ignored_with_a_warning(tmp_path):
 def test_default_image_name():
     assert default_image_name("My Model_v2!") == "cog-my-modelv2"
     assert len(default_image_name("x" * 100)) == 30
+
+
+def test_cog_schema_reads_through_problems_the_schema_does_not_depend_on(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "predict.py").write_text(
+        "from cog import BasePredictor\n"
+        "class Predictor(BasePredictor):\n"
+        "    def predict(self, x: str) -> str: ...\n"
+    )
+    (tmp_path / "cog.yaml").write_text(
+        'build:\n  python_version: "3.8"\n  fast: true\n  python_requirements: nope.txt\n'
+        "  wat: 1\npredict: predict.py:Predictor\n"
+    )
+    cog = [str(Path(sys.executable).parent / "cog")]
+    schema = subprocess.run(
+        [*cog, "schema", "--static"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert schema.returncode == 0, schema.stderr
+    assert '"x"' in schema.stdout
+    for words in ('"3.8" is not supported', "nope.txt", "build.wat: unknown key", "build.fast"):
+        assert words in schema.stderr
+    with pytest.raises(ConfigError) as refused:
+        load_config(tmp_path)
+    assert "python_version" in str(refused.value) and "nope.txt" in str(refused.value)

@@ -15,7 +15,13 @@ from cog.schema.types import MISSING
 
 from ..reference import reference_python
 
-FIXTURES = sorted(p for p in (Path(__file__).parent / "fixtures").iterdir() if p.is_dir())
+# A fixture with a `reference-differs` file holds what Cog's build accepts and 0.23.1's Python
+# inspector refuses (one-element choices); the file says which; docs/compatibility.md too.
+FIXTURES = sorted(
+    p
+    for p in (Path(__file__).parent / "fixtures").iterdir()
+    if p.is_dir() and not (p / "reference-differs").exists()
+)
 READER = Path(__file__).parent / "reference_reader.py"
 
 

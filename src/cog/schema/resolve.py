@@ -51,7 +51,7 @@ def input_type(node: TypeNode, where: str) -> InputType:
         if not node.args:
             return InputType("array", "Any")
         element = node.args[0]
-        if element.name in ("list", "Optional", "Union", "dict") and element.args:
+        if element.name in ("list", "Optional", "Union") and element.args:
             raise SchemaError(
                 f"{where}: nested generics like list[{element.name}[...]] are not supported"
             )
@@ -99,7 +99,6 @@ def check_input(field: InputField) -> None:
         raise SchemaError(f"{where}: accept is only valid on Path or File inputs")
     if field.choices is not None:
         _check_choices(field, where)
-    _check_default(field, where)
 
 
 def _has_constraints(field: InputField) -> bool:
@@ -111,32 +110,34 @@ def _check_choices(field: InputField, where: str) -> None:
     choices = field.choices or ()
     if field.type.kind != "primitive" or field.type.primitive not in ("str", "int"):
         raise SchemaError(f"{where}: choices are only allowed on str and int inputs")
-    if len(choices) < 2:
-        raise SchemaError(f"{where}: choices needs at least 2 values")
+    if not choices:
+        raise SchemaError(f"{where}: choices needs at least one value")
     if len({type(choice) for choice in choices}) != 1:
         raise SchemaError(f"{where}: all choices must be of the same type")
     if _has_constraints(field):
         raise SchemaError(f"{where}: choices cannot be combined with ge/le/min_length/max_length")
-    if field.default not in (MISSING, None) and field.default not in choices:
-        raise SchemaError(
-            f"{where}: the default {field.default!r} is not one of the choices {list(choices)}"
-        )
 
 
-def _check_default(field: InputField, where: str) -> None:
+def default_conflicts(field: InputField) -> list[str]:
+    """How a default breaks its own constraints. Cog's build does not check this (a model
+    with such a default builds and serves), so it is not a schema error; `cog doctor` warns."""
     value = field.default
     if value is MISSING or value is None:
-        return
+        return []
+    found = []
+    if field.choices is not None and value not in field.choices:
+        found.append(f"the default {value!r} is not one of the choices {list(field.choices)}")
     if isinstance(value, int | float) and not isinstance(value, bool):
         if field.ge is not None and value < field.ge:
-            raise SchemaError(f"{where}: the default {value} is less than ge={field.ge}")
+            found.append(f"the default {value} is less than ge={field.ge}")
         if field.le is not None and value > field.le:
-            raise SchemaError(f"{where}: the default {value} is greater than le={field.le}")
+            found.append(f"the default {value} is greater than le={field.le}")
     if isinstance(value, str):
         if field.min_length is not None and len(value) < field.min_length:
-            raise SchemaError(f"{where}: the default is shorter than min_length={field.min_length}")
+            found.append(f"the default is shorter than min_length={field.min_length}")
         if field.max_length is not None and len(value) > field.max_length:
-            raise SchemaError(f"{where}: the default is longer than max_length={field.max_length}")
+            found.append(f"the default is longer than max_length={field.max_length}")
+    return found
 
 
 # -- outputs -------------------------------------------------------------------------------
@@ -155,7 +156,10 @@ def output_type(
             "or use a BaseModel with optional fields"
         )
     if node.name == "Union":
-        raise SchemaError(f"{where}: union types are not supported as output")
+        # Cog describes a union output as any value (`{"type": "object"}`).
+        for member in node.args:
+            output_type(member, where, seen)
+        return OutputType("any")
     if node.name == "Opaque":
         inner = node.args[0]
         if inner.name == "Optional":
@@ -176,7 +180,7 @@ def output_type(
     if node.name in ITERATORS:
         return OutputType("iterator", items=output_type(node.args[0], where, seen))
     if node.name in CONCATENATE:
-        if node.args[0].name != "str":
+        if node.args and node.args[0].name != "str":
             raise SchemaError(
                 f"{where}: ConcatenateIterator must yield str, not {node.args[0].label or node.args[0].name}"
             )

@@ -7,6 +7,8 @@ defaults, descriptions and choices must be literals or module-level constants.
 from __future__ import annotations
 
 import ast
+import importlib
+import importlib.util
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -14,6 +16,7 @@ from typing import Any
 
 from ..predictor import split_reference
 from .errors import SchemaError
+from .evaluate import Absent, Evaluator, NotStatic, plain
 from .ir import InputField, PredictorInfo
 from .resolve import check_input, input_type, output_type
 from .types import MISSING, NONE, ModelField, TypeNode
@@ -41,10 +44,6 @@ INPUT_KEYS = (
 )
 
 
-class NotStatic(Exception):
-    """An expression whose value cannot be known without running the code."""
-
-
 @dataclass
 class Module:
     """One parsed file: its imports, constants and classes."""
@@ -53,7 +52,10 @@ class Module:
     project: Path
     tree: ast.Module
     imports: dict[str, tuple[str, str]] = field(default_factory=dict)
-    constants: dict[str, ast.expr] = field(default_factory=dict)
+    constants: dict[str, list[ast.expr]] = field(default_factory=dict)
+    """Every module-level assignment of each name, in source order."""
+    conditions: dict[int, tuple[tuple[ast.expr, bool], ...]] = field(default_factory=dict)
+    """The `if` tests (and branch) an assignment, by id of its value, is made under."""
     classes: dict[str, ast.ClassDef] = field(default_factory=dict)
     functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = field(default_factory=dict)
 
@@ -61,6 +63,13 @@ class Module:
     def package(self) -> str:
         relative = self.path.parent.relative_to(self.project)
         return ".".join(relative.parts)
+
+    @property
+    def dotted(self) -> str:
+        """The module's import name (`pkg.mod`; `pkg` for `pkg/__init__.py`)."""
+        if self.path.name == "__init__.py":
+            return self.package
+        return ".".join(p for p in (self.package, self.path.stem) if p)
 
 
 def parse_module(path: Path, project: Path) -> Module:
@@ -78,6 +87,8 @@ def _parse(path: Path, project: Path, _mtime: int) -> Module:
     for node in tree.body:
         if isinstance(node, ast.ImportFrom):
             base = _absolute(module, node)
+            if not node.level and (base == "cog" or base.startswith("cog.")):
+                _check_sdk_import(base, node, path)
             for alias in node.names:
                 module.imports[alias.asname or alias.name] = (base, alias.name)
         elif isinstance(node, ast.Import):
@@ -87,19 +98,69 @@ def _parse(path: Path, project: Path, _mtime: int) -> Module:
             module.classes[node.name] = node
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             module.functions[node.name] = node
-        elif (
-            isinstance(node, ast.Assign)
-            and len(node.targets) == 1
-            and isinstance(node.targets[0], ast.Name)
-        ):
-            module.constants[node.targets[0].id] = node.value
-        elif (
-            isinstance(node, ast.AnnAssign)
-            and isinstance(node.target, ast.Name)
-            and node.value is not None
-        ):
-            module.constants[node.target.id] = node.value
+    _collect_assignments(tree.body, module, ())
     return module
+
+
+Condition = tuple[ast.expr, bool]
+
+
+def _collect_assignments(
+    body: list[ast.stmt], module: Module, conditions: tuple[Condition, ...]
+) -> None:
+    """Module-level assignments, also under `if` (with the conditions they need) and to
+    tuples of names (`A, B = "a", "b"`)."""
+    for node in body:
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                _assign(target, node.value, module, conditions)
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            _assign(node.target, node.value, module, conditions)
+        elif isinstance(node, ast.If):
+            _collect_assignments(node.body, module, (*conditions, (node.test, True)))
+            _collect_assignments(node.orelse, module, (*conditions, (node.test, False)))
+
+
+def _assign(
+    target: ast.expr, value: ast.expr, module: Module, conditions: tuple[Condition, ...]
+) -> None:
+    if isinstance(target, ast.Name):
+        module.constants.setdefault(target.id, []).append(value)
+        if conditions:
+            module.conditions[id(value)] = conditions
+    elif isinstance(target, ast.Tuple | ast.List):
+        for index, item in enumerate(target.elts):
+            if isinstance(value, ast.Tuple | ast.List) and len(value.elts) == len(target.elts):
+                part = value.elts[index]
+            else:
+                part = ast.copy_location(
+                    ast.Subscript(value=value, slice=ast.Constant(index), ctx=ast.Load()), value
+                )
+            _assign(item, part, module, conditions)
+
+
+def _check_sdk_import(base: str, node: ast.ImportFrom, path: Path) -> None:
+    """A name the SDK does not export could never be imported: refuse it at its line."""
+    try:
+        sdk = importlib.import_module(base)
+    except ImportError:
+        raise SchemaError(
+            f"{path.name}:{node.lineno}: `{base}` is not a module of the cog SDK"
+        ) from None
+    for alias in node.names:
+        exported = alias.name in vars(sdk) or alias.name in getattr(sdk, "__all__", ())
+        if alias.name != "*" and not exported and not _is_submodule(f"{base}.{alias.name}"):
+            raise SchemaError(
+                f"{path.name}:{node.lineno}: `{alias.name}` cannot be imported from `{base}`: "
+                "the cog SDK does not export it"
+            )
+
+
+def _is_submodule(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ImportError:
+        return False
 
 
 def _absolute(module: Module, node: ast.ImportFrom) -> str:
@@ -119,32 +180,109 @@ def _local_module(module: Module, dotted: str) -> Module | None:
     return None
 
 
-# -- literals ------------------------------------------------------------------------------
+# -- values --------------------------------------------------------------------------------
+
+MAX_DEPTH = 20
 
 
-def literal(node: ast.expr, module: Module, depth: int = 0) -> Any:
-    """The value of a literal expression, following module-level constants."""
-    if depth > 20:
+def literal(
+    node: ast.expr,
+    module: Module,
+    env: dict[str, Any] | None = None,
+    depth: int = 0,
+    at_line: int | None = None,
+) -> Any:
+    """The value of an expression knowable from the source: literals and what is built from
+    them, module-level constants of this file and of the project's files it imports.
+
+    `env` binds local names (a helper's parameters); `at_line` is set while evaluating a
+    module-level assignment, which sees only the assignments above it."""
+    if depth > MAX_DEPTH:
         raise NotStatic("constant chain too deep")
-    if isinstance(node, ast.Constant):
-        return node.value
-    if isinstance(node, ast.Name) and node.id in module.constants:
-        return literal(module.constants[node.id], module, depth + 1)
-    if isinstance(node, ast.List | ast.Tuple | ast.Set):
-        return [literal(item, module, depth + 1) for item in node.elts]
-    if isinstance(node, ast.Dict):
-        if any(key is None for key in node.keys):
-            raise NotStatic("dict unpacking")
-        return {
-            literal(k, module, depth + 1): literal(v, module, depth + 1)
-            for k, v in zip(node.keys, node.values, strict=True)
-            if k is not None
-        }
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
-        value = literal(node.operand, module, depth + 1)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return -value if isinstance(node.op, ast.USub) else value
+    resolve = lambda name: _resolve(name, module, at_line, depth)  # noqa: E731
+    return Evaluator(resolve, env).eval(node)
+
+
+def _resolve(node: ast.expr, module: Module, at_line: int | None, depth: int) -> Any:
+    """The value a Name or Attribute refers to, evaluated where it is defined."""
+    if isinstance(node, ast.Name):
+        return _constant(module, node.id, at_line, depth)
+    if isinstance(node, ast.Attribute):
+        owner = _namespace(node.value, module)
+        if isinstance(owner, Module):
+            return _constant(owner, node.attr, None, depth)
+        if isinstance(owner, tuple):
+            cls, cls_module = owner
+            value = _class_attribute(cls, node.attr)
+            if value is None:
+                raise Absent(ast.unparse(node))
+            return literal(value, cls_module, depth=depth + 1)
     raise NotStatic(ast.unparse(node))
+
+
+def _constant(module: Module, name: str, before: int | None, depth: int) -> Any:
+    assignments = module.constants.get(name, [])
+    if before is not None and any(a.lineno < before for a in assignments):
+        # Evaluated at module level (while reading another constant): the assignments
+        # made so far, as Python would have them at that line.
+        assignments = [a for a in assignments if a.lineno < before]
+    for assignment in reversed(assignments):
+        if all(
+            bool(literal(test, module, depth=depth + 1, at_line=test.lineno)) == branch
+            for test, branch in module.conditions.get(id(assignment), ())
+        ):
+            return literal(assignment, module, depth=depth + 1, at_line=assignment.lineno)
+    if name in module.imports:
+        source, original = module.imports[name]
+        local = _local_module(module, source)
+        if local is not None and source != original:
+            return _constant(local, original, None, depth + 1)
+        raise NotStatic(name)
+    if name in module.classes or name in module.functions or _star_imports(module):
+        raise NotStatic(name)
+    raise Absent(name)
+
+
+def _star_imports(module: Module) -> bool:
+    return "*" in module.imports
+
+
+def _namespace(node: ast.expr, module: Module) -> Module | tuple[ast.ClassDef, Module] | None:
+    """The project module or class a Name/Attribute names (`config`, `Inputs`, `pkg.mod`)."""
+    if isinstance(node, ast.Name):
+        if node.id in module.classes and node.id not in module.constants:
+            return (module.classes[node.id], module)
+        if node.id in module.imports:
+            source, original = module.imports[node.id]
+            if source != original:
+                local = _local_module(module, source)
+                if local is not None and original in local.classes:
+                    return (local.classes[original], local)
+                return _local_module(module, f"{source}.{original}" if source else original)
+            return _local_module(module, source)
+        return None
+    if isinstance(node, ast.Attribute):
+        owner = _namespace(node.value, module)
+        if isinstance(owner, Module):
+            if node.attr in owner.classes:
+                return (owner.classes[node.attr], owner)
+            return _local_module(owner, f"{owner.dotted}.{node.attr}")
+    return None
+
+
+def _class_attribute(cls: ast.ClassDef, name: str) -> ast.expr | None:
+    for item in cls.body:
+        if isinstance(item, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == name for t in item.targets
+        ):
+            return item.value
+        if (
+            isinstance(item, ast.AnnAssign)
+            and isinstance(item.target, ast.Name)
+            and item.target.id == name
+        ):
+            return item.value
+    return None
 
 
 # -- annotations ---------------------------------------------------------------------------
@@ -284,7 +422,7 @@ def _model_field(item: ast.AnnAssign, module: Module, kind: str, total: bool) ->
     default: Any = MISSING
     if item.value is not None:
         try:
-            default = literal(item.value, module)
+            default = plain(literal(item.value, module))
         except NotStatic:
             default = None  # a default exists (Field(...), a call...): the field is optional
     return ModelField(item.target.id, annotation(node, module), default, required)
@@ -367,9 +505,9 @@ def _input_field(
         raise SchemaError(f"{where} has no type annotation")
     kind = input_type(annotation(parameter.annotation, module), where)
     values: dict[str, Any] = {"default": MISSING}
-    if default is not None and _is_input_call(default, module):
-        assert isinstance(default, ast.Call)
-        values.update(_input_arguments(default, module, where))
+    spec = _input_spec(default, module, where) if default is not None else None
+    if spec is not None:
+        values.update(_input_arguments(spec, where))
     elif default is not None:
         values["default"] = _static(default, module, where, "default")
     choices = values.get("choices")
@@ -392,6 +530,16 @@ def _input_field(
     return field
 
 
+@dataclass(frozen=True)
+class InputSpec:
+    """An `Input(...)` call and where its arguments are evaluated: its module and the
+    parameters of the helper function that returns it, if any."""
+
+    call: ast.Call
+    module: Module
+    env: dict[str, Any]
+
+
 def _is_input_call(node: ast.expr, module: Module) -> bool:
     if not isinstance(node, ast.Call):
         return False
@@ -399,25 +547,178 @@ def _is_input_call(node: ast.expr, module: Module) -> bool:
     return target is not None and target[1] == "Input" and target[0].split(".")[0] in ("cog", "")
 
 
-def _input_arguments(call: ast.Call, module: Module, where: str) -> dict[str, Any]:
+def _input_spec(node: ast.expr, module: Module, where: str, depth: int = 0) -> InputSpec | None:
+    """The Input() a parameter's default is, written in place or reused: a class attribute
+    (`Inputs.prompt`), a module constant, or a helper function returning one."""
+    if depth > MAX_DEPTH:
+        return None
+    if isinstance(node, ast.Call) and _is_input_call(node, module):
+        return InputSpec(node, module, {})
+    if isinstance(node, ast.Name | ast.Attribute):
+        found = _definition(node, module)
+        return _input_spec(found[0], found[1], where, depth + 1) if found else None
+    if isinstance(node, ast.Call):
+        helper = _helper(node.func, module)
+        if helper is None:
+            return None
+        function, home = helper
+        if not any(_is_input_call(r, home) for r in _returns(function)):
+            return None
+        env = _bind_call(function, home, node, module, where)
+        returned = _run_body(function.body, home, env, where)
+        if returned is None or not _is_input_call(returned, home):
+            return None
+        assert isinstance(returned, ast.Call)
+        return InputSpec(returned, home, env)
+    return None
+
+
+def _definition(node: ast.expr, module: Module) -> tuple[ast.expr, Module] | None:
+    """The expression a Name or Attribute is assigned (module constant or class attribute)."""
+    if isinstance(node, ast.Name):
+        if node.id in module.constants:
+            return module.constants[node.id][-1], module
+        if node.id in module.imports:
+            source, original = module.imports[node.id]
+            local = _local_module(module, source) if source != original else None
+            if local is not None and original in local.constants:
+                return local.constants[original][-1], local
+        return None
+    if isinstance(node, ast.Attribute):
+        owner = _namespace(node.value, module)
+        if isinstance(owner, Module) and node.attr in owner.constants:
+            return owner.constants[node.attr][-1], owner
+        if isinstance(owner, tuple):
+            value = _class_attribute(owner[0], node.attr)
+            if value is not None:
+                return value, owner[1]
+    return None
+
+
+Function = ast.FunctionDef | ast.AsyncFunctionDef
+
+
+def _helper(node: ast.expr, module: Module) -> tuple[Function, Module] | None:
+    """The project function a call names: `helper`, `mod.helper`, `Class.method`."""
+    if isinstance(node, ast.Name):
+        if node.id in module.functions:
+            return module.functions[node.id], module
+        if node.id in module.imports:
+            source, original = module.imports[node.id]
+            local = _local_module(module, source) if source != original else None
+            if local is not None and original in local.functions:
+                return local.functions[original], local
+        return None
+    if isinstance(node, ast.Attribute):
+        owner = _namespace(node.value, module)
+        if isinstance(owner, Module) and node.attr in owner.functions:
+            return owner.functions[node.attr], owner
+        if isinstance(owner, tuple):
+            for item in owner[0].body:
+                if isinstance(item, Function) and item.name == node.attr:
+                    return item, owner[1]
+    return None
+
+
+def _returns(function: Function) -> list[ast.expr]:
+    return [
+        n.value for n in ast.walk(function) if isinstance(n, ast.Return) and n.value is not None
+    ]
+
+
+def _run_body(
+    body: list[ast.stmt], module: Module, env: dict[str, Any], where: str
+) -> ast.expr | None:
+    """Runs a helper's straight-line statements (assignments, `if`) on known values, binding
+    locals in `env`, up to the `return`; returns the returned expression."""
+    for statement in body:
+        if isinstance(statement, ast.Return):
+            return statement.value
+        if isinstance(statement, ast.Assign) and all(
+            isinstance(t, ast.Name) for t in statement.targets
+        ):
+            value = _static(statement.value, module, where, "local value", env)
+            env.update({t.id: value for t in statement.targets if isinstance(t, ast.Name)})
+        elif isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
+            if statement.value is not None:
+                env[statement.target.id] = _static(statement.value, module, where, "local", env)
+        elif isinstance(statement, ast.AugAssign) and isinstance(statement.target, ast.Name):
+            expression = ast.BinOp(
+                left=ast.Name(id=statement.target.id, ctx=ast.Load()),
+                op=statement.op,
+                right=statement.value,
+            )
+            env[statement.target.id] = _static(expression, module, where, "local value", env)
+        elif isinstance(statement, ast.If):
+            test = _static(statement.test, module, where, "condition", env)
+            returned = _run_body(statement.body if test else statement.orelse, module, env, where)
+            if returned is not None:
+                return returned
+        elif isinstance(statement, ast.Pass) or (
+            isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant)
+        ):
+            continue
+        else:
+            raise SchemaError(
+                f"{where}: the helper's statement `{ast.unparse(statement).splitlines()[0]}` "
+                "needs the code run; build the Input() from literals and constants"
+            )
+    return None
+
+
+def _bind_call(
+    function: Function, home: Module, call: ast.Call, caller: Module, where: str
+) -> dict[str, Any]:
+    """The helper's parameters as this call binds them (its own defaults otherwise)."""
+    arguments = function.args
+    positional = [a.arg for a in arguments.posonlyargs + arguments.args]
+    if positional and positional[0] in ("self", "cls"):
+        positional = positional[1:]
+    defaults = dict(
+        zip(
+            positional[len(positional) - len(arguments.defaults) :], arguments.defaults, strict=True
+        )
+    )
+    for arg, kw_default in zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True):
+        if kw_default is not None:
+            defaults[arg.arg] = kw_default
+    given: dict[str, ast.expr] = dict(zip(positional, call.args, strict=False))
+    given.update({k.arg: k.value for k in call.keywords if k.arg is not None})
+    env: dict[str, Any] = {}
+    for name in [*positional, *(a.arg for a in arguments.kwonlyargs)]:
+        if name in given:
+            env[name] = _static(given[name], caller, where, f"argument {name}=")
+        elif name in defaults:
+            env[name] = _static(defaults[name], home, where, f"default of {name}")
+    return env
+
+
+def _input_arguments(spec: InputSpec, where: str) -> dict[str, Any]:
+    call, module, env = spec.call, spec.module, spec.env
     values: dict[str, Any] = {}
     if call.args:
-        values["default"] = _static(call.args[0], module, where, "default")
+        values["default"] = _static(call.args[0], module, where, "default", env)
     for keyword in call.keywords:
         if keyword.arg == "default_factory":
             raise SchemaError(f"{where}: default_factory is not supported; give a literal default")
         if keyword.arg in INPUT_KEYS:
-            values[keyword.arg] = _static(keyword.value, module, where, keyword.arg)
+            values[keyword.arg] = _static(keyword.value, module, where, keyword.arg, env)
     return values
 
 
-def _static(node: ast.expr, module: Module, where: str, what: str) -> Any:
+def _static(
+    node: ast.expr, module: Module, where: str, what: str, env: dict[str, Any] | None = None
+) -> Any:
     try:
-        return literal(node, module)
-    except NotStatic:
+        return plain(literal(node, module, env))
+    except NotStatic as exc:
+        detail = str(exc)
+        needs = (
+            f" (`{detail}` needs the code run)" if detail and detail != ast.unparse(node) else ""
+        )
         raise SchemaError(
-            f"{where}: the {what} `{ast.unparse(node)}` cannot be statically resolved; use a "
-            "literal or a module-level constant"
+            f"{where}: the {what} `{ast.unparse(node)}` cannot be statically resolved{needs}; "
+            "use literals, module-level constants or expressions built from them"
         ) from None
 
 
