@@ -56,13 +56,13 @@ def test_a_missing_dependency_of_the_model_is_reported_as_itself(tmp_path):
 
 
 def test_class_predictors_are_instantiated_and_sibling_modules_import(tmp_path):
-    write(tmp_path, "helpers.py", "GREETING = 'hello'\n")
+    write(tmp_path, "greeting_helpers.py", "GREETING = 'hello'\n")
     write(
         tmp_path,
         "predict.py",
         """
         from cog import BasePredictor, Input
-        from helpers import GREETING
+        from greeting_helpers import GREETING
 
         class Predictor(BasePredictor):
             def setup(self):
