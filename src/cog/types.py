@@ -204,10 +204,15 @@ class Path(pathlib.PosixPath):
         if isinstance(value, pathlib.Path):
             return value
         text = os.fspath(value) if isinstance(value, os.PathLike) else str(value)
-        scheme = urllib.parse.urlparse(text).scheme
-        if scheme == "data" or scheme in _URL_SCHEMES:
+        if is_url(text):
             return URLPath(source=text, filename=get_filename(text))
         return Path(text)
+
+
+def is_url(text: str) -> bool:
+    """Whether a file input's value is a URL it can be fetched from (`http(s)://`, `data:`)."""
+    scheme = urllib.parse.urlparse(text).scheme
+    return scheme == "data" or scheme in _URL_SCHEMES
 
 
 class URLPath(pathlib.PosixPath):

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 import httpx
 
+from .. import envvars
 from ..config import Config
 from .console import say, warn
 from .errors import CliError
@@ -113,7 +114,7 @@ def _start_local(
     # The server's own INFO lines are noise in a terminal; the model's logs are shown anyway.
     variables = {"COG_LOG_LEVEL": "warning", **environment.variables(), **env, "PORT": str(port)}
     # The server ends with this CLI even if it is killed (see cog.runtime.lifeline).
-    variables["PYCOG_PARENT_PID"] = str(os.getpid())
+    variables[envvars.PARENT_PID.name] = str(os.getpid())
     command = [str(environment.python), "-m", "cog.server.http", "--host", host, *args]
     process = subprocess.Popen(
         command,

@@ -20,7 +20,7 @@ from typing import Any
 
 from .. import envvars
 from ..input import FieldInfo
-from ..types import File, Path, Secret, URLPath, open_url
+from ..types import File, Path, Secret, URLPath, is_url, open_url
 
 DOWNLOAD_THREADS = 8
 MAX_INPUT_FILE_BYTES = 5 * 1024**3
@@ -94,11 +94,9 @@ class InputCoercer:
         if self.kinds.get(name) not in ("path", "file"):
             return
         for item in value if isinstance(value, list) else [value]:
-            if item is None:
-                continue
-            scheme = str(item).split(":", 1)[0].lower() if ":" in str(item) else ""
-            if scheme not in ("http", "https", "data"):
-                shown = str(item) if len(str(item)) <= 60 else str(item)[:57] + "..."
+            text = "" if item is None else str(item)
+            if item is not None and not is_url(text):
+                shown = text if len(text) <= 60 else text[:57] + "..."
                 raise InputError(
                     f"{name}: {shown!r} is not a URL; file inputs take http://, https:// or "
                     "data: URLs"

@@ -24,7 +24,7 @@ from .worker_process import WorkerProcess, spawn_worker
 ORPHAN_EXIT_SECONDS = 20.0
 
 
-class Lifeline:
+class ParentWatch:
     """Shuts the server down once the CLI that started it is gone (even killed by SIGKILL)."""
 
     def __init__(self) -> None:
@@ -49,7 +49,7 @@ class Lifeline:
 
 
 def serve(
-    settings: ServerSettings, worker: WorkerProcess | None = None, watch: Lifeline | None = None
+    settings: ServerSettings, worker: WorkerProcess | None = None, watch: ParentWatch | None = None
 ) -> None:
     """Run the server until /shutdown, a signal, or the end of the process that started it
     (blocking)."""
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
-    watch = Lifeline()
+    watch = ParentWatch()
     watch.watch()
     name = (envvars.LOG_LEVEL.get() or "info").lower()
     level = {"warn": "WARNING"}.get(name, name.upper())

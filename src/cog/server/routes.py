@@ -24,6 +24,7 @@ from .requests import (
     trace_headers,
 )
 from .supervisor import Busy, NotReady, Supervisor
+from .validation import not_an_object
 from .webhooks import WebhookSender
 
 KEEPALIVE_SECONDS = 15.0
@@ -202,7 +203,7 @@ async def create(supervisor: Supervisor, call: Call, envelope: Envelope) -> Repl
             return Reply(422, {"detail": errors})
         shown = validator.masked(inputs)
     elif not isinstance(inputs, dict):
-        return Reply(422, {"detail": [_not_an_object(inputs)]})
+        return Reply(422, {"detail": [not_an_object(inputs)]})
     prediction_id = new_prediction_id() if envelope.id is None else envelope.id
     prediction = Prediction(prediction_id, inputs, shown)
     if envelope.webhook:
@@ -225,13 +226,6 @@ async def create(supervisor: Supervisor, call: Call, envelope: Envelope) -> Repl
     if call.mode == "sse":
         return prediction
     return await _wait(supervisor, call, prediction)
-
-
-def _not_an_object(value: Any) -> dict[str, Any]:
-    message = (
-        f'{json.dumps(value, ensure_ascii=False, separators=(",", ":"))} is not of type "object"'
-    )
-    return {"loc": ["body", "input", "__root__"], "msg": message, "type": "value_error"}
 
 
 def _schema_streams(supervisor: Supervisor) -> bool:

@@ -103,10 +103,7 @@ class InputValidator:
     def validate(self, values: Any) -> tuple[dict[str, Any], ValidationDetail]:
         """The known inputs, and the errors (empty when valid)."""
         if not isinstance(values, dict):
-            message = f'{_render(values)} is not of type "object"'
-            return {}, [
-                {"loc": ["body", "input", "__root__"], "msg": message, "type": "value_error"}
-            ]
+            return {}, [not_an_object(values)]
         known = {name: value for name, value in values.items() if name in self.properties}
         errors: ValidationDetail = [
             {"loc": ["body", "input", name], "msg": "Field required", "type": "value_error.missing"}
@@ -143,6 +140,12 @@ class InputValidator:
         return {
             name: _mask(value) if name in self.secrets else value for name, value in values.items()
         }
+
+
+def not_an_object(value: Any) -> dict[str, Any]:
+    """The error of an `input` that is not an object, located as Cog locates it."""
+    message = f'{_render(value)} is not of type "object"'
+    return {"loc": ["body", "input", "__root__"], "msg": message, "type": "value_error"}
 
 
 def _is_secret(prop: Any, components: dict[str, Any]) -> bool:
