@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, is_dataclass
-from typing import Any, dataclass_transform
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    from typing import dataclass_transform
+else:  # a dependency of pycog's; imported only where typing lacks it
+    from typing_extensions import dataclass_transform
 
 
 @dataclass_transform()

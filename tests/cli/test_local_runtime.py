@@ -9,6 +9,10 @@ import time
 import zipfile
 from pathlib import Path
 
+import pytest
+
+from cog.localenv import LocalEnvironmentError
+from cog.localenv.interpreter import find_interpreter
 from cog.localenv.pip_settings import parse_pip_config_list
 
 from .conftest import CACHE, cog_executable, run_cog
@@ -129,6 +133,82 @@ def test_a_python_that_is_not_installed_is_named_not_downloaded(example, tmp_pat
     assert f"Python {missing[0]} (build.python_version in cog.yaml) is not installed" in (
         result.stderr
     )
+
+
+def test_pyenv_installs_behind_its_shims_are_found(tmp_path, monkeypatch):
+    # A pyenv layout (of a version nothing else provides, not even the running Python): a shim that fails (the version is not active), installs of two patches.
+    root = tmp_path / "pyenv"
+    (root / "shims").mkdir(parents=True)
+    (root / "shims" / "python3.99").write_text("#!/bin/sh\nexit 127\n")
+    for name, reports in (("3.99.2", "3.99"), ("3.99.13", "3.99"), ("3.99-dev", "3.99")):
+        python = root / "versions" / name / "bin" / "python3.99"
+        python.parent.mkdir(parents=True)
+        python.write_text(f"#!/bin/sh\necho {reports}\n")
+    for path in root.rglob("python3.99"):
+        path.chmod(0o755)
+    monkeypatch.setenv("PATH", str(root / "shims"))
+    found = find_interpreter("3.99")
+    assert found == root / "versions" / "3.99.13" / "bin" / "python3.99"
+    (found.parent / "python3.99").write_text("#!/bin/sh\necho 3.98\n")  # lies: the next one
+    assert find_interpreter("3.99") == root / "versions" / "3.99.2" / "bin" / "python3.99"
+
+
+OLDEST_MODEL = """\
+import sys
+from typing import Iterator, Optional
+
+from cog import BasePredictor, Input, Path
+
+
+class Predictor(BasePredictor):
+    def setup(self) -> None:
+        self.python = "%d.%d" % sys.version_info[:2]
+
+    def predict(
+        self,
+        text: Path = Input(description="a text file"),
+        times: int = Input(default=2, ge=1, le=5),
+        suffix: Optional[str] = None,
+        note: str | None = None,
+    ) -> Iterator[Path]:
+        body = text.read_text().strip()
+        for index in range(times):
+            out = Path(f"part-{index}.txt")
+            out.write_text(f"{self.python} {index} {body}{suffix or ''}{note or ''}\\n")
+            yield out
+"""
+
+
+def test_a_model_runs_on_python_3_10(example):
+    try:
+        find_interpreter("3.10")  # pyenv's, here: its `python3.10` shim fails while 3.11 is active
+    except LocalEnvironmentError:
+        pytest.skip("no Python 3.10 on this machine")
+    project = example("hello-world")
+    (project / "cog.yaml").write_text(
+        'build:\n  python_version: "3.10"\npredict: predict.py:Predictor\n'
+    )
+    (project / "predict.py").write_text(OLDEST_MODEL)
+    (project / "in.txt").write_text("hello\n")
+    result = run_cog(
+        "predict", "--runtime", "local", "-i", "text=@in.txt", "-i", "times=3", "-i", "suffix=!",
+        cwd=project,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    outputs = sorted(project.glob("output.*.txt"))
+    assert [path.read_text() for path in outputs] == [f"3.10 {i} hello!\n" for i in range(3)]
+
+
+def test_python_3_9_is_refused_as_cog_refuses_it(example):
+    project = example("hello-world")
+    (project / "cog.yaml").write_text(
+        'build:\n  python_version: "3.9"\npredict: predict.py:Predictor\n'
+    )
+    result = run_cog("predict", "--runtime", "local", cwd=project, timeout=120)
+    assert result.returncode == 1
+    message = 'invalid build.python_version "3.9": minimum supported Python version is 3.10'
+    assert message in result.stderr
+    assert "Building the environment" not in result.stderr
 
 
 def _wheel(folder: Path, name: str, version: str, source: str) -> None:

@@ -85,9 +85,15 @@ def test_a_missing_file_says_how_to_create_one(tmp_path):
 
 
 def test_python_version_rules(tmp_path):
-    found, text = problems(tmp_path, 'build:\n  python_version: "3.8"\n')
-    assert found == [("build.python_version", 2, '"3.8" is not supported', "use 3.11–3.13")]
-    assert 'cog.yaml:2: build.python_version: "3.8" is not supported (use 3.11–3.13)' in text
+    found, text = problems(tmp_path, 'build:\n  python_version: "3.9"\n')
+    # Cog's words: its integration tests and users' scripts match them.
+    message = 'invalid build.python_version "3.9": minimum supported Python version is 3.10'
+    assert found == [("build.python_version", 2, message, "use 3.10–3.13")]
+    assert f"cog.yaml:2: build.python_version: {message} (use 3.10–3.13)" in text
+    found, _ = problems(tmp_path, 'build:\n  python_version: "2.7"\n')
+    assert "minimum supported Python version is 3.10" in found[0][2]
+    found, _ = problems(tmp_path, 'build:\n  python_version: "3.99"\n')
+    assert found[0][2] == '"3.99" is not supported'
     found, _ = problems(tmp_path, "build:\n  python_version: 3.10\n")
     assert found == [
         (
@@ -97,8 +103,8 @@ def test_python_version_rules(tmp_path):
             'quote the version: python_version: "3.10"',
         )
     ]
-    found, _ = problems(tmp_path, "build:\n  python_version: '3.10'\n")
-    assert "not supported by pycog (it needs 3.11+)" in found[0][2]
+    config = load_config(project(tmp_path, "build:\n  python_version: '3.10'\n"))
+    assert config.build.python_version == "3.10"
     found, _ = problems(tmp_path, "build:\n  gpu: true\n")
     assert found == [("build", 1, "`python_version` is required", 'add `python_version: "3.12"`')]
     config = load_config(project(tmp_path, "build:\n  python_version: '3.12.1'\n"))
@@ -298,6 +304,22 @@ def test_concurrency_default_target_is_ignored_with_a_warning(tmp_path):
     config = load_config(project(tmp_path, "concurrency:\n  max: 2\n  default_target: 1\n"))
     assert config.concurrency_max == 2
     assert "ignored" in config.warnings[0]
+
+
+def test_concurrency_above_one_needs_python_3_11_as_in_cog(tmp_path):
+    found, _ = problems(tmp_path, 'build:\n  python_version: "3.10"\nconcurrency:\n  max: 2\n')
+    assert found == [
+        (
+            "concurrency.max",
+            4,
+            'invalid concurrency.max "2": concurrency requires Python 3.11 or higher',
+            'set build.python_version to "3.11" or newer, or concurrency.max to 1',
+        )
+    ]
+    single = 'build:\n  python_version: "3.10"\nconcurrency:\n  max: 1\n'
+    assert load_config(project(tmp_path, single)).concurrency_max == 1
+    newer = 'build:\n  python_version: "3.11"\nconcurrency:\n  max: 2\n'
+    assert load_config(project(tmp_path, newer)).concurrency_max == 2
 
 
 def test_default_image_name():

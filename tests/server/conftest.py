@@ -1,4 +1,8 @@
-"""Real servers on free loopback ports, serving fixture predictors picked by name."""
+"""Real servers on free loopback ports, serving fixture predictors picked by name.
+
+Tests marked `every_python` run twice: on the Python running the tests, and on a real Python
+3.10 (Cog's minimum) environment that the local runtime builds (skipped where there is none).
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from cog.config import load_config
+from cog.localenv import LocalEnvironmentError, prepare_environment
+from cog.localenv.interpreter import find_interpreter
+
 FIXTURES = Path(__file__).parent / "fixtures"
+ROOT = Path(__file__).resolve().parents[2]
+ENV_CACHE = Path(os.environ.get("PYCOG_TEST_CACHE", ROOT / ".cache" / "test-envs"))
+OLDEST_PYTHON = "3.10"
 
 
 def free_port() -> int:
@@ -57,12 +68,13 @@ def run_server(
     env: dict[str, str] | None = None,
     args: tuple[str, ...] = (),
     wait: bool = True,
+    python: str = sys.executable,
 ) -> Iterator[RunningServer]:
     project = tmp_path / name
     shutil.copytree(FIXTURES / name, project, dirs_exist_ok=True)
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "cog.server.http", "--host", "127.0.0.1", *args],
+        [python, "-m", "cog.server.http", "--host", "127.0.0.1", *args],
         cwd=project,
         env={**os.environ, "PORT": str(port), **(env or {})},
         stdout=subprocess.PIPE,
@@ -86,11 +98,39 @@ def run_server(
                 process.wait(timeout=5)
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.definition.get_closest_marker("every_python"):
+        metafunc.parametrize("model_python", ["running", OLDEST_PYTHON], indirect=True)
+
+
+@pytest.fixture(scope="session")
+def oldest_python_environment(tmp_path_factory) -> str:
+    """The `python` of a local-runtime environment on Python 3.10, with this pycog in it."""
+    try:
+        find_interpreter(OLDEST_PYTHON)
+    except LocalEnvironmentError:
+        pytest.skip(f"no Python {OLDEST_PYTHON} on this machine")
+    project = tmp_path_factory.mktemp("oldest-python")
+    (project / "cog.yaml").write_text(f'build:\n  python_version: "{OLDEST_PYTHON}"\n')
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("COG_CACHE_DIR", str(ENV_CACHE))
+        environment = prepare_environment(load_config(project))
+    return str(environment.python)
+
+
 @pytest.fixture
-def serve(tmp_path):
+def model_python(request) -> str:
+    """The interpreter the server runs on: this one, or 3.10 for `every_python` tests."""
+    if getattr(request, "param", "running") == "running":
+        return sys.executable
+    return str(request.getfixturevalue("oldest_python_environment"))
+
+
+@pytest.fixture
+def serve(tmp_path, model_python):
     """`with serve("echo") as server:` starts the named fixture's server."""
 
     def start(name: str, **kwargs):
-        return run_server(name, tmp_path, **kwargs)
+        return run_server(name, tmp_path, python=model_python, **kwargs)
 
     return start

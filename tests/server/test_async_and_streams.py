@@ -4,6 +4,7 @@ import json
 import time
 
 import httpx
+import pytest
 
 from .receiver import Receiver
 
@@ -31,6 +32,7 @@ def reattach_sse(client, prediction_id):
         return read_sse(response)
 
 
+@pytest.mark.every_python
 def test_respond_async_sends_webhooks(serve):
     with Receiver() as receiver, serve("stream") as server, server.client() as client:
         response = client.post(
@@ -77,6 +79,7 @@ def read_sse(response):
     return events
 
 
+@pytest.mark.every_python
 def test_sse_streams_every_event_in_order(serve):
     with serve("stream") as server, server.client() as client:
         with client.stream(
@@ -161,6 +164,7 @@ def test_sse_on_a_model_that_does_not_stream_is_406(serve):
     assert "@cog.streaming" in response.json()["error"]
 
 
+@pytest.mark.every_python
 def test_cancel_raises_inside_a_sync_predict(serve):
     with serve("slow") as server, server.client() as client:
         client.put(
@@ -173,6 +177,7 @@ def test_cancel_raises_inside_a_sync_predict(serve):
     assert after.json()["output"] == "finished"
 
 
+@pytest.mark.every_python
 def test_cancel_of_a_sync_request_returns_canceled(serve):
     with serve("slow") as server, server.client() as client:
         import threading
@@ -192,6 +197,7 @@ def test_cancel_of_a_sync_request_returns_canceled(serve):
     assert "canceled inside predict" in result["body"]["logs"]
 
 
+@pytest.mark.every_python
 def test_async_cancel(serve):
     with serve("async_sleep") as server, server.client() as client:
         client.put(

@@ -4,11 +4,34 @@ import base64
 import os
 import pathlib
 import signal
+import subprocess
 import time
 
+import pytest
+
+from .conftest import OLDEST_PYTHON
 from .receiver import Receiver
 
 
+@pytest.mark.every_python
+def test_the_server_and_worker_run_on_the_python_they_were_started_with(
+    serve, model_python, request
+):
+    # `str | None` in echo's signature is read at run time there too (3.10 added the syntax).
+    with serve("echo") as server, server.client() as client:
+        python = server.health()["version"]["python"]
+        body = client.post("/predictions", json={"input": {"text": "hi", "note": None}}).json()
+    expected = subprocess.run(
+        [model_python, "-c", "import platform; print(platform.python_version())"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    assert python == expected
+    if request.node.callspec.params["model_python"] == OLDEST_PYTHON:
+        assert python.startswith(f"{OLDEST_PYTHON}.")
+    assert body["status"] == "succeeded" and body["output"] == "hi"
+
+
+@pytest.mark.every_python
 def test_setup_failure_is_reported_with_the_traceback(serve):
     with serve("failing_setup") as server, server.client() as client:
         health = server.health()
@@ -20,6 +43,7 @@ def test_setup_failure_is_reported_with_the_traceback(serve):
     assert response.status_code == 503
 
 
+@pytest.mark.every_python
 def test_a_crashed_worker_fails_the_prediction_and_is_defunct(serve):
     with serve("crash") as server, server.client() as client:
         body = client.post("/predictions", json={"input": {"how": "exit"}}).json()
@@ -37,6 +61,7 @@ def test_segfault_too(serve):
     assert body["status"] == "failed" and "Worker crashed" in body["error"]
 
 
+@pytest.mark.every_python
 def test_user_healthcheck(serve):
     flag = pathlib.Path("/tmp/pycog-healthy-flag")
     flag.unlink(missing_ok=True)
@@ -50,6 +75,7 @@ def test_user_healthcheck(serve):
     assert healthy["status"] == "READY"
 
 
+@pytest.mark.every_python
 def test_file_inputs_and_outputs_as_data_urls(serve):
     source = "data:text/plain;base64," + base64.b64encode(b"hello").decode()
     with serve("files") as server, server.client() as client:
@@ -102,6 +128,7 @@ def test_prediction_temp_dirs_are_removed(serve):
     assert after - before == set()
 
 
+@pytest.mark.every_python
 def test_trainings(serve):
     with serve("train", args=("--x-mode", "train")) as server, server.client() as client:
         root = client.get("/").json()
@@ -113,6 +140,7 @@ def test_trainings(serve):
     assert sse.status_code == 406
 
 
+@pytest.mark.every_python
 def test_shutdown_endpoint_and_sigterm(serve):
     with serve("echo") as server, server.client() as client:
         assert client.post("/shutdown").json() == {}

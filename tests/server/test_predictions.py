@@ -3,6 +3,7 @@
 import concurrent.futures
 
 import httpx
+import pytest
 
 
 def test_root_lists_the_api(serve):
@@ -13,6 +14,7 @@ def test_root_lists_the_api(serve):
     assert "trainings_url" not in body
 
 
+@pytest.mark.every_python
 def test_sync_prediction_with_logs_from_every_source(serve):
     with serve("echo") as server, server.client() as client:
         response = client.post("/predictions", json={"input": {"text": "hi", "repeat": 2}})
@@ -26,6 +28,7 @@ def test_sync_prediction_with_logs_from_every_source(serve):
     assert body["metrics"]["predict_time"] > 0
 
 
+@pytest.mark.every_python
 def test_setup_logs_are_in_the_health_check(serve):
     with serve("echo") as server:
         health = server.health()
@@ -35,6 +38,7 @@ def test_setup_logs_are_in_the_health_check(serve):
     assert health["setup"]["started_at"] <= health["setup"]["completed_at"]
 
 
+@pytest.mark.every_python
 def test_validation_errors_use_cogs_shape(serve):
     with serve("echo") as server, server.client() as client:
         missing = client.post("/predictions", json={"input": {}})
@@ -85,6 +89,7 @@ def test_idempotent_put_and_id_mismatch(serve):
     )
 
 
+@pytest.mark.every_python
 def test_prediction_errors_fail_the_prediction_not_the_server(serve):
     with serve("echo") as server, server.client() as client:
         failed = client.post("/predictions", json={"input": {"text": 5}})
@@ -123,6 +128,7 @@ def test_unknown_ids_are_404(serve):
         assert client.get("/predictions/nope").status_code in (404, 405)
 
 
+@pytest.mark.every_python
 def test_async_predictor_runs_predictions_concurrently(serve):
     with serve("async_sleep") as server:
 
@@ -144,6 +150,7 @@ def test_async_predictor_runs_predictions_concurrently(serve):
     assert elapsed < 1.9  # four 0.5 s predictions overlapped
 
 
+@pytest.mark.every_python
 def test_metrics_and_context(serve):
     with serve("metrics") as server, server.client() as client:
         body = client.post(

@@ -5,11 +5,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import pytest
 
 from .receiver import Receiver
 from .test_async_and_streams import wait_until
 
 
+@pytest.mark.every_python
 def test_setup_timeout_fails_setup(serve):
     env = {"COG_SETUP_TIMEOUT": "1", "SLOW_SETUP_SECONDS": "20"}
     with serve("slow_setup", env=env) as server, server.client() as client:
@@ -58,6 +60,7 @@ def test_webhooks_carry_the_auth_token_and_trace_headers(serve):
         assert headers["traceparent"] == trace
 
 
+@pytest.mark.every_python
 def test_a_sync_client_that_goes_away_cancels_its_prediction(serve):
     with serve("slow") as server, server.client() as client:
         started = time.monotonic()
@@ -81,6 +84,7 @@ def test_a_sync_client_that_goes_away_cancels_its_prediction(serve):
     assert time.monotonic() - started < 10
 
 
+@pytest.mark.every_python
 def test_sigterm_cancels_in_flight_work_and_delivers_terminal_webhooks(serve):
     # The receiver refuses the first three webhooks: the terminal one is delivered only on a
     # retry, which the shutting-down server must wait for.
@@ -110,6 +114,7 @@ def _fill_slots(server, count: int) -> list[int]:
         ]
 
 
+@pytest.mark.every_python
 def test_concurrent_decorator_sets_the_slots_when_nothing_else_does(serve):
     with serve("concurrent_decorator") as server:
         statuses = _fill_slots(server, 4)

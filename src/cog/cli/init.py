@@ -26,7 +26,12 @@ FILES = (
 
 
 def template(name: str) -> str:
-    text = resources.files("cog.cli").joinpath("templates", name.replace("/", "__")).read_text()
+    text = (
+        resources.files("cog.cli")
+        .joinpath("templates")
+        .joinpath(name.replace("/", "__"))
+        .read_text()
+    )
     return text.replace("{python_version}", f"{sys.version_info.major}.{sys.version_info.minor}")
 
 

@@ -42,12 +42,12 @@ MOUNT_KEYS = ("type", "id", "target")
 WEIGHT_KEYS = ("name", "target", "source")
 WEIGHT_SOURCE_KEYS = ("uri", "include", "exclude")
 
-# Cog supports 3.10-3.13; pycog's server and SDK need 3.11 or newer inside the model's
-# environment, so 3.10 is refused with that reason.
-MIN_COG_PYTHON = (3, 10)
-MIN_PYCOG_PYTHON = (3, 11)
+# Cog's minimum is 3.10 (pkg/config: "minimum supported Python version is 3.10"), and its
+# `concurrency.max` above 1 needs 3.11.
+MIN_PYTHON = (3, 10)
+MIN_PYTHON_FOR_CONCURRENCY = (3, 11)
 MAX_PYTHON = (3, 14)
-SUPPORTED_PYTHONS = "3.11–3.13"
+SUPPORTED_PYTHONS = "3.10–3.13"
 MIN_CUDA_MAJOR = 11
 
 PYTHON_VERSION = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?$")

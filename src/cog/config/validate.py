@@ -125,7 +125,7 @@ def check_document(checker: Checker) -> Config:
         train=train,
         image=image,
         model=model,
-        concurrency_max=check_concurrency(checker, top.get("concurrency")),
+        concurrency_max=check_concurrency(checker, top.get("concurrency"), build.python_version),
         environment=check_environment(checker, top.get("environment")),
         weights=weights,
         raw=top,
@@ -193,12 +193,16 @@ def check_python_version(checker: Checker, value: Any) -> str:
         return BuildConfig.python_version
     version = (int(match[1]), int(match[2]))
     supported = f"use {rules.SUPPORTED_PYTHONS}"
-    if version < rules.MIN_COG_PYTHON or version > rules.MAX_PYTHON:
-        checker.problem(path, f"{_show(text)} is not supported", supported)
-    elif version < rules.MIN_PYCOG_PYTHON:
+    if version < rules.MIN_PYTHON:
+        # Cog's words, which scripts and Cog's own tests match.
+        minimum = _dotted_version(rules.MIN_PYTHON)
         checker.problem(
-            path, f"{_show(text)} is not supported by pycog (it needs 3.11+)", supported
+            path,
+            f"invalid build.python_version {_show(text)}: minimum supported Python version is {minimum}",
+            supported,
         )
+    elif version > rules.MAX_PYTHON:
+        checker.problem(path, f"{_show(text)} is not supported", supported)
     if match[3] is not None:
         checker.warn(path, f"the patch version of {_show(text)} is ignored")
     return f"{version[0]}.{version[1]}"
@@ -322,7 +326,7 @@ def check_model(checker: Checker, value: Any, image: str | None) -> str | None:
     return text
 
 
-def check_concurrency(checker: Checker, value: Any) -> int | None:
+def check_concurrency(checker: Checker, value: Any, python_version: str) -> int | None:
     fields = checker.mapping(value, ("concurrency",), rules.CONCURRENCY_KEYS)
     if "default_target" in fields:
         checker.warn(("concurrency", "default_target"), "is not used by Cog and is ignored")
@@ -332,7 +336,22 @@ def check_concurrency(checker: Checker, value: Any) -> int | None:
     if isinstance(maximum, bool) or not isinstance(maximum, int) or maximum < 1:
         checker.problem(("concurrency", "max"), f"must be a whole number ≥ 1, got {_show(maximum)}")
         return None
+    if maximum > 1 and _version_tuple(python_version) < rules.MIN_PYTHON_FOR_CONCURRENCY:
+        needed = _dotted_version(rules.MIN_PYTHON_FOR_CONCURRENCY)
+        checker.problem(
+            ("concurrency", "max"),
+            f'invalid concurrency.max "{maximum}": concurrency requires Python {needed} or higher',
+            f'set build.python_version to "{needed}" or newer, or concurrency.max to 1',
+        )
     return maximum
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split(".") if part.isdigit())
+
+
+def _dotted_version(version: tuple[int, ...]) -> str:
+    return ".".join(str(part) for part in version)
 
 
 def check_environment(checker: Checker, value: Any) -> dict[str, str]:

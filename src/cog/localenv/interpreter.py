@@ -3,7 +3,8 @@
 uv would fetch a managed Python when none matches (gigabytes over a mirror that may not have
 it, or a hang without internet), and it gives up on the first broken candidate on PATH (a
 pyenv shim for a version that is not active). We look ourselves: every `pythonX.Y` on PATH
-that actually runs and reports that version.
+that actually runs and reports that version, and the pyenv installs behind a pyenv shims
+folder on PATH (whose `pythonX.Y` shim fails unless that version is the active one).
 """
 
 from __future__ import annotations
@@ -52,10 +53,25 @@ def _candidates(minor: str) -> list[Path]:
         # The interpreter behind this pycog (its base, not a virtualenv's copy).
         found.append(Path(getattr(sys, "_base_executable", sys.executable)))
     for folder in os.environ.get("PATH", "").split(os.pathsep):
-        path = Path(folder or ".") / f"python{minor}"
-        if path.is_file() and os.access(path, os.X_OK) and path not in found:
-            found.append(path)
+        paths = [Path(folder or ".") / f"python{minor}", *_pyenv_installs(Path(folder), minor)]
+        for path in paths:
+            if path.is_file() and os.access(path, os.X_OK) and path not in found:
+                found.append(path)
     return found
+
+
+def _pyenv_installs(folder: Path, minor: str) -> list[Path]:
+    """`<root>/versions/X.Y.Z/bin/pythonX.Y` when `folder` is pyenv's `<root>/shims`, newest
+    patch first (only CPython builds: `3.10.13`, not `3.10-dev` or `pypy3.10-…`)."""
+    versions = folder.parent / "versions"
+    if folder.name != "shims" or not versions.is_dir():
+        return []
+    patches = []
+    for install in versions.iterdir():
+        major_minor, _, patch = install.name.rpartition(".")
+        if major_minor == minor and patch.isdigit():
+            patches.append((int(patch), install / "bin" / f"python{minor}"))
+    return [path for _, path in sorted(patches, reverse=True)]
 
 
 def _reports(candidate: Path, minor: str) -> bool:

@@ -16,7 +16,7 @@ WIRE_MODES = {"replace": "replace", "incr": "increment", "append": "append"}
 
 
 def now() -> str:
-    return datetime.datetime.now(datetime.UTC).isoformat().replace("+00:00", "Z")
+    return datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 # The stream limits come from the environment, read once per server (not per prediction).
