@@ -253,6 +253,27 @@ def go_regexp(pattern: str) -> re.Pattern[str]:
         raise Failure(f"bad regexp {pattern!r}: {exc}") from None
 
 
+HOST_SETTING = re.compile(r"^(PIP_|UV_|SSL_|.*CA_BUNDLE$|.*CA_CERTS?(_FILE)?$|(HTTPS?|NO)_PROXY$)", re.I)
+
+
+def host_settings() -> dict[str, str]:
+    """What package installs need from this machine (index, certificates, proxy): the harness
+    of Cog runs on a machine configured the same way."""
+    return {k: v for k, v in os.environ.items() if HOST_SETTING.match(k)}
+
+
+def extra_pythons() -> list[str]:
+    """pyenv's installed interpreters (3.10 and newer), last on PATH, so that the local runtime
+    finds the `python_version` each test pins without shadowing the machine's own tools."""
+    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    found = []
+    for version in sorted(root.glob("3.*")):
+        minor = version.name.split(".")[1]
+        if minor.isdigit() and int(minor) >= 10 and (version / "bin").is_dir():
+            found.append(str(version / "bin"))
+    return found
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -364,7 +385,7 @@ class Script:
         self.built_in: Path | None = None
         home = os.environ.get("HOME", str(work))
         venv_bin = str(Path(cog[0]).parent) if os.sep in cog[0] else ""
-        path = os.pathsep.join(p for p in (venv_bin, os.environ.get("PATH", "")) if p)
+        path = os.pathsep.join(p for p in (venv_bin, os.environ.get("PATH", ""), *extra_pythons()) if p)
         self.env: dict[str, str] = {
             "HOME": home,
             "PATH": path,
@@ -377,9 +398,7 @@ class Script:
             "USER": os.environ.get("USER", "root"),
             "LANG": os.environ.get("LANG", "C.UTF-8"),
         }
-        for key in ("UV_CACHE_DIR", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "UV_INDEX_URL", "XDG_CACHE_HOME"):
-            if key in os.environ:
-                self.env[key] = os.environ[key]
+        self.env.update(host_settings())
         (work / ".tmp").mkdir(exist_ok=True)
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -718,7 +737,8 @@ class Script:
             raise Failure("server already running")
         port = free_port()
         env = {k: self.env[k] for k in SERVE_ENV_KEYS if self.env.get(k)}
-        env.update({k: self.env[k] for k in ("LANG", "USER", "UV_CACHE_DIR") if k in self.env})
+        env.update({k: self.env[k] for k in ("LANG", "USER") if k in self.env})
+        env.update(host_settings())
         log = open(self.work / ".server.log", "wb")  # noqa: SIM115 (kept open while it runs)
         self.server = subprocess.Popen(
             [*self.cog, "serve", "-p", str(port), *args],
