@@ -244,8 +244,10 @@ def expand(text: str, lookup: Callable[[str], str], in_regexp: bool = False) -> 
 
 
 def go_regexp(pattern: str) -> re.Pattern[str]:
-    """A Go (RE2) pattern as a Python one, in testscript's multi-line mode."""
+    """A Go (RE2) pattern as a Python one, in testscript's multi-line mode. The host a container
+    reaches the harness at (host.docker.internal) is loopback on the local runtime."""
     translated = pattern.replace(r"\z", r"\Z")
+    translated = re.sub(r"host(\\)?\.docker(\\)?\.internal", r"127\\.0\\.0\\.1", translated)
     translated = re.sub(r"\(\?P<", "(?P<", translated)
     try:
         return re.compile(translated, re.M)
@@ -525,7 +527,8 @@ class Script:
         if not args:
             raise Failure("exec: no command")
         if args[0] == "docker":
-            raise NotApplicable("exec docker")
+            self.docker_inspect_schema(line, args)
+            return
         argv = list(args)
         resolved = shutil.which(argv[0], path=self.env["PATH"]) if os.sep not in argv[0] else argv[0]
         argv[0] = resolved or argv[0]
@@ -542,6 +545,24 @@ class Script:
             self.background.append((line, process))
             return
         self.exec_checked(argv, line.prefix)
+
+    def docker_inspect_schema(self, line: Line, args: list[str]) -> None:
+        """`docker inspect IMAGE --format '{{index .Config.Labels "run.cog.openapi_schema"}}'`:
+        the schema label a build bakes is the static schema (compact JSON, as Go writes it)."""
+        label = re.search(r'Labels "([^"]+)"', " ".join(args))
+        if args[1:2] != ["inspect"] or not label or label.group(1) != "run.cog.openapi_schema":
+            raise NotApplicable("exec docker")
+        if not args[2].startswith(self.env["TEST_IMAGE"]):
+            raise NotApplicable(f"inspects the image {args[2]}")
+        code, out, err = self.run_process([*self.cog, "schema", "--static"], cwd=self.built_in)
+        self.record(["cog", "schema", "--static"], out, err)
+        try:
+            out = json.dumps(json.loads(out), separators=(",", ":")) + "\n"
+        except ValueError:
+            pass
+        self.set_output(out, err)
+        if (code == 0) == (line.prefix == "!"):
+            raise Failure(f"schema (for docker inspect) exit status {code}")
 
     def cmd_wait(self, line: Line, args: list[str]) -> None:
         outs, errs = [], []
@@ -962,11 +983,18 @@ def kill_group(process: subprocess.Popen[bytes]) -> None:
 
 
 def static_not_applicable(script: str, files: dict[str, str]) -> str | None:
-    del files
+    config = files.get("cog.yaml", "")
+    if re.search(r"^\s*system_packages:", config, re.M):
+        return "system_packages need an image (the local runtime cannot apt-get)"
     for line in parse_script(script):
+        if line.args[0] == "exec" and len(line.args) > 2 and line.args[1].startswith("python"):
+            helper = files.get(line.args[2], "")
+            if '"docker"' in helper:
+                return f"{line.args[2]} runs docker"
         if line.args[0] in NOT_APPLICABLE_COMMANDS:
             return f"{line.args[0]}: {NOT_APPLICABLE_COMMANDS[line.args[0]]}"
-        if line.args[:2] == ["exec", "docker"] or line.args[:2] == ["cog", "push"]:
+        docker = line.args[:2] == ["exec", "docker"]
+        if docker and "run.cog.openapi_schema" not in line.text or line.args[:2] == ["cog", "push"]:
             return " ".join(line.args[:2])
     return None
 
