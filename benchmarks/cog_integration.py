@@ -202,7 +202,9 @@ def parse_script(script: str) -> list[Line]:
         background = not words[-1].quoted and words[-1].text == "&"
         if background:
             words.pop()
-        lines.append(Line(number, raw.strip(), conditions, prefix, [w.text for w in words], background))
+        lines.append(
+            Line(number, raw.strip(), conditions, prefix, [w.text for w in words], background)
+        )
     return lines
 
 
@@ -255,7 +257,9 @@ def go_regexp(pattern: str) -> re.Pattern[str]:
         raise Failure(f"bad regexp {pattern!r}: {exc}") from None
 
 
-HOST_SETTING = re.compile(r"^(PIP_|UV_|SSL_|.*CA_BUNDLE$|.*CA_CERTS?(_FILE)?$|(HTTPS?|NO)_PROXY$)", re.I)
+HOST_SETTING = re.compile(
+    r"^(PIP_|UV_|SSL_|.*CA_BUNDLE$|.*CA_CERTS?(_FILE)?$|(HTTPS?|NO)_PROXY$)", re.I
+)
 
 
 def host_settings() -> dict[str, str]:
@@ -352,7 +356,11 @@ class WebhookHandler(QuietHandler):
             if self.server.result is not None:
                 return
             output = payload.get("output")
-            size = len(output) if isinstance(output, str) else len(json.dumps(output, separators=(",", ":")))
+            size = (
+                len(output)
+                if isinstance(output, str)
+                else len(json.dumps(output, separators=(",", ":")))
+            )
             result: dict[str, Any] = {
                 "status": payload["status"],
                 "output_size": size,
@@ -369,7 +377,9 @@ class WebhookHandler(QuietHandler):
 class Script:
     """One test's state while its commands run."""
 
-    def __init__(self, name: str, work: Path, cog: list[str], deadline: float, build_mode: str) -> None:
+    def __init__(
+        self, name: str, work: Path, cog: list[str], deadline: float, build_mode: str
+    ) -> None:
         self.name = name
         self.work = work
         self.cwd = work
@@ -387,7 +397,9 @@ class Script:
         self.built_in: Path | None = None
         home = os.environ.get("HOME", str(work))
         venv_bin = str(Path(cog[0]).parent) if os.sep in cog[0] else ""
-        path = os.pathsep.join(p for p in (venv_bin, os.environ.get("PATH", ""), *extra_pythons()) if p)
+        path = os.pathsep.join(
+            p for p in (venv_bin, os.environ.get("PATH", ""), *extra_pythons()) if p
+        )
         self.env: dict[str, str] = {
             "HOME": home,
             "PATH": path,
@@ -462,7 +474,11 @@ class Script:
                 continue
             self.current = line
             args = [line.args[0]] + [
-                expand(a, self.getenv, in_regexp=line.args[0] in ("stdout", "stderr", "grep") and i == 0)
+                expand(
+                    a,
+                    self.getenv,
+                    in_regexp=line.args[0] in ("stdout", "stderr", "grep") and i == 0,
+                )
                 for i, a in enumerate(line.args[1:])
             ]
             args = self.expand_regexp_args(args)
@@ -483,13 +499,12 @@ class Script:
         raw = self.current.args
         out = [args[0]]
         pattern_seen = False
-        for raw_arg, arg in zip(raw[1:], args[1:]):
+        for raw_arg in raw[1:]:
             if not pattern_seen and not raw_arg.startswith("-"):
                 out.append(expand(raw_arg, self.getenv, in_regexp=True))
                 pattern_seen = True
             else:
                 out.append(expand(raw_arg, self.getenv))
-        del arg
         return out
 
     def condition(self, condition: str) -> bool:
@@ -530,7 +545,9 @@ class Script:
             self.docker_inspect_schema(line, args)
             return
         argv = list(args)
-        resolved = shutil.which(argv[0], path=self.env["PATH"]) if os.sep not in argv[0] else argv[0]
+        resolved = (
+            shutil.which(argv[0], path=self.env["PATH"]) if os.sep not in argv[0] else argv[0]
+        )
         argv[0] = resolved or argv[0]
         if line.background:
             process = subprocess.Popen(
@@ -715,7 +732,11 @@ class Script:
         image = args[0]
         if not image.startswith(self.env["TEST_IMAGE"]):
             raise NotApplicable(f"runs the image {image}")
-        if self.built_in is not None and self.built_in != self.cwd and not (self.cwd / "cog.yaml").exists():
+        if (
+            self.built_in is not None
+            and self.built_in != self.cwd
+            and not (self.cwd / "cog.yaml").exists()
+        ):
             raise NotApplicable("runs a built image from another directory")
         return args[1:]
 
@@ -738,7 +759,11 @@ class Script:
             kept.append(arg)
             index += 1
         config = self.cwd / config_file
-        if config.exists() and NOT_APPLICABLE_CONFIG.search(config.read_text(errors="replace")) and line.prefix != "!":
+        if (
+            config.exists()
+            and NOT_APPLICABLE_CONFIG.search(config.read_text(errors="replace"))
+            and line.prefix != "!"
+        ):
             raise NotApplicable("GPU or framework build")
         self.built_in = self.cwd
         if self.build_mode == "local":
@@ -760,7 +785,7 @@ class Script:
         env = {k: self.env[k] for k in SERVE_ENV_KEYS if self.env.get(k)}
         env.update({k: self.env[k] for k in ("LANG", "USER") if k in self.env})
         env.update(host_settings())
-        log = open(self.work / ".server.log", "wb")  # noqa: SIM115 (kept open while it runs)
+        log = open(self.work / ".server.log", "wb")  # kept open while it runs
         self.server = subprocess.Popen(
             [*self.cog, "serve", "-p", str(port), *args],
             cwd=self.work,
@@ -786,7 +811,9 @@ class Script:
             return
         try:
             urllib.request.urlopen(
-                urllib.request.Request(f"http://127.0.0.1:{self.server_port}/shutdown", method="POST"),
+                urllib.request.Request(
+                    f"http://127.0.0.1:{self.server_port}/shutdown", method="POST"
+                ),
                 timeout=2,
             ).close()
         except (OSError, urllib.error.URLError):
@@ -919,10 +946,18 @@ class Script:
             raise Failure(f"pty-run: exit status {code}")
 
 
-def run_in_pty(argv: list[str], cwd: Path, env: dict[str, str], feed: bytes, timeout: float) -> tuple[int, str]:
+def run_in_pty(
+    argv: list[str], cwd: Path, env: dict[str, str], feed: bytes, timeout: float
+) -> tuple[int, str]:
     main, secondary = pty.openpty()
     process = subprocess.Popen(
-        argv, cwd=cwd, env=env, stdin=secondary, stdout=secondary, stderr=secondary, start_new_session=True
+        argv,
+        cwd=cwd,
+        env=env,
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+        start_new_session=True,
     )
     os.close(secondary)
     if feed:
@@ -1026,7 +1061,9 @@ def run_test(path: Path, cog: list[str], timeout: float, build_mode: str, keep: 
     except NotApplicable as exc:
         result = Result(name, "na", line=state.current.text, reason=str(exc))
     except Failure as exc:
-        result = Result(name, "fail", line=f"{state.current.number}: {state.current.text}", reason=str(exc))
+        result = Result(
+            name, "fail", line=f"{state.current.number}: {state.current.text}", reason=str(exc)
+        )
     except Exception as exc:  # a bug here or an odd script: report it as the test's failure
         result = Result(name, "fail", line=state.current.text, reason=f"runner error: {exc!r}")
     finally:
@@ -1047,7 +1084,9 @@ def default_cog() -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("directory", type=Path, help="a folder of *.txtar testscripts")
-    parser.add_argument("-k", action="append", default=[], help="only tests whose name contains this")
+    parser.add_argument(
+        "-k", action="append", default=[], help="only tests whose name contains this"
+    )
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per test")
     parser.add_argument("--cog", help="the cog command (default: the one beside this Python)")
@@ -1066,18 +1105,26 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.pop("DOCKER_HOST", None)
     results: list[Result] = []
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(options.jobs, 2))) as pool:
-        futures = [pool.submit(run_test, t, cog, options.timeout, build_mode, options.keep) for t in tests]
+        futures = [
+            pool.submit(run_test, t, cog, options.timeout, build_mode, options.keep) for t in tests
+        ]
         for future in concurrent.futures.as_completed(futures):
             result = future.result()
             results.append(result)
             detail = f"  {result.line}  -- {result.reason}" if result.status != "pass" else ""
-            print(f"{result.status.upper():5} {result.name} ({result.seconds}s){detail}", flush=True)
+            print(
+                f"{result.status.upper():5} {result.name} ({result.seconds}s){detail}", flush=True
+            )
     results.sort(key=lambda r: r.name)
     counts = {s: sum(r.status == s for r in results) for s in ("pass", "fail", "skip", "na")}
     if options.json:
         options.json.write_text(json.dumps([dataclasses.asdict(r) for r in results], indent=2))
-    print(f"build mode: {build_mode}; applicable: {counts['pass'] + counts['fail'] + counts['skip']}")
-    print(f"{counts['pass']} passed, {counts['fail']} failed, {counts['skip']} skipped, {counts['na']} not applicable")
+    print(
+        f"build mode: {build_mode}; applicable: {counts['pass'] + counts['fail'] + counts['skip']}"
+    )
+    print(
+        f"{counts['pass']} passed, {counts['fail']} failed, {counts['skip']} skipped, {counts['na']} not applicable"
+    )
     return 1 if counts["fail"] else 0
 
 
