@@ -51,7 +51,11 @@ def input_type(node: TypeNode, where: str) -> InputType:
         if not node.args:
             return InputType("array", "Any")
         element = node.args[0]
-        if element.name in ("list", "Optional", "Union", "dict") and element.args:
+        if (
+            element.name == "dict"
+        ):  # list[dict[str, Any]]: items are objects, as Cog's schema has it
+            return InputType("array", _primitive(element, where))
+        if element.name in ("list", "Optional", "Union") and element.args:
             raise SchemaError(
                 f"{where}: nested generics like list[{element.name}[...]] are not supported"
             )
