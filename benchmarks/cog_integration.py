@@ -1021,6 +1021,8 @@ def static_not_applicable(script: str, files: dict[str, str]) -> str | None:
     config = files.get("cog.yaml", "")
     if re.search(r"^\s*system_packages:", config, re.M):
         return "system_packages need an image (the local runtime cannot apt-get)"
+    if re.search(r"^\s*-?\s*type:\s*secret\b", config, re.M):
+        return "build secrets are mounted into an image's build steps"
     for line in parse_script(script):
         if line.args[0] == "exec" and len(line.args) > 2 and line.args[1].startswith("python"):
             helper = files.get(line.args[2], "")
