@@ -78,6 +78,7 @@ NOT_APPLICABLE_COMMANDS = {
 }
 # Builds whose point is a GPU/CUDA image or a framework download this machine cannot make.
 NOT_APPLICABLE_CONFIG = re.compile(r"^\s*gpu:\s*true\b|^\s*-\s*\"?(torch|tensorflow)\b", re.M)
+SECRET_MOUNT = re.compile(r"^\s*-?\s*type:\s*secret\b", re.M)
 IMAGE_ONLY_BUILD_FLAGS = ("--use-cog-base-image", "--separate-weights", "--base-image")
 HEALTHY = {"READY", "UNHEALTHY", "BUSY"}
 SETUP_DONE_BADLY = {"SETUP_FAILED", "DEFUNCT"}
@@ -765,6 +766,8 @@ class Script:
             and line.prefix != "!"
         ):
             raise NotApplicable("GPU or framework build")
+        if config.exists() and SECRET_MOUNT.search(config.read_text(errors="replace")):
+            raise NotApplicable("build secrets are mounted into an image's build steps")
         self.built_in = self.cwd
         if self.build_mode == "local":
             self.exec_checked([*self.cog, "build", "--runtime", "local", *kept], line.prefix)
@@ -1021,8 +1024,6 @@ def static_not_applicable(script: str, files: dict[str, str]) -> str | None:
     config = files.get("cog.yaml", "")
     if re.search(r"^\s*system_packages:", config, re.M):
         return "system_packages need an image (the local runtime cannot apt-get)"
-    if re.search(r"^\s*-?\s*type:\s*secret\b", config, re.M):
-        return "build secrets are mounted into an image's build steps"
     for line in parse_script(script):
         if line.args[0] == "exec" and len(line.args) > 2 and line.args[1].startswith("python"):
             helper = files.get(line.args[2], "")
