@@ -10,9 +10,11 @@ from typing import Any, TypeVar
 import click
 
 from ..build.base_image import BaseImageChoice
-from ..build.builder import BuildOptions, build_image
+from ..build.builder import BuildOptions, build_image, plan_build, static_schema
 from ..build.engine import PROGRESS_MODES, Docker
+from ..config import Config
 from ..errors import CogError
+from .console import reporter, warn
 from .errors import as_click_error
 from .options import load_project
 
@@ -138,6 +140,14 @@ def image_flags(function: F) -> F:
 
 @click.command("build")
 @click.option("-t", "--tag", help="Image name (default: `image:` in cog.yaml, else cog-<dir>).")
+@click.option(
+    "--runtime",
+    type=click.Choice(["docker", "local"]),
+    default="docker",
+    show_default=True,
+    help="docker: build the image; local: check the model as a build does and prepare the "
+    "local environment that predict/serve/train use without Docker (no image).",
+)
 @image_flags
 @build_flags
 @domain_errors
@@ -145,9 +155,28 @@ def command(**kwargs: Any) -> None:
     """Build an image from cog.yaml."""
     config = load_project(kwargs["config_file"])
     options = build_options_from(kwargs)
+    if kwargs["runtime"] == "local":
+        build_locally(config, options, kwargs["progress"])
+        return
     docker = Docker()
     docker.ping()
     built = build_image(config, options, docker)
     for warning in built.plan.warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(f"Image built as {built.name}")
+
+
+def build_locally(config: Config, options: BuildOptions, progress: str) -> None:
+    """What a build checks before the engine (the schema it would bake, the Dockerfile and
+    requirements it would write), then the local environment in place of the image."""
+    from ..localenv import prepare_environment
+
+    static_schema(config, options)
+    plan = plan_build(config, options, None)
+    for warning in plan.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    show = "quiet" if progress == "quiet" else "plain"
+    environment = prepare_environment(config, reporter(show), warn=warn)
+    click.echo(
+        f"Environment for {plan.image} built in {environment.path} (local runtime, no image)"
+    )

@@ -45,6 +45,14 @@ def _strip(annotation: Any) -> tuple[Any, bool]:
     return annotation, False
 
 
+def _nullable(annotation: Any) -> bool:
+    """Whether an annotation admits None (`Optional[T]`, `T | None`, also inside Annotated)."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _nullable(typing.get_args(annotation)[0])
+    return origin in (typing.Union, types.UnionType) and type(None) in typing.get_args(annotation)
+
+
 def _kind(annotation: Any) -> str:
     inner, _ = _strip(annotation)
     if inspect.isclass(inner):
@@ -68,6 +76,7 @@ class InputCoercer:
             hints = {}
         self.kinds = {name: _kind(hints.get(name, Any)) for name in self.signature.parameters}
         self.lists = {name: _strip(hints.get(name, Any))[1] for name in self.signature.parameters}
+        self.optional = {name for name in self.signature.parameters if _nullable(hints.get(name))}
 
     def downloads(self, values: dict[str, Any]) -> bool:
         """Whether preparing these inputs may download files (and so should not block a loop)."""
@@ -83,7 +92,12 @@ class InputCoercer:
                 arguments[name] = self._coerce(name, values[name])
             elif isinstance(parameter.default, FieldInfo):
                 arguments[name] = self._coerce(name, parameter.default.default)
-            elif parameter.default is inspect.Parameter.empty:
+            elif parameter.default is not inspect.Parameter.empty:
+                continue
+            elif name in self.optional:
+                # The schema lists a bare `Optional[T]` as optional, so omitting it means None.
+                arguments[name] = None
+            else:
                 raise InputError(f"{name}: required input is missing")
         self._download(arguments, workdir)
         return arguments
