@@ -1,7 +1,7 @@
 """Input validation against the model's OpenAPI schema, with Cog's 422 error shape.
 
-Unknown inputs are dropped (as Cog does); `null` is accepted for nullable inputs (Cog rejects
-it, against its own schema's intent). Every error of every input is reported, located and worded
+Unknown inputs are dropped (as Cog does); an explicit `null` is refused even for an optional
+input, as Cog refuses it (its validator ignores `nullable`): leaving the input out gives its default. Every error of every input is reported, located and worded
 as Cog's validator words them (`["body", "input", "words/1"]`, `"abc" is longer than 2
 characters`). Secret inputs (`format: password`, also as list items) are masked wherever the
 server shows them: in the input it echoes, and in error messages.
@@ -49,28 +49,13 @@ _ANNOTATIONS = frozenset(
 )
 
 
-def _nullable_to_json_schema(node: Any) -> Any:
-    """OpenAPI 3.0 `nullable: true` → a JSON Schema that also admits null."""
-    if isinstance(node, dict):
-        converted = {key: _nullable_to_json_schema(value) for key, value in node.items()}
-        if converted.pop("nullable", False):
-            return {"anyOf": [converted, {"type": "null"}]}
-        return converted
-    if isinstance(node, list):
-        return [_nullable_to_json_schema(item) for item in node]
-    return node
-
-
 def _simple_check(prop: Any) -> Check | None:
     """An exact check for a schema that only names a type; None for any other schema."""
     if not isinstance(prop, dict) or not isinstance(prop.get("type"), str):
         return None
     if any(key not in _ANNOTATIONS and not key.startswith("x-") for key in prop):
         return None
-    check = _TYPES.get(prop["type"])
-    if check is None or not prop.get("nullable"):
-        return check
-    return lambda value: value is None or check(value)
+    return _TYPES.get(prop["type"])
 
 
 class InputValidator:
@@ -81,7 +66,7 @@ class InputValidator:
         target = components.get(component) or components.get("Input") or {}
         self.properties: dict[str, Any] = target.get("properties", {})
         self.required: list[str] = target.get("required", [])
-        self.root = {"components": {"schemas": _nullable_to_json_schema(components)}}
+        self.root = {"components": {"schemas": components}}
         self.checks = {name: _simple_check(prop) for name, prop in self.properties.items()}
         self.secrets = frozenset(
             name for name, prop in self.properties.items() if _is_secret(prop, components)
@@ -96,7 +81,7 @@ class InputValidator:
         if validator is None:
             import jsonschema
 
-            prop = _nullable_to_json_schema(self.properties[name])
+            prop = self.properties[name]
             validator = self.validators[name] = jsonschema.Draft7Validator({**self.root, **prop})
         return validator
 
@@ -120,15 +105,12 @@ class InputValidator:
                 continue
             secrets = _secret_strings(value) if name in self.secrets else ()
             for error in validator.iter_errors(value):
-                for located in _cog_errors(error):
-                    message = _cog_message(located)
-                    for secret in secrets:  # as given, and as rendered (escaped) in a message
-                        message = message.replace(secret, MASK)
-                        message = message.replace(_render(secret)[1:-1], MASK)
-                    loc = "/".join([name, *(_pointer(part) for part in located.absolute_path)])
-                    found.append(
-                        {"loc": ["body", "input", loc], "msg": message, "type": "value_error"}
-                    )
+                message = _cog_message(error)
+                for secret in secrets:  # as given, and as rendered (escaped) in a message
+                    message = message.replace(secret, MASK)
+                    message = message.replace(_render(secret)[1:-1], MASK)
+                loc = "/".join([name, *(_pointer(part) for part in error.absolute_path)])
+                found.append({"loc": ["body", "input", loc], "msg": message, "type": "value_error"})
         # Cog's validator goes through the inputs by name; each input's errors keep their order.
         found.sort(key=lambda error: error["loc"][2].split("/")[0])
         return known, errors + found
@@ -185,19 +167,6 @@ def _pointer(part: Any) -> str:
     return str(part).replace("~", "~0").replace("/", "~1")
 
 
-def _cog_errors(error: jsonschema.ValidationError) -> list[jsonschema.ValidationError]:
-    """The errors as Cog's validator sees them: it ignores `nullable`, so where a nullable
-    schema (made `anyOf: [schema, null]` here) fails, the errors are those of the schema."""
-    branches = error.schema.get("anyOf") if isinstance(error.schema, dict) else None
-    if error.validator != "anyOf" or not isinstance(branches, list) or len(branches) != 2:
-        return [error]
-    if {"type": "null"} not in branches:
-        return [error]
-    kept = branches.index({"type": "null"}) ^ 1
-    inner = [e for e in error.context or () if e.relative_schema_path[0] == kept]
-    return [found for e in inner for found in _cog_errors(e)] or [error]
-
-
 def _render(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
@@ -234,4 +203,6 @@ def _cog_message(error: jsonschema.ValidationError) -> str:
             return f"{instance} is less than or equal to the minimum of {_limit(limit)}"
         case "enum":
             return f"{instance} is not one of {_render(limit)}"
+        case "anyOf":
+            return f"{instance} is not valid under any of the schemas listed in the 'anyOf' keyword"
     return str(error.message)
