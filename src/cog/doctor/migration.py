@@ -123,7 +123,7 @@ def _renamed_source(python: PythonFile, tree: ast.Module) -> str:
 def _base_predictor_bases(cls: ast.ClassDef, tree: ast.Module) -> list[ast.expr]:
     aliases = {
         alias.asname
-        for node in tree.body
+        for node in ast.walk(tree)  # `try: from cog import ... except ImportError: ...` too
         if isinstance(node, ast.ImportFrom) and node.module in SDK_MODULES
         for alias in node.names
         if alias.name == "BasePredictor" and alias.asname
