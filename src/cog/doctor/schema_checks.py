@@ -34,7 +34,7 @@ def check_schema(project: Project) -> Iterator[Finding]:
             infos[mode] = static_reader.read_reference(project.root, ref, mode)
         except CogError as exc:
             yield Finding(
-                "schema", file, None, str(exc), "change the signature as the message says",
+                "schema", file, None, str(exc), f"fix what the message names in {file}",
                 severity=Severity.ERROR,
             )  # fmt: skip
             continue
