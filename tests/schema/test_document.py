@@ -159,7 +159,7 @@ def test_training_paths_and_merged_document(tmp_path):
         ("def predict(self, x: str): ...", "must have a return type annotation"),
         ("def predict(self, x: Path | Secret) -> str: ...", "cannot be part of a union"),
         ("def predict(self, x: list[list[str]]) -> str: ...", "nested generics"),
-        ("def predict(self, x: torch.Tensor) -> str: ...", "cannot be resolved statically"),
+        ("def predict(self, x: torch.Tensor) -> str: ...", "cannot resolve type 'Tensor'"),
         ("def predict(self, x: str) -> None: ...", "the return annotation must not be None"),
         ("def predict(self, x: str, **kw: str) -> str: ...", "**kwargs"),
         (
@@ -230,3 +230,28 @@ def test_only_what_needs_running_code_is_refused_naming_parameter_and_expression
     """
     with pytest.raises(SchemaError, match=r"input 'mode': the default `str\(MODES\['fast'\]\)`"):
         generate_schema(*project(tmp_path, source), static=True)
+
+
+def test_a_type_a_package_init_exports_is_refused_by_cog_schema(tmp_path):
+    """Cog's static reader follows types into module files, not into `pkg/__init__.py`."""
+    import subprocess
+    import sys
+
+    (tmp_path / "mypackage").mkdir()
+    (tmp_path / "mypackage" / "__init__.py").write_text(
+        "from cog import BaseModel\n\n\nclass Output(BaseModel):\n    text: str\n"
+    )
+    (tmp_path / "mypackage" / "types.py").write_text(
+        "from cog import BaseModel\n\n\nclass Typed(BaseModel):\n    text: str\n"
+    )
+    (tmp_path / "cog.yaml").write_text('build:\n  python_version: "3.12"\nrun: predict.py:Runner\n')
+    predictor = "from cog import BaseRunner\nfrom {module} import {name}\n\n\nclass Runner(BaseRunner):\n    def run(self, prompt: str) -> {name}:\n        return {name}(text=prompt)\n"
+    schema = [sys.executable, "-c", "from cog.cli.main import main; main()", "schema", "--static"]
+    (tmp_path / "predict.py").write_text(predictor.format(module="mypackage", name="Output"))
+    refused = subprocess.run(schema, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1
+    assert "cannot resolve type 'Output' (imported from 'mypackage')" in refused.stderr
+    (tmp_path / "predict.py").write_text(predictor.format(module="mypackage.types", name="Typed"))
+    read = subprocess.run(schema, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert read.returncode == 0, read.stderr
+    assert '"Output":{"properties":{"text"' in read.stdout.replace(" ", "")

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Iterator
 
-from ..config import ConfigError, load_config
+from ..config import ConfigError, Problem, load_config
+from ..config.source import YamlSyntaxError, parse
 from ..errors import CogError
 from .findings import Finding
-from .project import Project
+from .project import Project, split_reference
+
+REFERENCE_KEYS = ("run", "predict", "train")
 
 _TORCH_CUDA = re.compile(r"\+cu(\d+)(\d)$")
 _VERSION = re.compile(r"^(\d+)\.(\d+)")
@@ -16,21 +20,111 @@ HUB_PACKAGES = ("huggingface-hub", "transformers", "diffusers")
 PACKAGES_BEFORE_REQUIREMENTS = 5
 
 
-def check_config(project: Project) -> Iterator[Finding]:
+def check_config_parse(project: Project) -> Iterator[Finding]:
+    """cog.yaml exists and is YAML."""
     name = project.rel(project.config_file)
+    if project.config_text is None:
+        yield Finding(
+            "config-parse", name, None, f"{name} not found", "run `cog init` to create cog.yaml"
+        )
+        return
+    try:
+        parse(project.config_text)
+    except YamlSyntaxError as exc:
+        yield Finding(
+            "config-parse", name, exc.problem.line, f"{name} is not valid YAML: {exc.problem.message}",
+            f"fix the YAML syntax in {name}",
+        )  # fmt: skip
+
+
+def check_config_schema(project: Project) -> Iterator[Finding]:
+    """Every problem `cog build` (and, for the references, `cog schema`) refuses cog.yaml for."""
+    name = project.rel(project.config_file)
+    if project.config_text is None or project.document is None:
+        return  # check_config_parse says why
     try:
         load_config(project.root, project.config_file.name)
     except ConfigError as exc:
         for problem in exc.problems:
+            if _is_missing_reference(problem):
+                continue  # check_references says it, as Cog does
             yield Finding(
-                "config",
-                name,
-                problem.line,
-                f"{problem.key}: {problem.message}".strip(": "),
-                problem.fix or "see the message",
-            )
+                "config", name, problem.line, f"{problem.key}: {problem.message}".strip(": "),
+                problem.fix or f"fix {problem.key or 'the file'} in {name}",
+            )  # fmt: skip
     except CogError as exc:
         yield Finding("config", name, None, str(exc), "run `cog init` to create cog.yaml")
+
+
+def _is_missing_reference(problem: Problem) -> bool:
+    return problem.key in REFERENCE_KEYS and "does not exist" in problem.message
+
+
+def check_deprecated_fields(project: Project) -> Iterator[Finding]:
+    """The keys cog.yaml still accepts but has replaced (config warnings)."""
+    name = project.rel(project.config_file)
+    try:
+        config = load_config(project.root, project.config_file.name, schema_only=True)
+    except CogError:
+        return  # check_config_schema says why
+    for warning in config.warnings:
+        if "build.python_version:" in warning or "does not exist" in warning:
+            continue  # check_python_version (which can fix it) and check_references say these
+        where, _, message = warning.partition(": ")
+        line = where.rpartition(":")[2]
+        instead = message.partition("is deprecated: ")[2]
+        yield Finding(
+            "deprecated-fields", name, int(line) if line.isdigit() else None, message,
+            instead[:1].upper() + instead[1:] if instead else f"remove it from {name}",
+        )  # fmt: skip
+
+
+def check_references(project: Project) -> Iterator[Finding]:
+    """The file and class `run`/`predict`/`train` name exist (read, never imported)."""
+    config_name = project.rel(project.config_file)
+    for key, ref in project.references():
+        file, name = split_reference(ref)
+        if not file.endswith(".py"):
+            example = {"train": "train.py:Trainer", "predict": "predict.py:Predictor"}
+            yield Finding(
+                "predict-ref", config_name, project.line(key),
+                f"{key} reference {ref!r} must be in the form 'file.py:ClassName'",
+                f'set {key} to "{example.get(key, "run.py:Runner")}" in {config_name}',
+            )  # fmt: skip
+            continue
+        python = project.python_files.get(file)
+        if python is None:
+            yield Finding(
+                "predict-ref", config_name, project.line(key), f"{file} not found",
+                f"Create {file} or update the {key} field in {config_name}",
+            )  # fmt: skip
+            continue
+        if python.tree is None or not name:
+            continue  # a syntax error is the schema check's; no name: Cog's default names
+        names = _top_level_names(python.tree)
+        if name not in names:
+            classes = [n for n, kind in names.items() if kind == "class"]
+            found = f"; found: {', '.join(classes)}" if classes else ""
+            yield Finding(
+                "predict-ref", file, None, f"class {name!r} not found in {file}{found}",
+                f"Add class {name} to {file} or update the {key} field in {config_name}",
+            )  # fmt: skip
+
+
+def _top_level_names(tree: ast.Module) -> dict[str, str]:
+    """Names bound at module level: a function can be a predictor too, and pycog loads a class
+    the file imports (Cog's check only looks for class definitions)."""
+    names: dict[str, str] = {}
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            names[node.name] = "class"
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            names[node.name] = "function"
+        elif isinstance(node, ast.ImportFrom | ast.Import):
+            names.update({(a.asname or a.name).split(".")[0]: "import" for a in node.names})
+        elif isinstance(node, ast.Assign):
+            names.update({t.id: "name" for t in node.targets if isinstance(t, ast.Name)})
+    return names
 
 
 def check_python_version(project: Project) -> Iterator[Finding]:
@@ -62,6 +156,9 @@ def check_requirements(project: Project) -> Iterator[Finding]:
             "pinned-requirements", file, requirement.line,
             f"{requirement.text!r} is not pinned", f"pin an exact version: {requirement.name}==<version>",
         )  # fmt: skip
+
+
+def check_requirements_file(project: Project) -> Iterator[Finding]:
     build = project.raw.get("build") or {}
     packages = build.get("python_packages") if isinstance(build, dict) else None
     if isinstance(packages, list) and len(packages) > PACKAGES_BEFORE_REQUIREMENTS:

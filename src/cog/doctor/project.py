@@ -37,6 +37,16 @@ class Requirement:
 
 
 @dataclass
+class PythonFile:
+    """A file cog.yaml points at, read once: its source and (when it parses) its AST."""
+
+    path: str
+    """Relative to the project."""
+    source: str
+    tree: ast.Module | None
+
+
+@dataclass
 class Project:
     root: Path
     config_file: Path
@@ -46,6 +56,18 @@ class Project:
     requirements: list[Requirement] = field(default_factory=list)
     predictor_file: Path | None = None
     tree: ast.Module | None = None
+    config_text: str | None = None
+    """cog.yaml as written; None when there is no cog.yaml."""
+    python_files: dict[str, PythonFile] = field(default_factory=dict)
+    """The files `run`/`predict`/`train` name, by relative path."""
+
+    def references(self) -> list[tuple[str, str]]:
+        """(key, reference) for each of run/predict/train cog.yaml sets to a string."""
+        return [
+            (key, self.raw[key])
+            for key in ("run", "predict", "train")
+            if isinstance(self.raw.get(key), str) and self.raw[key]
+        ]
 
     def line(self, *path: str | int) -> int | None:
         return self.document.line_of(tuple(path)) if self.document else None
@@ -75,6 +97,7 @@ def load_project(root: Path, config_name: str = "cog.yaml") -> Project:
     raw = document.value if document and isinstance(document.value, dict) else {}
     build = raw.get("build") if isinstance(raw.get("build"), dict) else {}
     project = Project(root, config_file, document, raw, None)
+    project.config_text = text if config_file.exists() else None
     requirements = build.get("python_requirements") if isinstance(build, dict) else None
     if isinstance(requirements, str) and (root / requirements).is_file():
         project.requirements_file = root / requirements
@@ -86,16 +109,32 @@ def load_project(root: Path, config_name: str = "cog.yaml") -> Project:
         for index, item in enumerate(build["python_packages"]):
             number = project.line("build", "python_packages", index) or 0
             project.requirements.append(Requirement(number, str(item)))
+    for _, reference in project.references():
+        _read_python(project, split_reference(reference)[0])
     ref = raw.get("run") or raw.get("predict")
-    if isinstance(ref, str) and ".py" in ref:
-        path = root / ref.split(":", 1)[0]
-        if path.is_file():
-            project.predictor_file = path
-            try:
-                project.tree = ast.parse(path.read_text())
-            except SyntaxError:
-                project.tree = None
+    if isinstance(ref, str) and split_reference(ref)[0] in project.python_files:
+        python = project.python_files[split_reference(ref)[0]]
+        project.predictor_file = root / python.path
+        project.tree = python.tree
     return project
+
+
+def split_reference(ref: str) -> tuple[str, str]:
+    """`predict.py:Predictor` → ("predict.py", "Predictor"); no colon → (ref, "")."""
+    file, _, name = ref.rpartition(":")
+    return (file, name) if file else (ref, "")
+
+
+def _read_python(project: Project, relative: str) -> None:
+    path = project.root / relative
+    if relative in project.python_files or not relative.endswith(".py") or not path.is_file():
+        return
+    source = path.read_text()
+    try:
+        tree: ast.Module | None = ast.parse(source)
+    except SyntaxError:
+        tree = None
+    project.python_files[relative] = PythonFile(relative, source, tree)
 
 
 def dump_yaml(data: dict[str, Any]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from .findings import Finding
+from .findings import Finding, Severity
 from .project import Project
 
 TOKEN_WORDS = ("token", "api_key", "apikey", "password", "secret", "access_key")
@@ -87,17 +87,6 @@ def _check_input(file: str, argument: ast.arg, call: ast.Call | None) -> Iterato
             f"input '{name}' has no description",
             f'{name}: {annotation or "str"} = Input(description="...")',
         )
-    choices, default = _keyword(call, "choices"), _keyword(call, "default")
-    if isinstance(choices, ast.List) and isinstance(default, ast.Constant):
-        values = [c.value for c in choices.elts if isinstance(c, ast.Constant)]
-        if default.value not in values and default.value is not None:
-            yield Finding(
-                "choices-default",
-                file,
-                line,
-                f"the default {default.value!r} of '{name}' is not one of its choices",
-                f"use one of {values}",
-            )
     lowered = name.lower()
     if any(word in lowered for word in TOKEN_WORDS) and "Secret" not in annotation:
         yield Finding(
@@ -106,6 +95,7 @@ def _check_input(file: str, argument: ast.arg, call: ast.Call | None) -> Iterato
             line,
             f"input '{name}' looks like a credential but is typed {annotation or 'untyped'}",
             f"type it as cog.Secret: {name}: Secret",
+            severity=Severity.WARNING,
         )
     if (
         "File" in annotation.split("[")[0]
@@ -137,5 +127,5 @@ def _check_output(file: str, function: ast.FunctionDef | ast.AsyncFunctionDef) -
             if any(called == heavy or called.endswith("." + heavy) for heavy in HEAVY_CALLS):
                 yield Finding(
                     "setup-loading", file, node.lineno, f"{called}() runs in {function.name}(), on every prediction",
-                    "load the model once in setup() and keep it on self",
+                    "load the model once in setup() and keep it on self", severity=Severity.WARNING,
                 )  # fmt: skip

@@ -18,7 +18,7 @@ def _unknown(node: TypeNode, where: str) -> SchemaError:
         return SchemaError(f"{where}: bytes is not supported; use cog.Path for files")
     if node.module:
         return SchemaError(
-            f"{where}: {node.label} is imported from {node.module} and cannot be resolved "
+            f"{where}: cannot resolve type '{node.label}' (imported from '{node.module}') "
             f"statically; {ADVICE}"
         )
     return SchemaError(f"{where}: unsupported type {node.label or node.name}")

@@ -171,10 +171,15 @@ def _absolute(module: Module, node: ast.ImportFrom) -> str:
     return ".".join([*parts, *([node.module] if node.module else [])])
 
 
-def _local_module(module: Module, dotted: str) -> Module | None:
-    """The project file a module name refers to, if it is one."""
+def _local_module(module: Module, dotted: str, *, packages: bool = True) -> Module | None:
+    """The project file a module name refers to, if it is one.
+
+    `packages=False` skips `pkg/__init__.py`: Cog's static reader follows types only into
+    file-backed modules, so a type a package re-exports is not resolved (and `cog build` fails).
+    """
     base = module.project.joinpath(*dotted.split(".")) if dotted else module.project
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+    candidates = (base.with_suffix(".py"), base / "__init__.py")
+    for candidate in candidates if packages else candidates[:1]:
         if candidate.is_file():
             return parse_module(candidate.resolve(), module.project)
     return None
@@ -344,7 +349,11 @@ def _named(node: ast.expr, module: Module) -> TypeNode:
         return TypeNode(name)
     if (source, name) in (("pathlib", "Path"), ("os", "PathLike")):
         return TypeNode("Path")
-    local = _local_module(module, source) if source and source.split(".")[0] != "cog" else None
+    local = (
+        _local_module(module, source, packages=False)
+        if source and source.split(".")[0] != "cog"
+        else None
+    )
     if local is not None and name in local.classes:
         return _class(local.classes[name], local)
     return TypeNode("unknown", label=name, module=source)

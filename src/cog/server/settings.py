@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from .. import envvars
-from ..config import load_config
+from ..config import Config, ConfigError, load_config
 from ..errors import CogError, PredictorNotSet
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,25 @@ class ServerSettings:
     has_train: bool = False
 
 
+def _load_config(directory: Path) -> tuple[Config | None, CogError | None]:
+    """cog.yaml, or the fault that stops the server reading its references from it.
+
+    Only what `cog schema` checks can stop it (the server needs the references, not the build
+    keys); a fault in another key is logged, in the words `cog serve` would refuse it with.
+    """
+    try:
+        return load_config(directory), None
+    except ConfigError as fault:
+        try:
+            config = load_config(directory, schema_only=True)
+        except CogError as exc:
+            return None, exc  # an image runs from its env vars: the caller decides
+        log.warning("%s", fault)
+        return config, None
+    except CogError as exc:
+        return None, exc
+
+
 def resolve_settings(
     project_dir: str | os.PathLike[str] = ".",
     *,
@@ -42,11 +64,9 @@ def resolve_settings(
     """Settings for a project: env vars (as a built image sets them) win over cog.yaml."""
     directory = Path(project_dir).resolve()
     predict_ref, train_ref, concurrency = None, None, None
+    config_fault: CogError | None = None
     if (directory / "cog.yaml").exists():
-        try:
-            config = load_config(directory)
-        except CogError:
-            config = None  # an image runs from its env vars; a broken cog.yaml must not stop it
+        config, config_fault = _load_config(directory)
         if config is not None:
             predict_ref, train_ref, concurrency = (
                 config.predict,
@@ -56,6 +76,10 @@ def resolve_settings(
     predict_ref = envvars.PREDICT_TYPE_STUB.get() or predict_ref
     train_ref = envvars.TRAIN_TYPE_STUB.get() or train_ref
     ref = train_ref if mode == "train" else predict_ref
+    if ref is None and config_fault is not None:
+        raise config_fault  # the real reason there is nothing to serve, as `cog schema` says it
+    if config_fault is not None:
+        log.warning("serving %s from the environment; %s", ref, config_fault)
     if ref is None:
         key = "train" if mode == "train" else "run"
         raise PredictorNotSet(
