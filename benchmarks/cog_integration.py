@@ -84,6 +84,17 @@ HEALTHY = {"READY", "UNHEALTHY", "BUSY"}
 SETUP_DONE_BADLY = {"SETUP_FAILED", "DEFUNCT"}
 
 
+_WHEEL_LOCK = threading.Lock()
+
+
+def pycog_wheel() -> Path:
+    """pycog's own wheel (built once per run), standing in for Cog's `dist/` wheels."""
+    from cog.build.sdk_wheel import sdk_wheel
+
+    with _WHEEL_LOCK:
+        return sdk_wheel()
+
+
 class Failure(Exception):
     """The script failed at the current line."""
 
@@ -415,6 +426,9 @@ class Script:
         }
         self.env.update(host_settings())
         (work / ".tmp").mkdir(exist_ok=True)
+        # Cog's tests find the SDK wheels in $REPO_ROOT/dist (its checkout's build output).
+        (work / "dist").mkdir(exist_ok=True)
+        shutil.copy(pycog_wheel(), work / "dist")
 
     # -- plumbing ---------------------------------------------------------------------------
     def getenv(self, name: str) -> str:

@@ -132,7 +132,14 @@ CACHE_DIR = EnvVar(
 )
 SDK_WHEEL = EnvVar(
     "COG_SDK_WHEEL",
-    "A pycog wheel file to install into built images instead of one built from the checkout.",
+    "A pycog wheel file (or a directory holding one) to install into built images and local "
+    "environments instead of the pycog that runs.",
+    where="build",
+)
+COGLET_WHEEL = EnvVar(
+    "COGLET_WHEEL",
+    "Cog's Rust server wheel; pycog's server is in its own wheel, so this is only checked "
+    "(a path that does not exist is an error, as in Cog) and otherwise ignored.",
     where="build",
 )
 DOCKER_CLI = EnvVar(

@@ -162,6 +162,22 @@ def test_gpu_configurations(
         assert not any(line.startswith("--extra-index-url") for line in generated)
 
 
+@pytest.mark.parametrize(
+    ("pin", "python", "image"),
+    [
+        # below cog-base's oldest torch (1.13.1), a plain CUDA image (Cog's fallback too)
+        ("1.13.0", "3.10", "nvidia/cuda:11.7.1-cudnn8-devel-ubuntu22.04"),
+        ("2.7.0", "3.12", "nvidia/cuda:12.8.1-cudnn-devel-ubuntu24.04"),
+        ("2.1", "3.11", "nvidia/cuda:12.1.1-cudnn8-devel-ubuntu22.04"),  # the newest 2.1.x
+    ],
+)
+def test_torch_pins_of_every_release_line_find_their_cuda(
+    tmp_path: Path, pin: str, python: str, image: str
+) -> None:
+    config = make_config(tmp_path, f"torch=={pin}\n", python_version=python, gpu=True)
+    assert f"FROM {image}" in dockerfile(config).splitlines()
+
+
 def test_cpu_torch_pin_uses_cpu_wheels(tmp_path: Path) -> None:
     config = make_config(
         tmp_path, "torch==2.4.1\ntorchvision==0.19.1\ncog==0.9\n", python_version="3.11"

@@ -66,11 +66,12 @@ def _sources_digest(root: Path) -> str:
 
 def sdk_wheel() -> Path:
     """Path of the pycog wheel to install into an image (built on first use)."""
+    check_coglet_wheel()
     given = envvars.SDK_WHEEL.get()
     if given:
-        path = Path(given).expanduser()
-        if not (path.is_file() and path.suffix == ".whl"):
-            raise SdkWheelError(f"COG_SDK_WHEEL={given!r} is not a wheel file; point it at a .whl.")
+        path = _given_wheel(given)
+        # Said every time: a stale override is a classic cause of "my change is not in the image".
+        print(f"Using local cog wheel: {path}", file=sys.stderr)
         return path
     root = source_checkout()
     if root is None:
@@ -80,6 +81,36 @@ def sdk_wheel() -> Path:
     if existing:
         return existing[-1]
     return _build_wheel(root, target)
+
+
+def _given_wheel(given: str) -> Path:
+    """The wheel COG_SDK_WHEEL names: a .whl file, or the newest pycog wheel in a directory."""
+    path = Path(given).expanduser()
+    if not path.exists():
+        raise SdkWheelError(
+            f"COG_SDK_WHEEL: path not found: {given}; point it at a pycog .whl (or a directory "
+            "holding one), or unset it to use the pycog that runs."
+        )
+    if path.is_dir():
+        wheels = sorted(path.glob("pycog-*.whl"), key=lambda wheel: wheel.stat().st_mtime)
+        if not wheels:
+            raise SdkWheelError(
+                f"COG_SDK_WHEEL: no pycog wheel (pycog-*.whl) in {given}; build one there with "
+                "`pip wheel --no-deps -w DIR pycog`, or unset COG_SDK_WHEEL."
+            )
+        return wheels[-1].resolve()
+    if path.suffix != ".whl":
+        raise SdkWheelError(f"COG_SDK_WHEEL={given!r} is not a wheel file; point it at a .whl.")
+    return path.resolve()
+
+
+def check_coglet_wheel() -> None:
+    given = envvars.COGLET_WHEEL.get()
+    if given and not Path(given).expanduser().exists():
+        raise SdkWheelError(
+            f"COGLET_WHEEL: path not found: {given}; pycog needs no coglet wheel (its server "
+            "is in the pycog wheel): unset COGLET_WHEEL."
+        )
 
 
 def _build_wheel(root: Path, target: Path) -> Path:

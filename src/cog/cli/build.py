@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from ..build.base_image import BaseImageChoice
-from ..build.builder import BuildOptions, build_image, plan_build, static_schema
+from ..build.builder import BuildOptions, BuildPlan, build_image, plan_build, static_schema
 from ..build.engine import PROGRESS_MODES, Docker
 from ..config import Config
 from ..errors import CogError
@@ -117,6 +117,11 @@ def image_flags(function: F) -> F:
     decorators = [
         click.option("--no-cache", is_flag=True, help="Build every layer afresh."),
         click.option(
+            "--debug",
+            is_flag=True,
+            help="Show what the build decided: base image, requirements and the Dockerfile.",
+        ),
+        click.option(
             "--secret",
             multiple=True,
             metavar="id=NAME,src=PATH",
@@ -156,17 +161,29 @@ def command(**kwargs: Any) -> None:
     config = load_project(kwargs["config_file"])
     options = build_options_from(kwargs)
     if kwargs["runtime"] == "local":
-        build_locally(config, options, kwargs["progress"])
+        build_locally(config, options, kwargs["progress"], kwargs["debug"])
         return
     docker = Docker()
     docker.ping()
     built = build_image(config, options, docker)
     for warning in built.plan.warnings:
         click.echo(f"warning: {warning}", err=True)
-    click.echo(f"Image built as {built.name}")
+    if kwargs["debug"]:
+        show_plan(built.plan)
+    click.echo(f"Image built as {built.name}", err=True)  # stderr, as Cog says it
 
 
-def build_locally(config: Config, options: BuildOptions, progress: str) -> None:
+def show_plan(plan: BuildPlan) -> None:
+    """What `--debug` adds: the decisions a build made, on stderr."""
+    click.echo(f"Base image: {plan.base.name}", err=True)
+    click.echo("Requirements:", err=True)
+    for line in plan.requirements.lines or ["(none)"]:
+        click.echo(f"    {line}", err=True)
+    click.echo("Dockerfile:", err=True)
+    click.echo(plan.dockerfile.rstrip("\n"), err=True)
+
+
+def build_locally(config: Config, options: BuildOptions, progress: str, debug: bool) -> None:
     """What a build checks before the engine (the schema it would bake, the Dockerfile and
     requirements it would write), then the local environment in place of the image."""
     from ..localenv import prepare_environment
@@ -175,6 +192,8 @@ def build_locally(config: Config, options: BuildOptions, progress: str) -> None:
     plan = plan_build(config, options, None)
     for warning in plan.warnings:
         click.echo(f"warning: {warning}", err=True)
+    if debug:
+        show_plan(plan)
     show = "quiet" if progress == "quiet" else "plain"
     environment = prepare_environment(config, reporter(show), warn=warn)
     click.echo(

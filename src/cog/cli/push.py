@@ -8,7 +8,7 @@ import click
 
 from ..build.builder import build_image
 from ..build.engine import Docker
-from .build import build_flags, build_options_from, domain_errors, image_flags
+from .build import build_flags, build_options_from, domain_errors, image_flags, show_plan
 from .options import load_project
 
 
@@ -32,6 +32,8 @@ def command(image: str | None, **kwargs: Any) -> None:
     built = build_image(config, options, docker)
     for warning in built.plan.warnings:
         click.echo(f"warning: {warning}", err=True)
+    if kwargs["debug"]:
+        show_plan(built.plan)
     # With --separate-weights the weights are one unchanged layer of this image: the registry
     # already has it after the first push, so only the code layer travels again.
     click.echo(f"Pushing {built.name}", err=True)

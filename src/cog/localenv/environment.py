@@ -17,7 +17,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..build.sdk_wheel import cache_dir, sdk_wheel, source_checkout
+from .. import envvars
+from ..build.sdk_wheel import cache_dir, check_coglet_wheel, sdk_wheel, source_checkout
 from ..config import Config
 from .errors import LocalEnvironmentError
 from .interpreter import find_interpreter
@@ -65,9 +66,11 @@ def uv_binary() -> str:
 
 
 def pycog_source() -> str:
-    """How to install this pycog into an environment: its checkout (editable) or a wheel."""
+    """How to install this pycog into an environment: COG_SDK_WHEEL's wheel, else its
+    checkout (editable), else a wheel of the installed pycog."""
+    check_coglet_wheel()
     checkout = source_checkout()
-    if checkout is not None:
+    if checkout is not None and not envvars.SDK_WHEEL.get():
         # pycog's own dependencies are installed with it: a change to them needs a new env.
         digest = hashlib.sha256((checkout / "pyproject.toml").read_bytes()).hexdigest()[:12]
         return f"editable:{checkout}:{digest}"
