@@ -1,12 +1,14 @@
 """Real servers on free loopback ports, serving fixture predictors picked by name.
 
-Tests marked `every_python` run twice: on the Python running the tests, and on a real Python
-3.10 (Cog's minimum) environment that the local runtime builds (skipped where there is none).
+Tests marked `every_python` run on the Python running the tests, on a real Python 3.10 (Cog's
+minimum) environment that the local runtime builds, and on Debian 12's own Python 3.11.2
+(`/usr/bin/python3.11`, in a plain venv), each skipped where the machine has none.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import socket
@@ -28,6 +30,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 ROOT = Path(__file__).resolve().parents[2]
 ENV_CACHE = Path(os.environ.get("PYCOG_TEST_CACHE", ROOT / ".cache" / "test-envs"))
 OLDEST_PYTHON = "3.10"
+SYSTEM_PYTHON = Path("/usr/bin/python3.11")
 
 
 def free_port() -> int:
@@ -100,7 +103,7 @@ def run_server(
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if metafunc.definition.get_closest_marker("every_python"):
-        metafunc.parametrize("model_python", ["running", OLDEST_PYTHON], indirect=True)
+        metafunc.parametrize("model_python", ["running", OLDEST_PYTHON, "system"], indirect=True)
 
 
 @pytest.fixture(scope="session")
@@ -118,12 +121,34 @@ def oldest_python_environment(tmp_path_factory) -> str:
     return str(environment.python)
 
 
+@pytest.fixture(scope="session")
+def system_python_environment() -> str:
+    """The `python` of a venv on the distribution's own Python, with this pycog installed
+    (editable, with the server's dependencies), kept between runs while pyproject is unchanged."""
+    if not SYSTEM_PYTHON.is_file():
+        pytest.skip(f"no {SYSTEM_PYTHON} on this machine")
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()[:12]
+    venv = ENV_CACHE / f"system-python-{digest}"
+    python = venv / "bin" / "python"
+    if not (venv / ".complete").exists():
+        shutil.rmtree(venv, ignore_errors=True)
+        subprocess.run([str(SYSTEM_PYTHON), "-m", "venv", str(venv)], check=True, timeout=120)
+        install = [str(python), "-m", "pip", "install", "-q", "-e", f"{ROOT}[server]"]
+        subprocess.run(install, check=True, timeout=600)
+        (venv / ".complete").touch()
+    return str(python)
+
+
 @pytest.fixture
 def model_python(request) -> str:
-    """The interpreter the server runs on: this one, or 3.10 for `every_python` tests."""
-    if getattr(request, "param", "running") == "running":
-        return sys.executable
-    return str(request.getfixturevalue("oldest_python_environment"))
+    """The interpreter the server runs on: this one, 3.10, or the system's for `every_python`."""
+    match getattr(request, "param", "running"):
+        case "running":
+            return sys.executable
+        case "system":
+            return str(request.getfixturevalue("system_python_environment"))
+        case _:
+            return str(request.getfixturevalue("oldest_python_environment"))
 
 
 @pytest.fixture
