@@ -107,7 +107,7 @@ def test_same_answers_as_the_reference_server(tmp_path):
                     normalise(send_retrying_busy(client, method, path, body, headers))
                     for method, path, body, headers in REQUESTS
                 ]
-                answers[side].append(sorted(client.get("/").json()))
+                answers[side].append(client.get("/").json())
                 answers[side].append(client.get("/health-check").json()["status"])
     for index, (theirs, ours) in enumerate(
         zip(answers["reference"], answers["pycog"], strict=True)
@@ -115,6 +115,9 @@ def test_same_answers_as_the_reference_server(tmp_path):
         if index == 3:  # 422 for a bound: both point at the input; messages are the validator's own
             assert theirs[0] == ours[0] == 422
             assert theirs[1]["detail"][0]["loc"] == ours[1]["detail"][0]["loc"]
+            continue
+        if index == len(REQUESTS):  # the index document: every key of theirs, same values
+            assert theirs.items() <= ours.items(), f"{theirs} is not within {ours}"
             continue
         assert theirs == ours, f"request {index}: {json.dumps(theirs)} != {json.dumps(ours)}"
 

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.types import Receive
 
-from .._version import __version__
+from .._version import COG_API_VERSION, __version__
 from .prediction import Prediction
 from .requests import (
     BadRequest,
@@ -48,7 +48,8 @@ def supervisor_of(request: Request) -> Supervisor:
 
 async def root(request: Request) -> Response:
     body = {
-        "cog_version": __version__,
+        "cog_version": COG_API_VERSION,
+        "pycog_version": __version__,
         "docs_url": "/docs",
         "openapi_url": "/openapi.json",
         "shutdown_url": "/shutdown",
@@ -79,7 +80,7 @@ async def health_check(request: Request) -> Response:
         "setup": supervisor.setup.as_json(),
         "version": {
             "pycog": __version__,
-            "python_sdk": __version__,
+            "python_sdk": COG_API_VERSION,
             "python": platform.python_version(),
         },
     }
