@@ -8,6 +8,7 @@
         container.wait_ready(timeout)   # polls /health-check until READY
         container.url                   # http://127.0.0.1:<published port>
     run_in_container(spec, argv, interactive=False) -> int   # `cog exec`: exit status
+    container_output(spec) -> CompletedProcess             # a short command's captured output
 
 Containers are started with `--rm`, so they disappear when they stop, and are stopped on exit
 of the `with` block, on errors, and on Ctrl-C (KeyboardInterrupt unwinds through it).
@@ -186,3 +187,14 @@ def run_in_container(
     # Inherit the terminal: output streams live and Ctrl-C reaches `docker run`, which stops
     # the container it started.
     return subprocess.run(args, check=False).returncode
+
+
+def container_output(
+    spec: ContainerSpec, *, timeout: float = 600, docker: Docker | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the spec's command in a fresh container and capture its status and output (for a
+    short command such as `python -m cog.schema`)."""
+    docker = docker or Docker()
+    return docker.run(
+        *spec.run_args(detach=False, publish_server=False), timeout=timeout, check=False
+    )
