@@ -83,15 +83,21 @@ def _run_locally(
     from ..localenv import prepare_environment
 
     environment = prepare_environment(config, reporter(progress), warn=warn)
-    return subprocess.run(
-        [str(environment.python), *argv[1:]],
-        cwd=config.project_dir,
-        env=environment.variables(),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=SCHEMA_TIMEOUT_SECONDS,
-    )
+    try:
+        return subprocess.run(
+            [str(environment.python), *argv[1:]],
+            cwd=config.project_dir,
+            env=environment.variables(),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=SCHEMA_TIMEOUT_SECONDS,
+        )
+    except subprocess.TimeoutExpired:
+        raise click.ClickException(
+            f"importing the model took more than {SCHEMA_TIMEOUT_SECONDS}s (does predict.py "
+            "do work at import time?); use --static to read the source only"
+        ) from None
 
 
 def _run_in_container(
