@@ -118,7 +118,7 @@ def test_sentence_embeddings(example):
 def test_schema_command(example):
     project = example("hello-world")
     static = run_cog("schema", "--static", cwd=project)
-    runtime = run_cog("schema", cwd=project)
+    runtime = run_cog("schema", "--runtime", "local", cwd=project)
     assert static.returncode == 0 and static.stdout == runtime.stdout
     assert (
         json.loads(static.stdout)["components"]["schemas"]["Input"]["properties"]["name"]["default"]
@@ -127,7 +127,7 @@ def test_schema_command(example):
     (project / "predict.py").write_text(
         "from cog import BasePredictor\nclass Predictor(BasePredictor):\n    def predict(self, x) -> str: ...\n"
     )
-    broken = run_cog("schema", cwd=project)
+    broken = run_cog("schema", "--runtime", "local", cwd=project)
     assert broken.returncode == 1 and "input 'x' has no type annotation" in broken.stderr
 
 

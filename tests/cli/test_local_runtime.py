@@ -1,11 +1,8 @@
-"""The local runtime through the real CLI: live logs, Ctrl-C, interpreters, pip settings."""
+"""The local runtime through the real CLI: live logs, interpreters, pip settings (signals are in
+test_signals.py)."""
 
 import os
-import selectors
-import signal
-import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
@@ -15,7 +12,8 @@ from cog.localenv import LocalEnvironmentError
 from cog.localenv.interpreter import find_interpreter
 from cog.localenv.pip_settings import parse_pip_config_list
 
-from .conftest import CACHE, cog_executable, run_cog
+from .conftest import cog_executable, run_cog
+from .processes import cog_process
 
 SLOW_MODEL = """\
 import time
@@ -30,84 +28,16 @@ class Predictor(BasePredictor):
 """
 
 
-def _read_until(process: subprocess.Popen[str], marker: str, deadline: float) -> str:
-    """The process's stderr up to the line holding `marker` (bounded by `deadline`)."""
-    assert process.stderr is not None
-    seen = ""
-    with selectors.DefaultSelector() as selector:
-        selector.register(process.stderr, selectors.EVENT_READ)
-        while marker not in seen and time.monotonic() < deadline:
-            if selector.select(timeout=0.5):
-                line = process.stderr.readline()
-                if not line:
-                    break
-                seen += line
-    return seen
-
-
-def _descendants(pid: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            found += [int(child), *_descendants(int(child))]
-    return found
-
-
 def test_logs_show_while_the_prediction_runs(example):
     project = example("hello-world")
     (project / "predict.py").write_text(SLOW_MODEL)
-    process = subprocess.Popen(
-        ["cog", "predict", "-i", "seconds=3", "--runtime", "local"],
-        cwd=project,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "COG_CACHE_DIR": str(CACHE), "NO_COLOR": "1"},
-    )
-    try:
-        seen = _read_until(process, "started", time.monotonic() + 120)
-        assert "started" in seen
-        assert process.poll() is None  # still predicting: the log came live, not at the end
-        out, err = process.communicate(timeout=60)
-    finally:
-        process.kill()
-    assert process.returncode == 0, err
+    with cog_process("predict", "-i", "seconds=3", "--runtime", "local", cwd=project) as cli:
+        assert cli.read_until("started"), cli.stderr
+        assert cli.process.poll() is None  # still predicting: the log came live, not at the end
+        status, out, err = cli.finish()
+    assert status == 0, err
     assert out == "done\n"
-    assert "finished" in err and "started" not in err  # each line once
-
-
-def test_ctrl_c_cancels_the_prediction_and_stops_the_server(example):
-    project = example("hello-world")
-    (project / "predict.py").write_text(SLOW_MODEL)
-    process = subprocess.Popen(
-        ["cog", "predict", "--runtime", "local"],
-        cwd=project,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "COG_CACHE_DIR": str(CACHE), "NO_COLOR": "1"},
-    )
-    try:
-        assert "started" in _read_until(process, "started", time.monotonic() + 120)
-        servers = _descendants(process.pid)
-        assert len(servers) >= 2  # the server and its worker
-        started = time.monotonic()
-        process.send_signal(signal.SIGINT)
-        _, err = process.communicate(timeout=30)
-    finally:
-        process.kill()
-    assert process.returncode not in (0, None)
-    assert time.monotonic() - started < 12  # not the model's 60 s
-    assert "Canceling the prediction" in err
-    for pid in servers:
-        assert not Path(f"/proc/{pid}").exists() or "Z" in _state(pid)
-
-
-def _state(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0]
-    except OSError:
-        return "Z"
+    assert "finished" in err and err.count("started") == 1  # each line once
 
 
 def test_a_python_that_is_not_installed_is_named_not_downloaded(example, tmp_path):

@@ -7,29 +7,46 @@
     ModelContainer(ContainerSpec(...)) as container:   # starts; removed on exit
         container.wait_ready(timeout)   # polls /health-check until READY
         container.url                   # http://127.0.0.1:<published port>
-    run_in_container(spec, argv, interactive=False) -> int   # `cog exec`: exit status
+    container_command(spec, argv, keep_stdin=, name=) -> argv  # `cog exec` runs it in the foreground
+    run_in_container(spec, argv, interactive=False) -> int   # the same, its exit status
+    container_output(spec) -> CompletedProcess             # a short command's captured output
 
 Containers are started with `--rm`, so they disappear when they stop, and are stopped on exit
 of the `with` block, on errors, and on Ctrl-C (KeyboardInterrupt unwinds through it).
+
+None outlives the CLI, even killed by SIGKILL. A model container's `docker run` client stays in
+the foreground with `--interactive`, its stdin a pipe only the CLI holds, and the server is
+told (PYCOG_EXIT_ON_STDIN_EOF) to shut down when that stdin ends: the CLI's death closes the
+pipe, the client passes the end of stream into the container. The client also gets SIGTERM
+from the kernel when the CLI dies (Linux) and, as `docker run` does, hands it to the container.
 """
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import subprocess
+import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import IO
 
 import httpx
 
+from .. import envvars
 from ..config.model import Config
+from ..runtime.lifeline import set_parent_death_signal
 from .base_image import BaseImageChoice
 from .builder import BuildOptions, build_image, default_image_name
 from .engine import Docker
 from .errors import ContainerSetupFailed, DockerCommandFailed
 
 SERVER_PORT = 5000
+START_TIMEOUT_SECONDS = 120.0
+STOP_TIMEOUT_SECONDS = 60.0
 
 
 def engine_available(docker: Docker | None = None) -> bool:
@@ -72,13 +89,28 @@ class ContainerSpec:
     extra_hosts: list[str] = field(default_factory=list)  # e.g. host.docker.internal:host-gateway
 
     def run_args(
-        self, *, detach: bool, publish_server: bool, interactive: bool = False
+        self,
+        *,
+        detach: bool,
+        publish_server: bool,
+        interactive: bool = False,
+        keep_stdin: bool = False,
+        attach: tuple[str, ...] = (),
+        name: str | None = None,
     ) -> list[str]:
+        """`docker run` arguments. `interactive`: a terminal (`-it`); `keep_stdin`: stdin
+        passed on (`-i`); `attach`: only these streams (default: all, when not detached)."""
         args = ["run", "--rm"]
+        if name is not None:
+            args += ["--name", name]
+        for stream in attach:
+            args += ["--attach", stream]
         if detach:
             args.append("--detach")
         if interactive:
             args += ["--interactive", "--tty"]
+        elif keep_stdin:
+            args.append("--interactive")
         if self.gpus:
             args += ["--gpus", self.gpus]
         if publish_server:
@@ -103,6 +135,7 @@ class ModelContainer:
         self.docker = docker or Docker()
         self.id: str | None = None
         self.url = ""
+        self.client: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> ModelContainer:
         self.start()
@@ -114,14 +147,57 @@ class ModelContainer:
         self.stop()
 
     def start(self) -> None:
-        args = self.spec.run_args(detach=True, publish_server=True)
-        self.id = self.docker.run(*args, timeout=120).stdout.strip()
+        """Start the container with a foreground `docker run -i` client (see the module's
+        docstring) and find its published port."""
+        name = container_name()
+        spec = ContainerSpec(
+            **{**self.spec.__dict__, "env": {**self.spec.env, envvars.EXIT_ON_STDIN_EOF.name: "1"}}
+        )
+        # Only stdin is attached: the server's output stays in `docker logs`, and a client
+        # that nobody reads cannot hold the server back.
+        args = spec.run_args(
+            detach=False, publish_server=True, keep_stdin=True, attach=("stdin",), name=name
+        )
+        errors = tempfile.TemporaryFile()
+        self.client = subprocess.Popen(
+            [self.docker.binary, *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=errors,
+            env=self.docker._env(),
+            # Its own session: Ctrl-C reaches only the CLI, which cancels the prediction
+            # before it stops the container.
+            start_new_session=True,
+            preexec_fn=_term_with_parent,
+        )
+        self.id = name
         try:
-            mapping = self.docker.run("port", self.id, f"{SERVER_PORT}/tcp").stdout.split()[0]
+            self.url = f"http://{self.spec.host}:{self._published_port(errors)}"
         except BaseException:
             self.stop()
             raise
-        self.url = f"http://{self.spec.host}:{mapping.rsplit(':', 1)[1]}"
+        finally:
+            errors.close()
+
+    def _published_port(self, errors: IO[bytes]) -> str:
+        assert self.client is not None and self.id is not None
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while True:
+            result = self.docker.run("port", self.id, f"{SERVER_PORT}/tcp", check=False)
+            if result.returncode == 0 and result.stdout.split():
+                return result.stdout.split()[0].rsplit(":", 1)[1]
+            if self.client.poll() is not None:
+                errors.seek(0)
+                message = errors.read().decode(errors="replace")
+                command = [self.docker.binary, "run", self.spec.image]
+                raise DockerCommandFailed(command, self.client.returncode, message)
+            if time.monotonic() > deadline:
+                raise DockerCommandFailed(
+                    [self.docker.binary, "run", self.spec.image],
+                    -1,
+                    f"the container did not start within {START_TIMEOUT_SECONDS:.0f}s",
+                )
+            time.sleep(0.05)
 
     def running(self) -> bool:
         if self.id is None:
@@ -164,25 +240,77 @@ class ModelContainer:
         return status if isinstance(status, str) else None
 
     def stop(self) -> None:
-        if self.id is None:
-            return
-        try:
-            self.docker.run("stop", "--time", "5", self.id, check=False, timeout=60)
-        except DockerCommandFailed:
-            self.docker.run("rm", "-f", self.id, check=False)
-        self.id = None
+        if self.id is not None:
+            try:
+                self.docker.run("stop", "--time", "5", self.id, check=False, timeout=60)
+            except DockerCommandFailed:
+                remove_container(self.id, self.docker)
+            self.id = None
+        client, self.client = self.client, None
+        if client is not None:
+            # The client ends with its container; one that does not is not left behind.
+            with contextlib.suppress(OSError):
+                if client.stdin is not None:
+                    client.stdin.close()
+            try:
+                client.wait(timeout=STOP_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:
+                client.kill()
+                client.wait()
+
+
+def container_name() -> str:
+    """A name of our own for a container, known before `docker run` answers (to stop it)."""
+    return f"pycog-{uuid.uuid4().hex[:12]}"
+
+
+def remove_container(name: str, docker: Docker | None = None) -> None:
+    """Remove a container whatever its state (gone already is fine)."""
+    (docker or Docker()).run("rm", "--force", name, check=False, timeout=STOP_TIMEOUT_SECONDS)
+
+
+def _term_with_parent() -> None:
+    set_parent_death_signal(signal.SIGTERM)
+
+
+def container_command(
+    spec: ContainerSpec,
+    argv: list[str],
+    *,
+    interactive: bool = False,
+    keep_stdin: bool = False,
+    name: str | None = None,
+    docker: Docker | None = None,
+) -> list[str]:
+    """The `docker run` command line that runs `argv` in a fresh container, in the foreground."""
+    docker = docker or Docker()
+    spec = ContainerSpec(**{**spec.__dict__, "command": argv})
+    args = spec.run_args(
+        detach=False,
+        publish_server=False,
+        interactive=interactive,
+        keep_stdin=keep_stdin,
+        name=name,
+    )
+    return [docker.binary, *args]
 
 
 def run_in_container(
     spec: ContainerSpec, argv: list[str], *, interactive: bool = False, docker: Docker | None = None
 ) -> int:
-    """Run a command in a fresh container in the foreground (`cog exec`); its exit status."""
-    docker = docker or Docker()
-    spec = ContainerSpec(**{**spec.__dict__, "command": argv})
-    args = [
-        docker.binary,
-        *spec.run_args(detach=False, publish_server=False, interactive=interactive),
-    ]
+    """Run a command in a fresh container in the foreground; its exit status."""
     # Inherit the terminal: output streams live and Ctrl-C reaches `docker run`, which stops
     # the container it started.
-    return subprocess.run(args, check=False).returncode
+    command = container_command(spec, argv, interactive=interactive, docker=docker)
+    return subprocess.run(command, check=False).returncode
+
+
+def container_output(
+    spec: ContainerSpec, *, timeout: float = 600, docker: Docker | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the spec's command in a fresh container and capture its status and output (for a
+    short command such as `python -m cog.schema`)."""
+    docker = docker or Docker()
+    return docker.run(
+        *spec.run_args(detach=False, publish_server=False), timeout=timeout, check=False
+    )

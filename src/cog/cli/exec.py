@@ -35,11 +35,16 @@ def command(
         chosen = choose_runtime(runtime)  # type: ignore[arg-type]
         say(f"Runtime: {chosen}")
         if chosen == "docker":
-            from ..build.docker_runtime import ContainerSpec, build_dev_image, run_in_container
+            from ..build import docker_runtime as containers
 
-            image = build_dev_image(config)
-            spec = ContainerSpec(image, env=extra, project_dir=config.project_dir)
-            status = run_in_container(spec, list(argv))
+            image = containers.build_dev_image(config)
+            spec = containers.ContainerSpec(image, env=extra, project_dir=config.project_dir)
+            name = containers.container_name()
+            # In the foreground: the CLI's stop signal reaches the client, which hands it to
+            # the container (tini passes it on to the command); a client that does not end in
+            # time is killed and the container removed.
+            command = containers.container_command(spec, list(argv), keep_stdin=True, name=name)
+            status = run_foreground(command, after_stop=lambda: containers.remove_container(name))
         else:
             from ..localenv import prepare_environment
 
