@@ -109,7 +109,13 @@ def test_async_predictor_and_json_inputs(example):
         stdin='{"text": "hi", "delay": 0}',
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout == "echo: hi\n"
+    # `--json` prints the whole response, as Cog does
+    response = json.loads(result.stdout)
+    assert (response["status"], response["output"], response["error"]) == (
+        "succeeded",
+        "echo: hi",
+        "",
+    )
 
 
 def test_sentence_embeddings(example):
