@@ -64,6 +64,20 @@ class Predictor(BasePredictor):
 """
 
 
+FILE_OUTPUT = """
+import tempfile
+
+from cog import BasePredictor, Path
+
+
+class Predictor(BasePredictor):
+    def predict(self, text: str = "hello") -> Path:
+        target = Path(tempfile.mkdtemp()) / "out.txt"
+        target.write_text(text)
+        return target
+"""
+
+
 def project(root: Path, predictor: str, key: str = "run", extra: str = "") -> Path:
     root.mkdir(parents=True, exist_ok=True)
     (root / "predict.py").write_text(textwrap.dedent(predictor))
@@ -233,3 +247,15 @@ def test_a_gpu_build_with_an_unpinned_torch_is_refused(tmp_path):
     result = cog("build", cwd=model)
     assert result.returncode == 1
     assert "torch version must be specified when using CUDA" in result.stderr
+
+
+def test_json_mode_writes_file_outputs_and_shows_their_paths(tmp_path):
+    model = project(tmp_path / "model", FILE_OUTPUT)
+    printed = cog("run", "--json", '{"text": "file body"}', cwd=model)
+    assert printed.returncode == 0, printed.stderr
+    assert json.loads(printed.stdout)["output"] == "output.txt"
+    assert (model / "output.txt").read_text() == "file body"
+    written = cog("run", "--json", '{"text": "again"}', "-o", "result.json", cwd=model)
+    assert written.returncode == 0, written.stderr
+    assert json.loads((model / "result.json").read_text())["output"] == "result.txt"
+    assert (model / "result.txt").read_text() == "again"

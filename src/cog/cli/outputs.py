@@ -65,10 +65,17 @@ def save_output(output: Any, output_path: Path | None) -> list[Path]:
     return []
 
 
+def _list_destination(output_path: Path | None) -> tuple[Path, str]:
+    """Where the files of a list output go, and their stem (`<stem>.<index><suffix>`)."""
+    if output_path is None:
+        return Path("."), "output"
+    if output_path.is_dir():
+        return output_path, "output"
+    return output_path.parent, output_path.stem
+
+
 def _save_list(items: list[Any], output_path: Path | None) -> list[Path]:
-    directory = output_path if output_path is not None and output_path.is_dir() else None
-    stem = output_path.stem if output_path is not None and directory is None else "output"
-    parent = directory or (output_path.parent if output_path is not None else Path("."))
+    parent, stem = _list_destination(output_path)
     written = []
     for index, item in enumerate(items):
         if is_data_url(item):
@@ -133,11 +140,12 @@ def _json_files_target(output_path: Path | None) -> Path | None:
 def _files_to_paths(output: Any, target: Path | None) -> Any:
     if is_data_url(output):
         data, mime = decode_data_url(output)
-        return str(_write(_file_target(target, f"output{_extension(mime)}"), data))
+        path = _file_target(target, f"output{_extension(mime)}")
+        if not path.suffix:  # `-o result.json` names the file `result` + its type's suffix
+            path = path.with_name(path.name + _extension(mime))
+        return str(_write(path, data))
     if isinstance(output, list) and any(is_data_url(item) for item in output):
-        directory = target if target is not None and target.is_dir() else None
-        stem = target.name if target is not None and directory is None else "output"
-        parent = directory or (target.parent if target is not None else Path("."))
+        parent, stem = _list_destination(target)
         paths: list[Any] = []
         for index, item in enumerate(output):
             if is_data_url(item):
