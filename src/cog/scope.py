@@ -22,27 +22,59 @@ METRIC_MODES: tuple[MetricMode, ...] = ("replace", "incr", "append")
 RESERVED_METRICS = ("predict_time",)
 _MAX_NAME_LENGTH = 128
 _MAX_SEGMENTS = 4
-_SEGMENT = re.compile(r"^[A-Za-z](?:[A-Za-z0-9_]*[A-Za-z0-9])?$")
+_ASCII_LETTER = re.compile(r"[A-Za-z]")
+_INVALID_CHARACTER = re.compile(r"[^A-Za-z0-9_]")
 _METRIC_TYPES = (bool, int, float, str, list, dict)
 
 
-def validate_metric_name(name: str) -> None:
-    """Raise ValueError unless `name` is a valid metric name (dot-separated segments)."""
-    if not isinstance(name, str) or not name:
-        raise ValueError("metric name must be a non-empty string")
-    if name in RESERVED_METRICS or name.startswith("cog."):
-        raise ValueError(f"metric name {name!r} is reserved by Cog")
+def validate_metric_name(name: str, *, reserved: bool = True) -> None:
+    """Raise ValueError unless `name` is a valid metric name: at most 4 dot-separated segments,
+    each of letters, digits and single underscores, starting with a letter and ending with a
+    letter or digit. The messages are Cog's. `reserved`: also refuse `predict_time` and the
+    `cog.` prefix (deleting such a name is harmless, so deletes skip it, as in Cog)."""
+    if not isinstance(name, str):
+        raise ValueError("metric name must be a string")
+    if reserved and name in RESERVED_METRICS:
+        raise ValueError(f"'{name}' is reserved by the runtime")
+    if reserved and name.startswith("cog."):
+        raise ValueError("the 'cog.' prefix is reserved for system metrics")
+    if not name:
+        raise ValueError("metric name must not be empty")
     if len(name) > _MAX_NAME_LENGTH:
-        raise ValueError(f"metric name {name!r} is longer than {_MAX_NAME_LENGTH} characters")
+        raise ValueError(
+            f"metric name must be {_MAX_NAME_LENGTH} characters or fewer "
+            f"(got {len(name)} characters)"
+        )
     segments = name.split(".")
     if len(segments) > _MAX_SEGMENTS:
-        raise ValueError(f"metric name {name!r} has more than {_MAX_SEGMENTS} dot-separated parts")
-    for segment in segments:
-        if not _SEGMENT.match(segment) or "__" in segment:
-            raise ValueError(
-                f"metric name {name!r}: each part must start with a letter, end with a letter or "
-                "digit, and hold only letters, digits and single underscores"
-            )
+        raise ValueError(
+            f"metric name must have at most {_MAX_SEGMENTS} dot-separated segments "
+            f"(got {len(segments)})"
+        )
+    for index, segment in enumerate(segments):
+        _check_segment(segment, first=index == 0, last=index == len(segments) - 1)
+
+
+def _check_segment(segment: str, *, first: bool, last: bool) -> None:
+    if not segment:
+        if first:
+            raise ValueError("metric name must not start with a dot")
+        if last:
+            raise ValueError("metric name must not end with a dot")
+        raise ValueError("metric name must not contain empty segments (consecutive dots)")
+    if not _ASCII_LETTER.match(segment[0]):
+        raise ValueError(f"metric name segment '{segment}' must start with a letter")
+    if "__" in segment:
+        raise ValueError(
+            f"metric name segment '{segment}' must not contain consecutive underscores"
+        )
+    invalid = _INVALID_CHARACTER.search(segment)
+    if invalid:
+        raise ValueError(
+            f"metric name segment '{segment}' contains invalid character '{invalid.group()}'"
+        )
+    if segment.endswith("_"):
+        raise ValueError(f"metric name segment '{segment}' must end with a letter or digit")
 
 
 def _kind(value: Any) -> str:
@@ -65,10 +97,10 @@ class MetricRecorder:
         mode = mode or "replace"
         if mode not in METRIC_MODES:
             raise ValueError(f"metric mode must be one of {', '.join(METRIC_MODES)}, not {mode!r}")
-        validate_metric_name(key)
         if value is None:
             self.delete(key)
             return
+        validate_metric_name(key)
         if not isinstance(value, _METRIC_TYPES):
             raise TypeError(
                 f"metric {key!r}: value must be bool, int, float, str, list or dict, "
@@ -87,7 +119,7 @@ class MetricRecorder:
 
     def delete(self, key: str) -> None:
         """Remove a metric."""
-        validate_metric_name(key)
+        validate_metric_name(key, reserved=False)
         self._kinds.pop(key, None)
         if self._sink is not None:
             self._sink(key, None, "replace")

@@ -36,15 +36,25 @@ def test_hello_world(example):
     assert "Building the environment" not in again.stderr  # cached by its spec
 
 
-def test_validation_errors_are_one_line_per_input(example):
+def test_validation_errors_are_cogs_words_one_line_per_input(example):
     project = example("image-filter")
+    unknown = run_cog(
+        "run", "-i", "width=wide", "-i", "colour=red", "--runtime", "local", cwd=project
+    )  # fmt: skip
+    assert unknown.returncode == 1
+    # Unknown names come first, alone (as Cog: a typo fails before anything is read).
+    assert 'unknown input "colour"; valid inputs are: filter, image, width' in unknown.stderr
     result = run_cog(
-        "predict", "-i", "width=wide", "-i", "colour=red", "--runtime", "local", cwd=project
+        "run", "-i", "width=wide", "-i", "filter=sepia", "--runtime", "local", cwd=project
     )
     assert result.returncode == 1
-    assert "width: 'wide' is not an integer" in result.stderr
-    assert "colour: the model has no such input" in result.stderr
-    assert "image: required input is missing" in result.stderr
+    assert "input validation failed:" in result.stderr
+    assert '- missing required input "image"' in result.stderr
+    assert '- invalid input "width": expected integer, got string' in result.stderr
+    assert (
+        '- invalid input "filter": must be one of: grayscale, blur, edges, invert' in result.stderr
+    )
+    assert "Runtime:" not in result.stderr  # refused before any environment starts
 
 
 def test_image_model_with_file_input_and_output(example):
@@ -99,7 +109,13 @@ def test_async_predictor_and_json_inputs(example):
         stdin='{"text": "hi", "delay": 0}',
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout == "echo: hi\n"
+    # `--json` prints the whole response, as Cog does
+    response = json.loads(result.stdout)
+    assert (response["status"], response["output"], response["error"]) == (
+        "succeeded",
+        "echo: hi",
+        "",
+    )
 
 
 def test_sentence_embeddings(example):

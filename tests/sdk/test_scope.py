@@ -54,6 +54,36 @@ def test_invalid_metric_names_are_refused(name):
         scope.record_metric(name, 1)
 
 
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [
+        ("_invalid", "segment '_invalid' must start with a letter"),
+        ("foo__bar", "must not contain consecutive underscores"),
+        ("invalid_", "must end with a letter or digit"),
+        (".invalid", "must not start with a dot"),
+        ("invalid.", "must not end with a dot"),
+        ("foo..bar", "must not contain empty segments"),
+        ("predict_time", "'predict_time' is reserved by the runtime"),
+        ("cog.system", "the 'cog.' prefix is reserved"),
+        ("a.b.c.d.e", "at most 4 dot-separated segments (got 5)"),
+        ("a" * 129, "128 characters or fewer (got 129 characters)"),
+        ("a-b", "contains invalid character '-'"),
+    ],
+)
+def test_metric_name_errors_are_cogs_words(name, words):
+    scope, _ = recording_scope()
+    with pytest.raises(ValueError) as caught:
+        scope.record_metric(name, 1)
+    assert words in str(caught.value)
+
+
+def test_deleting_a_reserved_name_is_harmless():
+    scope, events = recording_scope()
+    scope.record_metric("predict_time", None)
+    del scope.metrics["cog.system"]
+    assert events == [("predict_time", None, "replace"), ("cog.system", None, "replace")]
+
+
 def test_mode_and_value_rules():
     scope, _ = recording_scope()
     with pytest.raises(ValueError, match="mode must be one of"):

@@ -75,6 +75,17 @@ def test_user_healthcheck(serve):
     assert healthy["status"] == "READY"
 
 
+def test_a_healthcheck_that_hangs_is_unhealthy_in_cogs_words(serve):
+    with serve("hanging_healthcheck") as server, server.client() as client:
+        assert server.health()["status"] == "READY"
+        client.post("/predictions", json={"input": {"hang": True}})
+        health = server.health()
+    assert health["status"] == "UNHEALTHY"
+    assert health["user_healthcheck_error"] == (
+        "Healthcheck failed: user-defined healthcheck timed out after 5.0 seconds"
+    )
+
+
 @pytest.mark.every_python
 def test_file_inputs_and_outputs_as_data_urls(serve):
     source = "data:text/plain;base64," + base64.b64encode(b"hello").decode()

@@ -114,6 +114,13 @@ def pinned_version(lines: list[str], package: str) -> str | None:
     return None
 
 
+def is_unversioned(lines: list[str], package: str) -> bool:
+    """Whether a requirement line names `package` with no version at all (`torch`,
+    `torch[extra]`, `torch ; marker`), as opposed to `torch==2.1` or `torch>=2`."""
+    pattern = re.compile(rf"^{re.escape(package)}\s*(\[[^\]]*\])?\s*(;.*)?$", re.I)
+    return any(pattern.match(line.strip()) for line in lines)
+
+
 def torch_release(version: str) -> TorchRelease | None:
     """The table entry for a pinned torch version (`2.1.2`, `2.1.2+cu121`, `2.1`)."""
     base = version.split("+", 1)[0]
@@ -139,7 +146,14 @@ def resolve_gpu_stack(config: Config) -> GpuStack:
     Cog's default, CUDA 11.8. cuDNN defaults to the one the CUDA image ships.
     """
     requested = config.build.cuda
-    torch = pinned_version(config.requirements_lines(), "torch")
+    lines = config.requirements_lines()
+    if is_unversioned(lines, "torch"):
+        # Cog's words: the CUDA image must match a torch wheel, so the wheel must be known.
+        raise IncompatibleConfig(
+            "torch version must be specified when using CUDA: pin it in the requirements, "
+            "e.g. `torch==2.5.1`"
+        )
+    torch = pinned_version(lines, "torch")
     if requested:
         cuda = minor(requested)
     elif torch:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import mimetypes
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError
+from .validation import check_input_names, validate_inputs
 
 Schema = dict[str, Any]
 
@@ -32,8 +34,8 @@ def _unquote(value: str) -> str:
 
 
 def read_json_inputs(argument: str) -> dict[str, Any]:
-    """`--json '{...}'`, `--json @file.json` or `--json @-` (stdin)."""
-    if argument == "@-":
+    """`--json '{...}'`, `--json @file.json`, or stdin with `--json @-` / `--json -`."""
+    if argument in ("@-", "-"):
         text = sys.stdin.read()
     elif argument.startswith("@"):
         text = _read_file(argument[1:]).decode()
@@ -74,51 +76,38 @@ def input_properties(schema: Schema, component: str = "Input") -> dict[str, Sche
     return resolved
 
 
-def required_inputs(schema: Schema, component: str = "Input") -> list[str]:
-    components = schema.get("components", {}).get("schemas", {})
-    return list(components.get(component, components.get("Input", {})).get("required", []))
-
-
 def type_inputs(
     raw: dict[str, list[str]], schema: Schema | None, component: str = "Input"
 ) -> dict[str, Any]:
-    """Convert `-i` strings to the types the schema declares; every bad input is reported."""
+    """Convert `-i` strings to the types the schema declares and validate them (Cog's words).
+
+    A value that does not convert stays a string, so that validation names the mismatch
+    (`expected integer, got string`); unknown names are refused before any file is read."""
     if schema is None:
         return {name: _untyped(values) for name, values in raw.items()}
+    check_input_names(dict.fromkeys(raw), schema, component)
     properties = input_properties(schema, component)
-    typed: dict[str, Any] = {}
-    problems: list[str] = []
-    for name, values in raw.items():
-        if name not in properties:
-            known = ", ".join(properties) or "none"
-            problems.append(f"{name}: the model has no such input (inputs: {known})")
-            continue
-        try:
-            typed[name] = _convert(values, properties[name])
-        except ValueError as exc:
-            problems.append(f"{name}: {exc}")
-    missing = [name for name in required_inputs(schema, component) if name not in raw]
-    problems += [f"{name}: required input is missing (add -i {name}=...)" for name in missing]
-    if problems:
-        raise InputError("invalid inputs:\n" + "\n".join(f"  {line}" for line in problems))
+    typed = {name: _convert(values, properties[name]) for name, values in raw.items()}
+    validate_inputs(typed, schema, component)
     return typed
 
 
 def check_json_inputs(
     inputs: dict[str, Any], schema: Schema | None, component: str = "Input"
-) -> None:
-    """Unknown and missing inputs in `--json` are errors before anything starts."""
-    if schema is None:
-        return
-    properties = input_properties(schema, component)
-    problems = [f"{name}: the model has no such input" for name in inputs if name not in properties]
-    problems += [
-        f"{name}: required input is missing"
-        for name in required_inputs(schema, component)
-        if name not in inputs
-    ]
-    if problems:
-        raise InputError("invalid inputs:\n" + "\n".join(f"  {line}" for line in problems))
+) -> dict[str, Any]:
+    """`--json` inputs checked as Cog checks them: names first, then `@file` strings become
+    data URLs, then the values are validated. Returns the inputs to send."""
+    if schema is not None:
+        check_input_names(inputs, schema, component)
+    sent = {
+        name: file_to_data_url(value[1:])
+        if isinstance(value, str) and value.startswith("@")
+        else value
+        for name, value in inputs.items()
+    }
+    if schema is not None:
+        validate_inputs(sent, schema, component)
+    return sent
 
 
 def _untyped(values: list[str]) -> Any:
@@ -127,13 +116,14 @@ def _untyped(values: list[str]) -> Any:
 
 
 def _convert(values: list[str], prop: Schema) -> Any:
+    """Repeated `-i` make a list (validation says so when the input is not one)."""
     if prop.get("type") == "array":
         items = prop.get("items", {})
         if len(values) == 1 and values[0].startswith("["):
-            return _json(values[0])
+            return _json_or_text(values[0])
         return [_scalar(value, items) for value in values]
     if len(values) > 1:
-        raise ValueError("given more than once, but it is not a list")
+        return [_scalar(value, prop) for value in values]
     return _scalar(values[0], prop)
 
 
@@ -142,32 +132,29 @@ def _scalar(value: str, prop: Schema) -> Any:
     if prop.get("format") == "uri" or (kind is None and value.startswith("@")):
         return file_to_data_url(value[1:]) if value.startswith("@") else value
     if kind == "integer":
-        try:
+        with contextlib.suppress(ValueError):
             return int(value)
-        except ValueError:
-            raise ValueError(f"{value!r} is not an integer") from None
-    if kind == "number":
-        try:
+    elif kind == "number":
+        with contextlib.suppress(ValueError):
             return float(value)
-        except ValueError:
-            raise ValueError(f"{value!r} is not a number") from None
-    if kind == "boolean":
+    elif kind == "boolean":
         lowered = value.lower()
-        if lowered not in ("true", "false", "1", "0", "yes", "no"):
-            raise ValueError(f"{value!r} is not true or false")
-        return lowered in ("true", "1", "yes")
-    if kind in ("object", "array") or "anyOf" in prop:
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            if kind in ("object", "array"):
-                raise ValueError(f"{value!r} is not JSON") from None
-            return value
+        if lowered in BOOLEAN_WORDS:
+            return BOOLEAN_WORDS[lowered]
+    elif kind in ("object", "array") or "anyOf" in prop:
+        return _json_or_text(value)
     return value
 
 
-def _json(value: str) -> Any:
+# What `-i flag=...` accepts for a boolean (Go's strconv.ParseBool, and yes/no).
+BOOLEAN_WORDS = {
+    **dict.fromkeys(("true", "t", "1", "yes"), True),
+    **dict.fromkeys(("false", "f", "0", "no"), False),
+}
+
+
+def _json_or_text(value: str) -> Any:
     try:
         return json.loads(value)
     except json.JSONDecodeError:
-        raise ValueError(f"{value!r} is not a JSON list") from None
+        return value

@@ -54,14 +54,31 @@ def load_project(
 ) -> Config:
     """Load cog.yaml (as a click error when it is missing or invalid) and show its warnings.
 
+    Without `project_dir`, the project is the nearest directory, from the current one up,
+    that holds `config_file` (as Cog finds it from a subdirectory).
     `schema_only`: only what the schema depends on must be valid (see `load_config`)."""
+    directory = project_dir or find_project_dir(Path.cwd(), config_file)
     try:
-        config = load_config(project_dir or Path.cwd(), config_file, schema_only=schema_only)
+        config = load_config(directory, config_file, schema_only=schema_only)
     except CogError as exc:
         raise as_click_error(exc) from None
     for warning in config.warnings:
         warn(f"warning: {warning}")
+    if "predict" in config.raw:
+        # Cog's words for its deprecated key (both keep working here).
+        warn('deprecated field "predict": use "run" instead')
     return config
+
+
+def find_project_dir(start: Path, config_file: str) -> Path:
+    """The nearest of `start` and its parents that holds `config_file` (else `start`, so that
+    the missing-file error names the directory the user is in)."""
+    if Path(config_file).is_absolute():
+        return start
+    for directory in (start, *start.parents):
+        if (directory / config_file).is_file():
+            return directory
+    return start
 
 
 def parse_env(pairs: tuple[str, ...]) -> dict[str, str]:

@@ -14,8 +14,9 @@ from .errors import CliError, as_click_error
 from .inputs import check_json_inputs, parse_pairs, read_json_inputs, type_inputs
 from .model import RunningModel, running_model
 from .options import load_project, parse_env, runtime_options
-from .outputs import save_output
+from .outputs import json_response, save_output, write_json_response
 from .prediction import check_succeeded, run_prediction, streams
+from .validation import validate_inputs
 
 
 def static_schema(config: Config) -> dict[str, Any] | None:
@@ -42,7 +43,10 @@ def predict_options(fn: Any) -> Any:
         help="name=value (@path for files; repeat for lists).",
     )(fn)
     fn = click.option(
-        "--json", "json_inputs", help="All inputs as JSON: '{...}', @file.json or @- (stdin)."
+        "--json",
+        "json_inputs",
+        help="All inputs as JSON: '{...}', @file.json, or @- / - (stdin); prints the whole "
+        "response as JSON.",
     )(fn)
     fn = click.option(
         "-o",
@@ -66,9 +70,12 @@ def predict_command(
     config_file: str,
     mode: str = "predict",
 ) -> None:
-    """Run one prediction (or training) and show or save its output."""
+    """Run one prediction (or training) and show or save its output.
+
+    With `--json` the whole response is printed (or written to `-o`) as Cog prints it, and a
+    prediction that did not succeed exits with status 1."""
     if inputs and json_inputs:
-        raise click.UsageError("use either -i or --json, not both")
+        raise click.ClickException("Must use one of --json or --input to provide model inputs")
     config = load_project(config_file)
     ref = config.train if mode == "train" else config.predict
     if not ref:
@@ -89,6 +96,11 @@ def predict_command(
             setup_timeout=setup_timeout,
         ) as model:
             result = _predict(model, typed, schema, inputs, json_inputs, mode, component)
+        if json_inputs:
+            write_json_response(json_response(result, output), output)
+            if result.get("status") != "succeeded":
+                raise SystemExit(1)
+            return
         check_succeeded(result)
         if not result.get("_printed"):
             save_output(result.get("output"), output)
@@ -103,9 +115,7 @@ def _inputs(
 ) -> dict[str, Any] | None:
     """Typed inputs, or None when they can only be typed by the served schema."""
     if json_inputs:
-        values = read_json_inputs(json_inputs)
-        check_json_inputs(values, schema, component)
-        return values
+        return check_json_inputs(read_json_inputs(json_inputs), schema, component)
     if schema is None:
         return None
     return type_inputs(parse_pairs(inputs), schema, component)
@@ -120,18 +130,25 @@ def _predict(
     mode: str,
     component: str,
 ) -> dict[str, Any]:
-    if typed is None or schema is None:
+    if schema is None:
+        # The source could not be read statically: check against the schema the model serves.
         schema = model.schema()
         if typed is None:
             typed = type_inputs(parse_pairs(inputs), schema, component)
+        elif schema is not None:
+            validate_inputs(typed, schema, component)
+    assert typed is not None  # typed by `_inputs` whenever the static schema was read
     endpoint = "/trainings" if mode == "train" else "/predictions"
-    return run_prediction(model, typed, endpoint=endpoint, stream=streams(schema, endpoint))
+    # `--json` prints one document at the end: streamed chunks must not reach stdout first.
+    stream = streams(schema, endpoint) and not json_inputs
+    return run_prediction(model, typed, endpoint=endpoint, stream=stream)
 
 
 @click.command("predict")
 @predict_options
 def predict(**options: Any) -> None:
-    """Run a prediction (older name of `cog run`)."""
+    """Run a prediction (deprecated name of `cog run`)."""
+    warn('"cog predict" is deprecated, use "cog run"')
     predict_command(**options)
 
 

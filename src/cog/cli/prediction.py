@@ -115,4 +115,5 @@ def check_succeeded(result: dict[str, Any]) -> None:
         return
     logs = result.get("logs") or ""
     detail = f"\n{logs.rstrip()}" if logs and not result.get("_logs_shown") else ""
-    raise CliError(f"Prediction {status}: {result.get('error') or 'no error message'}{detail}")
+    message = f'Prediction failed with status "{status}": {result.get("error") or ""}'
+    raise CliError(message.rstrip() + detail)

@@ -198,7 +198,8 @@ class Worker:
             error = None if healthy else "user-defined healthcheck returned False"
             self.channel.send(HealthcheckResult(message.id, bool(healthy), error))
         except TimeoutError:
-            self.channel.send(HealthcheckResult(message.id, False, "healthcheck timed out"))
+            error = f"user-defined healthcheck timed out after {HEALTHCHECK_TIMEOUT:.1f} seconds"
+            self.channel.send(HealthcheckResult(message.id, False, error))
         except Exception as exc:
             self.channel.send(HealthcheckResult(message.id, False, f"healthcheck raised: {exc}"))
 

@@ -36,7 +36,10 @@ def document_for(predict: PredictorInfo | None, train: PredictorInfo | None) -> 
     """The document for a predictor and/or trainer (merged when both are given)."""
     documents = [build_document(info) for info in (predict, train) if info is not None]
     if not documents:
-        raise SchemaError("nothing to describe: cog.yaml sets neither `run` nor `train`")
+        raise SchemaError(
+            "no predict or train reference found in cog.yaml: add e.g. "
+            "`run: predict.py:Predictor` (or the older `predict:`)"
+        )
     document = merge_documents(*documents) if len(documents) == 2 else documents[0]
     return canonical(document)
 
