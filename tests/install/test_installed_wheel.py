@@ -262,7 +262,7 @@ def docker_cli() -> str:
 
 @pytest.mark.docker
 def test_build_and_predict_in_docker(
-    installed: Installation, tmp_path: Path, docker_cli: str
+    docker_cli: str, installed: Installation, tmp_path: Path
 ) -> None:
     docker_env = {"DOCKER_HOST": os.environ["DOCKER_HOST"], "PYCOG_DOCKER_CLI": docker_cli}
     project = tmp_path / "model"
