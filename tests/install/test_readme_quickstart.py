@@ -42,7 +42,9 @@ class StockRoot:
     path: Path
     checkout: str
 
-    def run(self, script: str, uid: int = 0, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, script: str, uid: int = 0, timeout: float = 600
+    ) -> subprocess.CompletedProcess[str]:
         home = "/root" if uid == 0 else "/tmp"
         return subprocess.run(
             [str(STOCK_ROOTFS), "enter", str(self.path), str(uid), home, script],
@@ -61,41 +63,46 @@ def _stock_tarball() -> Path:
             pytest.skip(f"no {tool} on this machine")
     if not BASE_TARBALL.is_file():
         pytest.skip(f"no {BASE_TARBALL} (script/lib/base-images makes it; script/test runs it)")
-    made = subprocess.run(
-        [str(STOCK_ROOTFS), "make"], capture_output=True, text=True, timeout=900
-    )
+    made = subprocess.run([str(STOCK_ROOTFS), "make"], capture_output=True, text=True, timeout=900)
     assert made.returncode == 0, made.stderr
     return Path(made.stdout.strip())
 
 
-def _stock_root(tmp_path: Path, checkout: str, owner: int) -> Iterator[StockRoot]:
+@pytest.fixture
+def stock_root(tmp_path: Path) -> Iterator[StockRoot]:
+    """A fresh stock root with a clone of the checkout, owned by nobody (so that an unprivileged
+    user can try script/setup in it too)."""
     tarball = _stock_tarball()
     root = tmp_path / "root"
     root.mkdir()
+    checkout = "/srv/pycog"
+    # In memory: unpacking is quicker, and removing the tree (a venv and caches: tens of
+    # thousands of files) is one umount instead of a minute of unlinking on a busy disk.
+    in_memory = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=6g,mode=755", "pycog-stock-root", str(root)],
+        capture_output=True,
+        timeout=30,
+    )
     try:
         subprocess.run(["tar", "-C", str(root), "-xf", str(tarball)], check=True, timeout=300)
         target = root / checkout.lstrip("/")
         subprocess.run(["git", "clone", "-q", str(ROOT), str(target)], check=True, timeout=120)
-        if owner != 0:
-            subprocess.run(["chown", "-R", f"{owner}:{owner}", str(target)], check=True)
+        subprocess.run(["chown", "-R", f"{NOBODY}:{NOBODY}", str(target)], check=True)
         yield StockRoot(root, checkout)
     finally:
         # The namespaces are gone, and their mounts with them: only plain files remain.
+        if in_memory.returncode == 0:
+            subprocess.run(["umount", "--lazy", str(root)], check=True, timeout=60)
         shutil.rmtree(root, ignore_errors=True)
-
-
-@pytest.fixture
-def stock_root(tmp_path: Path) -> Iterator[StockRoot]:
-    yield from _stock_root(tmp_path, "/root/pycog", owner=0)
-
-
-@pytest.fixture
-def stock_root_for_nobody(tmp_path: Path) -> Iterator[StockRoot]:
-    yield from _stock_root(tmp_path, "/tmp/pycog", owner=NOBODY)
 
 
 @pytest.mark.timeout(900)
 def test_the_readme_first_command_predicts_on_a_stock_debian(stock_root: StockRoot) -> None:
+    # Without root, script/setup cannot install python3-venv: it names the command and stops.
+    unprivileged = stock_root.run(f"cd {stock_root.checkout} && script/setup", uid=NOBODY)
+    assert unprivileged.returncode == 1, unprivileged.stdout + unprivileged.stderr
+    assert "sudo apt-get install -y python3-venv" in unprivileged.stderr
+    # As root, the README's first command, verbatim, does everything and predicts.
     command = readme_first_command()
     result = stock_root.run(f"cd {stock_root.checkout} && {command}")
     assert result.returncode == 0, result.stdout + result.stderr[-4000:]
@@ -106,10 +113,3 @@ def test_the_readme_first_command_predicts_on_a_stock_debian(stock_root: StockRo
     )
     assert after.returncode == 0, after.stdout + after.stderr
     assert (stock_root.path / stock_root.checkout.lstrip("/") / ".venv" / "bin" / "cog").exists()
-
-
-@pytest.mark.timeout(300)
-def test_setup_without_root_names_the_package_to_install(stock_root_for_nobody: StockRoot) -> None:
-    result = stock_root_for_nobody.run(f"cd {stock_root_for_nobody.checkout} && script/setup", uid=NOBODY)
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert "sudo apt-get install -y python3-venv" in result.stderr
