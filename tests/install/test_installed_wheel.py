@@ -124,6 +124,8 @@ def test_the_local_environment_gets_the_installed_pycog(
     # The model's own environment (under the cache), with the wheel's copy of cog in it.
     assert _inside(where["cog"], installed.cache / "envs")
     assert not [entry for entry in where["path"] if entry and _inside(entry, ROOT)]
+    # That copy came from the wheel rebuilt out of the installed distribution (no checkout).
+    assert list((installed.cache / "sdk-wheels").rglob("pycog-*.whl"))
 
 
 @pytest.mark.parametrize("static", [False, True], ids=["import", "static"])
