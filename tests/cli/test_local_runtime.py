@@ -40,7 +40,7 @@ def test_logs_show_while_the_prediction_runs(example):
     assert "finished" in err and err.count("started") == 1  # each line once
 
 
-def test_a_python_that_is_not_installed_is_named_not_downloaded(example, tmp_path):
+def test_a_python_that_is_not_installed_is_downloaded_by_uv_or_named(example, tmp_path):
     # PATH with only `cog` and the system folders, and a supported version none of them has.
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -58,11 +58,18 @@ def test_a_python_that_is_not_installed_is_named_not_downloaded(example, tmp_pat
         f'build:\n  python_version: "{missing[0]}"\npredict: predict.py:Predictor\n'
     )
     path = os.pathsep.join([str(bin_dir), *system])
-    result = run_cog("predict", "--runtime", "local", cwd=project, timeout=120, env={"PATH": path})
+    forbidden = {"PATH": path, "UV_PYTHON_DOWNLOADS": "never"}
+    result = run_cog("predict", "--runtime", "local", cwd=project, timeout=120, env=forbidden)
     assert result.returncode == 1
     assert f"Python {missing[0]} (build.python_version in cog.yaml) is not installed" in (
         result.stderr
     )
+    assert "UV_PYTHON_DOWNLOADS forbids downloads" in result.stderr
+    # Allowed, uv tries to download one (here from a mirror that refuses: hermetic, and fast).
+    unreachable = {"PATH": path, "UV_PYTHON_INSTALL_MIRROR": "http://127.0.0.1:9/"}
+    result = run_cog("predict", "--runtime", "local", cwd=project, timeout=300, env=unreachable)
+    assert result.returncode == 1
+    assert f"could not be downloaded (uv python install {missing[0]}: " in result.stderr
 
 
 def test_pyenv_installs_behind_its_shims_are_found(tmp_path, monkeypatch):

@@ -117,7 +117,7 @@ def _locked(path: Path) -> Iterator[None]:
 
 def _build(path: Path, spec: EnvironmentSpec, config: Config, report: Report, warn: Report) -> None:
     uv = uv_binary()
-    interpreter = find_interpreter(spec.python_version)
+    interpreter = find_interpreter(spec.python_version, uv)
     _step(
         report,
         f"create virtualenv ({interpreter})",

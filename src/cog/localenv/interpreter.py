@@ -1,10 +1,13 @@
-"""Finding an installed Python for cog.yaml's `build.python_version`, never downloading one.
+"""Finding a Python for cog.yaml's `build.python_version`: an installed one first, else one
+uv downloads.
 
-uv would fetch a managed Python when none matches (gigabytes over a mirror that may not have
-it, or a hang without internet), and it gives up on the first broken candidate on PATH (a
-pyenv shim for a version that is not active). We look ourselves: every `pythonX.Y` on PATH
-that actually runs and reports that version, and the pyenv installs behind a pyenv shims
-folder on PATH (whose `pythonX.Y` shim fails unless that version is the active one).
+uv's own search gives up on the first broken candidate on PATH (a pyenv shim for a version
+that is not active), so we look ourselves first: every `pythonX.Y` on PATH that actually runs
+and reports that version, and the pyenv installs behind a pyenv shims folder on PATH (whose
+`pythonX.Y` shim fails unless that version is the active one). Only when the machine has none
+(Ubuntu 24.04 ships 3.12 alone, Debian 12 3.11) does uv fetch a managed build, bounded in time
+so that a machine without internet gets the error at once; `UV_PYTHON_DOWNLOADS=never` (uv's
+own setting) forbids the download.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 from .errors import LocalEnvironmentError
 
 PROBE_TIMEOUT_SECONDS = 10
+DOWNLOAD_TIMEOUT_SECONDS = 600
 
 
 def minor_version(version: str) -> str:
@@ -29,18 +33,64 @@ def minor_version(version: str) -> str:
     return f"{parts[0]}.{parts[1]}"
 
 
-def find_interpreter(version: str) -> Path:
-    """An installed interpreter of `version`'s major.minor, or an error saying what to do."""
+def find_interpreter(version: str, uv: str | None = None) -> Path:
+    """An interpreter of `version`'s major.minor: an installed one, else (given `uv`) one uv
+    has or downloads; otherwise an error saying what to do."""
     minor = minor_version(version)
     for candidate in _candidates(minor):
         if _reports(candidate, minor):
             return candidate
+    reason: str | None = "no uv to download it with"
+    if uv is not None:
+        managed = _uv_managed(uv, minor)
+        if managed is not None:
+            return managed
+        reason = _uv_download(uv, minor)
+        managed = _uv_managed(uv, minor) if reason is None else None
+        if managed is not None:
+            return managed
     raise LocalEnvironmentError(
-        f"Python {minor} (build.python_version in cog.yaml) is not installed on this machine, "
-        f"and pycog does not download interpreters: install it (e.g. `uv python install "
-        f"{minor}` or your system's python{minor} package), or set build.python_version to an "
+        f"Python {minor} (build.python_version in cog.yaml) is not installed on this machine "
+        f"and could not be downloaded ({reason}): install it (e.g. `uv python install {minor}` "
+        f"or your system's python{minor} package), or set build.python_version to an "
         f'installed one such as "{_running()}"'
     )
+
+
+def _uv_managed(uv: str, minor: str) -> Path | None:
+    """A Python of that minor that uv has already downloaded."""
+    command = [uv, "python", "find", "--python-preference", "only-managed", minor]
+    try:
+        result = subprocess.run(
+            command, capture_output=True, text=True, timeout=PROBE_TIMEOUT_SECONDS
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    found = Path(result.stdout.strip())
+    if result.returncode != 0 or not found.is_file() or not _reports(found, minor):
+        return None
+    return found
+
+
+def _uv_download(uv: str, minor: str) -> str | None:
+    """Download a managed Python with uv: None when done, else why not (one line)."""
+    if os.environ.get("UV_PYTHON_DOWNLOADS", "").lower() in ("never", "manual"):
+        return "UV_PYTHON_DOWNLOADS forbids downloads"
+    try:
+        result = subprocess.run(
+            [uv, "python", "install", minor],
+            capture_output=True,
+            text=True,
+            timeout=DOWNLOAD_TIMEOUT_SECONDS,
+        )
+    except subprocess.TimeoutExpired:
+        return f"uv python install {minor} took over {DOWNLOAD_TIMEOUT_SECONDS} s"
+    except OSError as exc:
+        return f"uv could not run: {exc}"
+    if result.returncode == 0:
+        return None
+    lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
+    return f"uv python install {minor}: {lines[-1] if lines else 'failed'}"
 
 
 def _running() -> str:
