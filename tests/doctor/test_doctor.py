@@ -101,20 +101,21 @@ def test_init_then_doctor_is_clean_and_the_model_predicts(tmp_path):
         cwd=tmp_path, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert init.returncode == 0, init.stderr
-    for name in ("cog.yaml", "predict.py", "requirements.txt", ".dockerignore", "script/lint", "script/test",
+    for name in ("cog.yaml", "run.py", "requirements.txt", ".dockerignore", "script/lint", "script/test",
                  "script/push", ".github/workflows/ci.yaml", "cog-safe-push-configs/default.yaml", "README.md"):  # fmt: skip
         assert (tmp_path / name).exists(), name
         assert f"Created {name}" in init.stderr
     assert (tmp_path / "script/test").stat().st_mode & 0o111
     result = doctor(cwd=tmp_path)
     assert result.returncode == 0, result.stdout
-    (tmp_path / "predict.py").write_text("# mine\n")
+    assert "no issues found" in result.stderr and "⚠" not in result.stderr, result.stderr
+    (tmp_path / "run.py").write_text("# mine\n")
     again = subprocess.run(
         [sys.executable, "-c", "from cog.cli.main import main; main()", "init"],
         cwd=tmp_path, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
-    assert "Skipped existing predict.py" in again.stderr
-    assert (tmp_path / "predict.py").read_text() == "# mine\n"
+    assert "Skipped existing run.py" in again.stderr
+    assert (tmp_path / "run.py").read_text() == "# mine\n"
     from cog.predictor import entry_function, load_predictor
 
     scaffolded = tmp_path / "fresh"
@@ -123,6 +124,6 @@ def test_init_then_doctor_is_clean_and_the_model_predicts(tmp_path):
         check=True,
         timeout=60,
     )
-    predictor = load_predictor("predict.py:Predictor", scaffolded)
+    predictor = load_predictor("run.py:Runner", scaffolded)
     predictor.setup()
     assert entry_function(predictor)(prompt="hi", repeat=2) == "You said: hi You said: hi"

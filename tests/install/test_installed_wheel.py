@@ -96,10 +96,10 @@ def test_the_server_extra_is_a_subset_of_the_dependencies(
 
 
 def test_init_makes_a_project_that_doctor_accepts(installed: Installation, project: Path) -> None:
-    assert (project / "cog.yaml").is_file() and (project / "predict.py").is_file()
+    assert (project / "cog.yaml").is_file() and (project / "run.py").is_file()
     result = installed.run("cog", "doctor", cwd=project)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "No problems found" in result.stdout + result.stderr
+    assert "no issues found" in result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("command", ["predict", "run"])

@@ -13,7 +13,7 @@ from .console import say
 EXECUTABLE = ("script/lint", "script/test", "script/push")
 FILES = (
     "cog.yaml",
-    "predict.py",
+    "run.py",
     "requirements.txt",
     ".dockerignore",
     "script/lint",
@@ -63,6 +63,4 @@ def command(directory: Path) -> None:
         say(f"Skipped existing {name}")
     for name in created:
         say(f"Created {name}")
-    say(
-        "Next: edit predict.py, then `cog predict -i prompt=hello`; `cog doctor` checks the project."
-    )
+    say("Next: edit run.py, then `cog run -i prompt=hello`; `cog doctor` checks the project.")

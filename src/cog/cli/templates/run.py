@@ -1,14 +1,14 @@
-"""The model: setup() runs once, predict() once per request."""
+"""The model: setup() runs once, run() once per request."""
 
-from cog import BasePredictor, Input
+from cog import BaseRunner, Input
 
 
-class Predictor(BasePredictor):
+class Runner(BaseRunner):
     def setup(self) -> None:
         """Load the model into memory, once."""
         self.prefix = "You said"
 
-    def predict(
+    def run(
         self,
         prompt: str = Input(description="Text to answer"),
         repeat: int = Input(description="How many times", default=1, ge=1, le=10),
