@@ -20,6 +20,7 @@ from .api import download, download_async, download_many, download_many_async
 from .cache import WeightsCache
 from .download import Result
 from .errors import (
+    ArchiveError,
     DestinationExists,
     DownloadError,
     ManifestError,
@@ -39,6 +40,7 @@ __all__ = [
     "ManifestError",
     "Result",
     "UnsafeArchiveEntry",
+    "ArchiveError",
     "WeightsCache",
     "WeightsError",
     "download",

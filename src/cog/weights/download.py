@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 from .consumers import FileConsumer, NullConsumer
-from .errors import DestinationExists, Stopped
+from .errors import ArchiveError, DestinationExists, Stopped
 from .extract import ArchiveStream, extract_stream
 from .fetch import Fetcher, Probe, Sink
 
@@ -182,15 +182,18 @@ def _extract(fetcher: Fetcher, url: str, dest: Path, progress: Progress) -> int:
         on_stop=stream.fail,
     )
     try:
-        size = transfer.run(options.first_chunk(extracting=True))
-    except BaseException:
-        stream.close_files()
-        failure = extraction.exception()
-        if failure is not None and not isinstance(failure, OSError):
-            raise failure from None  # the archive's fault, not the download's
+        size = transfer.run(options.first_chunk(extracting=True), on_size=stream.announce)
+        stream.finish(size)
+        extraction.result()
+    except BaseException as exc:
+        failure = extraction.exception()  # waits: after it, nothing writes nor places
+        stream.abandon()
+        error = failure if failure is not None and not isinstance(failure, Stopped) else exc
+        if isinstance(error, ArchiveError):
+            raise ArchiveError(f"{url}: {error}") from None
+        if error is not exc:
+            raise error from None  # the archive's fault, not the download's
         raise
-    stream.finish(size)
-    extraction.result()
     return size
 
 

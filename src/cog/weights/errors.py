@@ -6,6 +6,7 @@ CogError
     │   └── Stopped        a transfer stopped because its download already failed
     ├── DestinationExists  the destination exists and --force was not given
     ├── UnsafeArchiveEntry a tar entry would land outside the target (names the entry)
+    ├── ArchiveError       a -x archive is empty, not a tar, corrupt or truncated
     └── ManifestError      a multifile manifest line is malformed (names the line)
 """
 
@@ -32,6 +33,10 @@ class DestinationExists(WeightsError):
 
 class UnsafeArchiveEntry(WeightsError):
     """Raised when a tar entry would escape the target directory or is a device file."""
+
+
+class ArchiveError(WeightsError):
+    """Raised when a downloaded archive is empty, not a tar, corrupt or truncated."""
 
 
 class ManifestError(WeightsError):

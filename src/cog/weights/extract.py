@@ -12,12 +12,18 @@ of headers not parsed yet. Compressed tars go through tarfile's streaming mode i
 from __future__ import annotations
 
 import bisect
+import bz2
 import copy
+import gzip
 import io
+import itertools
+import lzma
 import os
 import tarfile
 import threading
+import zlib
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, cast
 
@@ -25,25 +31,41 @@ if TYPE_CHECKING:
     from _typeshed import StrOrBytesPath
 
 from .consumers import pwrite_all
-from .errors import Stopped, UnsafeArchiveEntry
+from .errors import ArchiveError, Stopped, UnsafeArchiveEntry
 
 LZ4_MAGIC = b"\x04\x22\x4d\x18"
-COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
 READ_SIZE = 1 << 20
 """Reads of compressed archives and writes of their members: large, to keep tarfile cheap."""
 PIECE_SIZE = 512 * 1024
 
 
+class _Fate(Enum):
+    """What became of a placed member's temporary file."""
+
+    PENDING = "pending"
+    """Bytes still arriving, or attributes not set yet: under its temporary name."""
+    COMMITTED = "committed"
+    """Every byte written and its attributes set: renamed to its name."""
+    ABANDONED = "abandoned"
+    """The extraction failed first: the temporary file is removed."""
+
+
 @dataclass
 class _Placed:
-    """Archive bytes [start, end) belong to an open file, at offset (archive offset - start)."""
+    """Archive bytes [start, end) belong to the member `name`, written into the open file
+    `fd` at offset (archive offset - start) under the name `temp`; renamed to `final` once
+    its last byte is written and the extractor has released it (set its attributes)."""
 
     start: int
     end: int
     fd: int
-    path: str
+    name: str
+    temp: str
+    final: str
     mtime: float
     remaining: int
+    released: bool = False
+    fate: _Fate = _Fate.PENDING
 
 
 def _start(region: _Placed) -> int:
@@ -66,6 +88,8 @@ class ArchiveStream:
         self.placed: list[_Placed] = []
         self.spare: list[bytearray] = []
         self.size: int | None = None
+        self.announced: int | None = None
+        """The size the server announced (None without Content-Length)."""
         self.position = 0
         self.failed: BaseException | None = None
         lock = threading.Lock()
@@ -132,13 +156,21 @@ class ArchiveStream:
             self.condition.notify_all()
             self.window_moved.notify_all()
 
-    def close_files(self) -> None:
-        """After a failure, once no transfer runs: close the files still being written."""
+    def announce(self, size: int | None) -> None:
+        """The size the server gave, before any byte: a plain tar without its end-of-archive
+        blocks is only complete when this many bytes arrived."""
+        self.announced = size
+
+    def abandon(self) -> None:
+        """After a failure, once no transfer nor the extractor runs: remove the files of
+        members not complete, so that none is left looking complete."""
         with self.condition:
             for region in self.placed:
-                if region.remaining:
-                    os.close(region.fd)
-                    region.remaining = 0
+                if region.fate is _Fate.PENDING:
+                    if region.remaining:
+                        os.close(region.fd)
+                    _remove(region.temp)
+                    region.fate = _Fate.ABANDONED
 
     def _raise_if_failed(self) -> None:
         if self.failed is not None:
@@ -175,13 +207,19 @@ class ArchiveStream:
             pass
         return self.position
 
-    def place(self, size: int, fd: int, path: str, mtime: float) -> None:
-        """The next `size` bytes are a member's data for the open file `fd`: write what has
-        arrived of them now, let the transfers write the rest, and move the reader past them.
-        The file is closed (and its mtime set) when its last byte is written."""
+    def place(self, size: int, fd: int, name: str, temp: str, final: str, mtime: float) -> None:
+        """The next `size` bytes are the data of member `name`, for the open file `fd` (named
+        `temp`): write what has arrived of them now, let the transfers write the rest, and
+        move the reader past them. The file is closed when its last byte is written and
+        renamed to `final` once `release(final)` was called too. The file is the stream's
+        from here: `abandon()` removes it if the extraction fails."""
         with self.condition:
+            if self.failed is not None:
+                os.close(fd)
+                _remove(temp)
+                self._raise_if_failed()
             start, end = self.position, self.position + size
-            region = _Placed(start, end, fd, path, mtime, size)
+            region = _Placed(start, end, fd, name, temp, final, mtime, size)
             self.placed.append(region)
             for offset in sorted(k for k in self.pieces if start <= k < end):
                 view = self.pieces.pop(offset)
@@ -193,25 +231,55 @@ class ArchiveStream:
                     self._recycle(view)
                 self._written(region, len(inside))
             if size == 0:
-                self._complete(region)
+                os.close(fd)
             self.position = end
             self.window_moved.notify_all()
+
+    def release(self, final: str) -> None:
+        """The extractor set the attributes of the member placed for `final`: rename it
+        now if its bytes are all written, else when they are."""
+        with self.condition:
+            for region in self.placed:
+                if region.final == final and region.fate is _Fate.PENDING:
+                    region.released = True
+                    if region.remaining == 0:
+                        self._commit(region)
+
+    def is_pending(self, final: str) -> bool:
+        with self.condition:
+            return any(r.final == final and r.fate is _Fate.PENDING for r in self.placed)
+
+    def settle(self) -> None:
+        """Wait until every placed member's bytes are written; a member still short once the
+        download has ended is a truncated archive."""
+        with self.condition:
+            while short := [r for r in self.placed if r.fate is _Fate.PENDING and r.remaining]:
+                self._raise_if_failed()
+                if self.size is not None:
+                    raise _truncated_inside(short[0], short[0].end - short[0].remaining)
+                self.condition.wait(timeout=1)
 
     def _written(self, region: _Placed, count: int) -> None:
         region.remaining -= count
         if region.remaining == 0:
-            self._complete(region)
+            os.close(region.fd)
+            if region.released:
+                self._commit(region)
+            self.condition.notify_all()
 
-    def _complete(self, region: _Placed) -> None:
-        os.close(region.fd)
-        os.utime(region.path, (region.mtime, region.mtime))
+    def _commit(self, region: _Placed) -> None:
+        # The transfers' writes came after tarfile set the mtime: set it again.
+        os.utime(region.temp, (region.mtime, region.mtime))
+        os.replace(region.temp, region.final)
+        region.fate = _Fate.COMMITTED
 
     def _head(self) -> memoryview | None:
         """The unread bytes at the read position, waiting for them; None at the end."""
         while True:
-            if self.failed is not None:
-                raise OSError("download failed") from self.failed
+            self._raise_if_failed()
             if self.size is not None and self.position >= self.size:
+                if self.position > self.size:
+                    raise self._truncated()
                 return None
             view = self.pieces.get(self.position)
             if view is not None:
@@ -229,48 +297,242 @@ class ArchiveStream:
         if self.position // self.chunk != chunk_before:
             self.window_moved.notify_all()
 
+    def _truncated(self) -> ArchiveError:
+        """The download ended inside the data of the member placed last."""
+        assert self.size is not None
+        region = next(r for r in reversed(self.placed) if r.start <= self.size < r.end)
+        return _truncated_inside(region, self.size)
+
     def _recycle(self, view: memoryview) -> None:
         buffer = view.obj
         assert isinstance(buffer, bytearray)
         self.spare.append(buffer)
 
 
-class _PlacingTar(tarfile.TarFile):
-    """A plain tar read forward from an ArchiveStream; each member's data is placed (written
-    by the transfers as it arrives) instead of copied through tarfile."""
+def _truncated_inside(region: _Placed, reached: int) -> ArchiveError:
+    return ArchiveError(
+        f"{region.name}: the archive ends inside this member ({reached - region.start} of "
+        f"{region.end - region.start} bytes): it is truncated"
+    )
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+_temp_names = itertools.count()
+
+
+def _temp_name(final: str) -> str:
+    """A hidden name beside `final`, so that the rename into place is atomic."""
+    folder, base = os.path.split(final)
+    return os.path.join(folder, f".{base}.pget-{os.getpid()}-{next(_temp_names)}")
+
+
+class _End(Enum):
+    """How the tar's member headers ended."""
+
+    READING = "reading"
+    MARKER = "marker"
+    """A zero block: tar's end-of-archive marker."""
+    NO_MARKER = "no marker"
+    """The data ended where a header would be."""
+    CUT = "cut"
+    """The data ended inside a header."""
+
+
+class _Member(tarfile.TarInfo):
+    """A TarInfo whose reading tells its archive how the headers ended (tarfile stops the
+    same way at the end marker as at a plain end of data)."""
+
+    @classmethod
+    def fromtarfile(cls, tarfile: tarfile.TarFile) -> _Member:
+        archive = cast(_ExtractingTar, tarfile)
+        try:
+            return super().fromtarfile(tarfile)
+        except _EOF_HEADER:
+            archive.end = _End.MARKER
+            raise
+        except _EMPTY_HEADER:
+            archive.end = _End.NO_MARKER
+            raise
+        except _TRUNCATED_HEADER:
+            archive.end = _End.CUT
+            raise
+
+
+# tarfile's header errors (not in its stubs).
+_EOF_HEADER: type[Exception] = tarfile.EOFHeaderError  # type: ignore[attr-defined]
+_EMPTY_HEADER: type[Exception] = tarfile.EmptyHeaderError  # type: ignore[attr-defined]
+_TRUNCATED_HEADER: type[Exception] = tarfile.TruncatedHeaderError  # type: ignore[attr-defined]
+
+
+@dataclass
+class _Unreleased:
+    temp: str
+    placed: bool
+
+
+class _ExtractingTar(tarfile.TarFile):
+    """A tar read forward, whose regular members are written under a temporary name and
+    renamed once complete, their size checked against their header.
+
+    From a plain tar (`placing`), a member's data is placed: the transfers write it as it
+    arrives. From a decompressed one it is copied here, in blocks of READ_SIZE; runs of
+    zeros are left as holes (a gzip bomb of zeros costs no disk). tarfile sets the
+    attributes (mode, mtime) on the temporary file; `release()` then renames it."""
+
+    def __init__(self, reader: IO[bytes], stream: ArchiveStream, placing: bool) -> None:
+        self.stream, self.placing = stream, placing
+        self.end = _End.READING
+        self.unreleased: dict[str, _Unreleased] = {}
+        super().__init__(fileobj=reader, mode="r", tarinfo=_Member)
 
     def makefile(self, tarinfo: tarfile.TarInfo, targetpath: StrOrBytesPath) -> None:
-        if tarinfo.sparse is not None:
-            super().makefile(tarinfo, targetpath)
+        final = os.fsdecode(targetpath)
+        if self.placing and self.stream.is_pending(final):
+            self.stream.settle()  # an earlier member of the same name must land first
+        temp = _temp_name(final)
+        if self.placing and tarinfo.sparse is None:
+            self.stream.seek(tarinfo.offset_data)
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            self.unreleased[final] = _Unreleased(temp, placed=True)
+            self.stream.place(tarinfo.size, fd, tarinfo.name, temp, final, tarinfo.mtime)
             return
-        stream = cast(ArchiveStream, self.fileobj)
-        stream.seek(tarinfo.offset_data)
-        fd = os.open(targetpath, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
-        stream.place(tarinfo.size, fd, os.fsdecode(targetpath), tarinfo.mtime)
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            _copy_member(cast(IO[bytes], self.fileobj), fd, tarinfo)
+        except BaseException:
+            _remove(temp)
+            raise
+        finally:
+            os.close(fd)
+        self.unreleased[final] = _Unreleased(temp, placed=False)
+
+    def makelink(self, tarinfo: tarfile.TarInfo, targetpath: StrOrBytesPath) -> None:
+        if tarinfo.islnk() and self.placing:
+            self.stream.settle()  # the link's target may still be under its temporary name
+        super().makelink(tarinfo, targetpath)
+
+    def chown(
+        self, tarinfo: tarfile.TarInfo, targetpath: StrOrBytesPath, numeric_owner: bool
+    ) -> None:
+        super().chown(tarinfo, self._actual(targetpath), numeric_owner)
+
+    def chmod(self, tarinfo: tarfile.TarInfo, targetpath: StrOrBytesPath) -> None:
+        super().chmod(tarinfo, self._actual(targetpath))
+
+    def utime(self, tarinfo: tarfile.TarInfo, targetpath: StrOrBytesPath) -> None:
+        super().utime(tarinfo, self._actual(targetpath))
+
+    def _actual(self, targetpath: StrOrBytesPath) -> StrOrBytesPath:
+        entry = self.unreleased.get(os.fsdecode(targetpath))
+        return targetpath if entry is None else entry.temp
+
+    def release(self) -> None:
+        """The member just extracted has its attributes: put its file in place (a placed one
+        once its last byte is written)."""
+        for final, entry in self.unreleased.items():
+            if entry.placed:
+                self.stream.release(final)
+            else:
+                os.replace(entry.temp, final)
+        self.unreleased.clear()
+
+    def discard(self) -> None:
+        """After a failure: remove the copied members not released (placed ones go with
+        the stream's `abandon()`)."""
+        for entry in self.unreleased.values():
+            if not entry.placed:
+                _remove(entry.temp)
+        self.unreleased.clear()
 
 
-def open_archive(stream: ArchiveStream) -> tarfile.TarFile:
-    """A tar reader over the stream: a plain tar places its members' data; compressed ones
-    (gzip, bzip2, xz sniffed by tarfile, lz4 by its magic) go through tarfile's streaming mode."""
-    head = stream.peek(6)
-    file = cast(IO[bytes], stream)  # read/seek/tell are all tarfile uses of a reader
+def _copy_member(source: IO[bytes], fd: int, member: tarfile.TarInfo) -> None:
+    """Copy a member's data (its extents, for a sparse one) from the archive into `fd`,
+    leaving blocks of zeros as holes; the archive must hold all of it."""
+    source.seek(member.offset_data)
+    sparse = cast("list[tuple[int, int]] | None", member.sparse)
+    extents = sparse if sparse is not None else [(0, member.size)]
+    copied = 0
+    for offset, length in extents:
+        done = 0
+        while done < length:
+            block = source.read(min(length - done, READ_SIZE))
+            if not block:
+                raise ArchiveError(
+                    f"{member.name}: the archive ends inside this member ({copied} of "
+                    f"{member.size} bytes): it is truncated"
+                )
+            if block != _ZEROS[: len(block)]:
+                pwrite_all(fd, memoryview(block), offset + done)
+            done += len(block)
+            copied += len(block)
+    os.ftruncate(fd, member.size)
+
+
+_ZEROS = bytes(READ_SIZE)
+
+
+class _Decompressed:
+    """A decompressing reader (gzip, bzip2, xz and lz4 all decompress at most what is
+    asked, so memory stays bounded whatever the ratio) whose failures are ArchiveErrors."""
+
+    def __init__(self, file: IO[bytes], kind: str) -> None:
+        self.file, self.kind = file, kind
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self.file.read(size)
+        except Stopped:
+            raise
+        except (EOFError, OSError, RuntimeError, ValueError, zlib.error, lzma.LZMAError) as exc:
+            raise ArchiveError(f"the {self.kind} stream is corrupt or truncated ({exc})") from None
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        """Forward only, by reading (tarfile skips the padding after a member's data)."""
+        target = offset if whence == io.SEEK_SET else self.tell() + offset
+        if whence not in (io.SEEK_SET, io.SEEK_CUR) or target < self.tell():
+            raise io.UnsupportedOperation("the archive can only be read forward")
+        while self.tell() < target and self.read(min(target - self.tell(), READ_SIZE)):
+            pass
+        return self.tell()
+
+    def tell(self) -> int:
+        return self.file.tell()
+
+
+def _decompressor(head: bytes, stream: ArchiveStream) -> _Decompressed | None:
+    """A decompressing reader over the stream by its first bytes' magic (None: a plain tar)."""
+    raw = cast(IO[bytes], stream)  # read/seek/tell are all the decompressors use
+    if head.startswith(b"\x1f\x8b"):
+        return _Decompressed(cast(IO[bytes], gzip.GzipFile(fileobj=raw, mode="rb")), "gzip")
+    if head.startswith(b"BZh"):
+        return _Decompressed(cast(IO[bytes], bz2.BZ2File(raw)), "bzip2")
+    if head.startswith(b"\xfd7zXZ\x00"):
+        return _Decompressed(cast(IO[bytes], lzma.LZMAFile(raw)), "xz")
     if head.startswith(LZ4_MAGIC):
         import lz4.frame  # type: ignore[import-untyped]
 
-        return tarfile.open(
-            fileobj=lz4.frame.LZ4FrameFile(file, "rb"), mode="r|", bufsize=READ_SIZE
-        )
-    if head.startswith(COMPRESSED_MAGIC):
-        return tarfile.open(fileobj=file, mode="r|*", bufsize=READ_SIZE)
-    return _PlacingTar.open(fileobj=file, mode="r:")
+        return _Decompressed(cast(IO[bytes], lz4.frame.LZ4FrameFile(raw, "rb")), "lz4")
+    return None
 
 
 def extract_stream(stream: ArchiveStream, target: Path, force: bool) -> int:
-    """Extract a tar as it streams in, refusing entries that would escape `target`."""
+    """Extract a tar as it streams in, refusing entries that would escape `target`; a
+    member is only ever seen under its name complete."""
     target.mkdir(parents=True, exist_ok=True)
+    decompressed = _decompressor(stream.peek(6), stream)
+    reader = cast(IO[bytes], decompressed or stream)
+    try:
+        archive = _ExtractingTar(reader, stream, placing=decompressed is None)
+    except tarfile.ReadError as exc:
+        raise _not_a_tar(exc, decompressed) from None
     count = 0
-    with open_archive(stream) as archive:
-        archive.copybufsize = READ_SIZE  # type: ignore[attr-defined]
+    try:
         for member in archive:
             _check_member(member, target)
             destination = target / member.name
@@ -279,8 +541,39 @@ def extract_stream(stream: ArchiveStream, target: Path, force: bool) -> int:
                     f"{member.name}: {destination} already exists (use --force to overwrite)"
                 )
             _extract_member(archive, member, target)
+            archive.release()
             count += 1
+        _check_end(archive, stream)
+        if decompressed is not None:
+            while decompressed.read(READ_SIZE):
+                pass  # to the compressed stream's end, which checks its length and checksum
+        stream.settle()
+    except tarfile.TarError as exc:
+        if str(exc) == "unexpected end of data":
+            raise ArchiveError("the archive ends inside a member: it is truncated") from None
+        raise ArchiveError(f"the archive is corrupt ({exc})") from None
+    finally:
+        archive.discard()
     return count
+
+
+def _not_a_tar(error: tarfile.ReadError, decompressed: _Decompressed | None) -> ArchiveError:
+    inside = f" inside the {decompressed.kind} stream" if decompressed else ""
+    if str(error) == "empty file":
+        return ArchiveError(f"the archive is empty (no bytes{inside})")
+    return ArchiveError(f"not a tar archive{inside} ({error})")
+
+
+def _check_end(archive: _ExtractingTar, stream: ArchiveStream) -> None:
+    """A plain tar cut at a header boundary looks like a shorter archive to tarfile; without
+    a size from the server only the end-of-archive marker tells it is complete."""
+    if archive.end is _End.CUT:
+        raise ArchiveError("the archive ends inside a member's header: it is truncated")
+    if archive.end is _End.NO_MARKER and archive.placing and stream.announced is None:
+        raise ArchiveError(
+            "the archive ends without tar's end-of-archive marker and the server gave no "
+            "size to check it against: it is truncated"
+        )
 
 
 def _extract_member(archive: tarfile.TarFile, member: tarfile.TarInfo, target: Path) -> None:
