@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from _typeshed import StrOrBytesPath
 
 from .consumers import pwrite_all
-from .errors import ArchiveError, Stopped, UnsafeArchiveEntry
+from .errors import ArchiveError, DestinationExists, Stopped, UnsafeArchiveEntry
 
 LZ4_MAGIC = b"\x04\x22\x4d\x18"
 READ_SIZE = 1 << 20
@@ -524,6 +524,8 @@ def _decompressor(head: bytes, stream: ArchiveStream) -> _Decompressed | None:
 def extract_stream(stream: ArchiveStream, target: Path, force: bool) -> int:
     """Extract a tar as it streams in, refusing entries that would escape `target`; a
     member is only ever seen under its name complete."""
+    if target.exists() and not target.is_dir():
+        raise DestinationExists(f"{target} is a file: -x extracts into a directory, give one")
     target.mkdir(parents=True, exist_ok=True)
     decompressed = _decompressor(stream.peek(6), stream)
     reader = cast(IO[bytes], decompressed or stream)
