@@ -162,9 +162,9 @@ def test_a_gzip_bomb_extracts_in_bounded_memory(origin, tmp_path):
     size = 1024 * MiB
     origin.files["bomb.tar.gz"] = gzip_bomb(size)
     args = ["-x", f"{origin.url}/f/bomb.tar.gz", str(tmp_path / "x"), "--log-level", "error"]
-    status, _, rss = run_pget([*args, "--pid-file", str(tmp_path / "pid")], limit=300)
-    assert status == 0
-    assert rss < RSS_BOUND, f"peak RSS {rss / MiB:.0f} MiB"
+    run = run_pget([*args, "--pid-file", str(tmp_path / "pid")], limit=300)
+    assert run.status == 0
+    assert run.peak_rss < RSS_BOUND, f"peak RSS {run.peak_rss / MiB:.0f} MiB"
     extracted = os.stat(tmp_path / "x" / "zeros.bin")
     assert extracted.st_size == size
     assert extracted.st_blocks * 512 < size // 100  # the zeros are holes, not disk
