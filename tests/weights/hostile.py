@@ -13,8 +13,9 @@ import tarfile
 from collections.abc import Callable
 from pathlib import Path
 
+from cog.weights.archive_stream import ArchiveStream
 from cog.weights.errors import UnsafeArchiveEntry
-from cog.weights.extract import ArchiveStream, extract_stream
+from cog.weights.extract import extract_stream
 
 
 def archive(*entries: tuple[tarfile.TarInfo, bytes]) -> bytes:

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from .archive_stream import ArchiveStream
 from .consumers import FileConsumer, NullConsumer
 from .errors import ArchiveError, DestinationExists, Stopped
-from .extract import ArchiveStream, extract_stream
+from .extract import extract_stream
 from .fetch import Fetcher, Probe, Sink
 
 Consumer = Literal["file", "tar-extractor", "null"]
