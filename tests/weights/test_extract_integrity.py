@@ -168,3 +168,37 @@ def test_a_gzip_bomb_extracts_in_bounded_memory(origin, tmp_path):
     extracted = os.stat(tmp_path / "x" / "zeros.bin")
     assert extracted.st_size == size
     assert extracted.st_blocks * 512 < size // 100  # the zeros are holes, not disk
+
+
+def test_a_failed_forced_extraction_keeps_the_files_it_would_have_replaced(
+    origin, payloads, tmp_path
+):
+    archive, members = payloads["archive.tar"], payloads["members"]
+    download(
+        f"{origin.url}/f/archive.tar", tmp_path / "x", DownloadOptions(**FAST), "tar-extractor"
+    )
+    offset, size = data_offsets(archive)["weights/part2.bin"]
+    origin.files["cut.tar"] = archive[: offset + size // 2]
+    result = pget("-x", "--force", f"{origin.url}/nolength/cut.tar", str(tmp_path / "x"))
+    assert "truncated" in one_line_error(result)
+    assert not_complete(tmp_path / "x", members) == []
+    assert len([p for p in (tmp_path / "x").rglob("*") if p.is_file()]) == len(members)
+
+
+@pytest.mark.parametrize("mode", ["f", "nolength"])
+def test_hard_links_to_members_still_being_written(origin, payloads, tmp_path, mode):
+    data = os.urandom(3_000_000)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        info = tarfile.TarInfo("a.bin")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+        link = tarfile.TarInfo("b.bin")
+        link.type, link.linkname = tarfile.LNKTYPE, "a.bin"
+        tar.addfile(link)
+    origin.files["linked.tar"] = buffer.getvalue()
+    download(
+        f"{origin.url}/{mode}/linked.tar", tmp_path / "x", DownloadOptions(**FAST), "tar-extractor"
+    )
+    assert not_complete(tmp_path / "x", {"a.bin": data, "b.bin": data}) == []
+    assert os.stat(tmp_path / "x" / "b.bin").st_ino == os.stat(tmp_path / "x" / "a.bin").st_ino
