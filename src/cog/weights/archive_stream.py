@@ -160,6 +160,12 @@ class ArchiveStream:
                     remove_file(region.temp)
                     region.fate = _Fate.ABANDONED
 
+    def abandon_if_ended(self) -> None:
+        """`abandon()` if the download has ended (no transfer writes any more); else the
+        downloader does it once it has stopped the transfers."""
+        if self.size is not None:
+            self.abandon()
+
     def _raise_if_failed(self) -> None:
         if self.failed is not None:
             raise Stopped("the download stopped") from self.failed

@@ -67,13 +67,13 @@ class _Member(tarfile.TarInfo):
         try:
             return super().fromtarfile(tarfile)
         except _EOF_HEADER:
-            archive.end = _End.MARKER
+            archive.headers_end = _End.MARKER
             raise
         except _EMPTY_HEADER:
-            archive.end = _End.NO_MARKER
+            archive.headers_end = _End.NO_MARKER
             raise
         except _TRUNCATED_HEADER:
-            archive.end = _End.CUT
+            archive.headers_end = _End.CUT
             raise
 
 
@@ -99,21 +99,21 @@ class _ExtractingTar(tarfile.TarFile):
     attributes (mode, mtime) on the temporary file; `release()` then renames it."""
 
     def __init__(self, reader: IO[bytes], stream: ArchiveStream, placing: bool) -> None:
-        self.stream, self.placing = stream, placing
-        self.end = _End.READING
+        self.downloaded, self.places_data = stream, placing
+        self.headers_end = _End.READING
         self.unreleased: dict[str, _Unreleased] = {}
         super().__init__(fileobj=reader, mode="r", tarinfo=_Member)
 
     def makefile(self, tarinfo: tarfile.TarInfo, targetpath: StrOrBytesPath) -> None:
         final = os.fsdecode(targetpath)
-        if self.placing and self.stream.is_pending(final):
-            self.stream.settle()  # an earlier member of the same name must land first
+        if self.places_data and self.downloaded.is_pending(final):
+            self.downloaded.settle()  # an earlier member of the same name must land first
         temp = _temp_name(final)
-        if self.placing and tarinfo.sparse is None:
-            self.stream.seek(tarinfo.offset_data)
+        if self.places_data and tarinfo.sparse is None:
+            self.downloaded.seek(tarinfo.offset_data)
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             self.unreleased[final] = _Unreleased(temp, placed=True)
-            self.stream.place(tarinfo.size, fd, tarinfo.name, temp, final, tarinfo.mtime)
+            self.downloaded.place(tarinfo.size, fd, tarinfo.name, temp, final, tarinfo.mtime)
             return
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
@@ -126,8 +126,8 @@ class _ExtractingTar(tarfile.TarFile):
         self.unreleased[final] = _Unreleased(temp, placed=False)
 
     def makelink(self, tarinfo: tarfile.TarInfo, targetpath: StrOrBytesPath) -> None:
-        if tarinfo.islnk() and self.placing:
-            self.stream.settle()  # the link's target may still be under its temporary name
+        if tarinfo.islnk() and self.places_data:
+            self.downloaded.settle()  # the link's target may still be under its temporary name
         super().makelink(tarinfo, targetpath)
 
     def chown(
@@ -150,7 +150,7 @@ class _ExtractingTar(tarfile.TarFile):
         once its last byte is written)."""
         for final, entry in self.unreleased.items():
             if entry.placed:
-                self.stream.release(final)
+                self.downloaded.release(final)
             else:
                 os.replace(entry.temp, final)
         self.unreleased.clear()
@@ -246,30 +246,42 @@ def extract_stream(stream: ArchiveStream, target: Path, force: bool) -> int:
         archive = _ExtractingTar(reader, stream, placing=decompressed is None)
     except tarfile.ReadError as exc:
         raise _not_a_tar(exc, decompressed) from None
-    count = 0
     try:
-        for member in archive:
-            _check_member(member, target)
-            destination = target / member.name
-            if destination.exists() and not force and not member.isdir():
-                raise UnsafeArchiveEntry(
-                    f"{member.name}: {destination} already exists (use --force to overwrite)"
-                )
-            _extract_member(archive, member, target)
-            archive.release()
-            count += 1
-        _check_end(archive, stream)
-        if decompressed is not None:
-            while decompressed.read(READ_SIZE):
-                pass  # to the compressed stream's end, which checks its length and checksum
-        stream.settle()
-    except tarfile.TarError as exc:
-        if str(exc) == "unexpected end of data":
-            raise ArchiveError("the archive ends inside a member: it is truncated") from None
-        raise ArchiveError(f"the archive is corrupt ({exc})") from None
-    finally:
+        return _extract_members(archive, decompressed, target, force)
+    except BaseException as exc:
         archive.discard()
+        stream.abandon_if_ended()
+        if isinstance(exc, tarfile.TarError):
+            raise _corrupt(exc) from None
+        raise
+
+
+def _extract_members(
+    archive: _ExtractingTar, decompressed: _Decompressed | None, target: Path, force: bool
+) -> int:
+    count = 0
+    for member in archive:
+        _check_member(member, target)
+        destination = target / member.name
+        if destination.exists() and not force and not member.isdir():
+            raise UnsafeArchiveEntry(
+                f"{member.name}: {destination} already exists (use --force to overwrite)"
+            )
+        _extract_member(archive, member, target)
+        archive.release()
+        count += 1
+    _check_end(archive)
+    if decompressed is not None:
+        while decompressed.read(READ_SIZE):
+            pass  # to the compressed stream's end, which checks its length and checksum
+    archive.downloaded.settle()
     return count
+
+
+def _corrupt(error: tarfile.TarError) -> ArchiveError:
+    if str(error) == "unexpected end of data":
+        return ArchiveError("the archive ends inside a member: it is truncated")
+    return ArchiveError(f"the archive is corrupt ({error})")
 
 
 def _not_a_tar(error: tarfile.ReadError, decompressed: _Decompressed | None) -> ArchiveError:
@@ -279,12 +291,16 @@ def _not_a_tar(error: tarfile.ReadError, decompressed: _Decompressed | None) -> 
     return ArchiveError(f"not a tar archive{inside} ({error})")
 
 
-def _check_end(archive: _ExtractingTar, stream: ArchiveStream) -> None:
+def _check_end(archive: _ExtractingTar) -> None:
     """A plain tar cut at a header boundary looks like a shorter archive to tarfile; without
     a size from the server only the end-of-archive marker tells it is complete."""
-    if archive.end is _End.CUT:
+    if archive.headers_end is _End.CUT:
         raise ArchiveError("the archive ends inside a member's header: it is truncated")
-    if archive.end is _End.NO_MARKER and archive.placing and stream.announced is None:
+    if (
+        archive.headers_end is _End.NO_MARKER
+        and archive.places_data
+        and archive.downloaded.announced is None
+    ):
         raise ArchiveError(
             "the archive ends without tar's end-of-archive marker and the server gave no "
             "size to check it against: it is truncated"
