@@ -11,6 +11,7 @@ import sys
 import tarfile
 from pathlib import Path
 
+import lz4.frame
 import pytest
 
 from cog.weights import ArchiveError, DownloadError, DownloadOptions, download
@@ -18,7 +19,12 @@ from cog.weights import ArchiveError, DownloadError, DownloadOptions, download
 from .bomb import MiB, gzip_bomb, run_pget
 
 FAST = {"backoff_base": 0.01, "chunk_size": 500_000}
-COMPRESS = {"gz": gzip.compress, "bz2": bz2.compress, "xz": lzma.compress}
+COMPRESS = {
+    "gz": gzip.compress,
+    "bz2": bz2.compress,
+    "xz": lzma.compress,
+    "lz4": lz4.frame.compress,
+}
 
 
 def pget(*args: str) -> subprocess.CompletedProcess[str]:
@@ -129,8 +135,18 @@ def test_a_failed_download_leaves_no_member_with_holes(origin, payloads, tmp_pat
         (gzip.compress(b""), "the archive is empty (no bytes inside the gzip stream)"),
         (gzip.compress(os.urandom(3000)), "not a tar archive inside the gzip stream"),
         (b"BZh9" + os.urandom(100), "bzip2 stream is corrupt"),
+        (b"\x04\x22\x4d\x18" + os.urandom(100), "lz4 stream is corrupt"),
     ],
-    ids=["empty", "text", "junk", "gzip-junk", "gzip-empty", "gzip-of-junk", "bzip2-junk"],
+    ids=[
+        "empty",
+        "text",
+        "junk",
+        "gzip-junk",
+        "gzip-empty",
+        "gzip-of-junk",
+        "bzip2-junk",
+        "lz4-junk",
+    ],
 )
 def test_bad_archives_fail_in_one_line(origin, tmp_path, body, says):
     origin.files["bad.tar"] = body

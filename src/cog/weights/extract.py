@@ -93,8 +93,8 @@ class _ExtractingTar(tarfile.TarFile):
     """A tar read forward, whose regular members are written under a temporary name and
     renamed once complete, their size checked against their header.
 
-    From a plain tar (`placing`), a member's data is placed: the transfers write it as it
-    arrives. From a decompressed one it is copied here, in blocks of READ_SIZE; runs of
+    From a plain tar (`places_data`), a member's data is placed: the transfers write it as
+    it arrives. From a decompressed one it is copied here, in blocks of READ_SIZE; runs of
     zeros are left as holes (a gzip bomb of zeros costs no disk). tarfile sets the
     attributes (mode, mtime) on the temporary file; `release()` then renames it."""
 
