@@ -6,6 +6,7 @@ import gzip
 import io
 import lzma
 import os
+import resource
 import subprocess
 import sys
 import tarfile
@@ -218,3 +219,37 @@ def test_hard_links_to_members_still_being_written(origin, payloads, tmp_path, m
     )
     assert not_complete(tmp_path / "x", {"a.bin": data, "b.bin": data}) == []
     assert os.stat(tmp_path / "x" / "b.bin").st_ino == os.stat(tmp_path / "x" / "a.bin").st_ino
+
+
+def _small_files() -> None:
+    """In the child: files may not grow past 500 kB (Python ignores SIGXFSZ: writes fail)."""
+    resource.setrlimit(resource.RLIMIT_FSIZE, (500_000, 500_000))
+
+
+@pytest.mark.parametrize(
+    ("args", "name"),
+    [
+        ((), "model.bin"),
+        (("-x",), "archive.tar"),
+        (("-x",), "archive.tar.gz"),
+    ],
+    ids=["file", "tar", "tar.gz"],
+)
+def test_a_file_that_cannot_be_written_fails_at_once_in_one_line(
+    origin, payloads, tmp_path, args, name
+):
+    dest = tmp_path / "out"
+    result = subprocess.run(
+        [sys.executable, "-m", "cog.weights", *args, f"{origin.url}/f/{name}", str(dest)]
+        + ["--log-level", "error", "--pid-file", str(tmp_path / "pid"), "-m", "1M"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=_small_files,
+    )
+    assert "cannot write it (File too large)" in one_line_error(result)
+    assert "retries" not in result.stderr  # the disk's failure is not retried as the network's
+    if args:
+        assert not_complete(dest, payloads["members"]) == []
+    else:
+        assert [p.name for p in tmp_path.rglob("*") if p.is_file() and p.name != "pid"] == []

@@ -27,6 +27,7 @@ from .errors import (
     ManifestError,
     UnsafeArchiveEntry,
     WeightsError,
+    WriteError,
 )
 from .manifest import Entry, parse_manifest
 from .options import DownloadOptions, parse_size
@@ -42,6 +43,7 @@ __all__ = [
     "Result",
     "UnsafeArchiveEntry",
     "ArchiveError",
+    "WriteError",
     "WeightsCache",
     "WeightsError",
     "download",

@@ -104,7 +104,7 @@ class ArchiveStream:
                     data, offset = data[taken:], offset + taken
                     continue
             take = min(len(data), region.end - offset)
-            pwrite_all(region.fd, data[:take], offset - region.start)
+            pwrite_all(region.fd, data[:take], offset - region.start, region.final)
             with self.condition:
                 self._written(region, take)
             data, offset = data[take:], offset + take
@@ -218,7 +218,7 @@ class ArchiveStream:
             for offset in sorted(k for k in self.pieces if start <= k < end):
                 view = self.pieces.pop(offset)
                 inside = view[: end - offset]
-                pwrite_all(fd, inside, offset - start)
+                pwrite_all(fd, inside, offset - start, final)
                 if len(view) > len(inside):
                     self.pieces[end] = view[len(inside) :]
                 else:

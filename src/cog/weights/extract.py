@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from _typeshed import StrOrBytesPath
 
 from .archive_stream import READ_SIZE, ArchiveStream, remove_file
-from .consumers import pwrite_all
+from .consumers import cannot_write, pwrite_all
 from .errors import ArchiveError, DestinationExists, Stopped, UnsafeArchiveEntry
 
 LZ4_MAGIC = b"\x04\x22\x4d\x18"
@@ -111,13 +111,13 @@ class _ExtractingTar(tarfile.TarFile):
         temp = _temp_name(final)
         if self.places_data and tarinfo.sparse is None:
             self.downloaded.seek(tarinfo.offset_data)
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            fd = _create(temp, final)
             self.unreleased[final] = _Unreleased(temp, placed=True)
             self.downloaded.place(tarinfo.size, fd, tarinfo.name, temp, final, tarinfo.mtime)
             return
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = _create(temp, final)
         try:
-            _copy_member(cast(IO[bytes], self.fileobj), fd, tarinfo)
+            _copy_member(cast(IO[bytes], self.fileobj), fd, tarinfo, final)
         except BaseException:
             remove_file(temp)
             raise
@@ -164,7 +164,14 @@ class _ExtractingTar(tarfile.TarFile):
         self.unreleased.clear()
 
 
-def _copy_member(source: IO[bytes], fd: int, member: tarfile.TarInfo) -> None:
+def _create(temp: str, final: str) -> int:
+    try:
+        return os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise cannot_write(final, exc) from None
+
+
+def _copy_member(source: IO[bytes], fd: int, member: tarfile.TarInfo, final: str) -> None:
     """Copy a member's data (its extents, for a sparse one) from the archive into `fd`,
     leaving blocks of zeros as holes; the archive must hold all of it."""
     source.seek(member.offset_data)
@@ -181,10 +188,13 @@ def _copy_member(source: IO[bytes], fd: int, member: tarfile.TarInfo) -> None:
                     f"{member.size} bytes): it is truncated"
                 )
             if block != _ZEROS[: len(block)]:
-                pwrite_all(fd, memoryview(block), offset + done)
+                pwrite_all(fd, memoryview(block), offset + done, final)
             done += len(block)
             copied += len(block)
-    os.ftruncate(fd, member.size)
+    try:
+        os.ftruncate(fd, member.size)
+    except OSError as exc:
+        raise cannot_write(final, exc) from None
 
 
 _ZEROS = bytes(READ_SIZE)
