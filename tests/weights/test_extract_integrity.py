@@ -179,7 +179,7 @@ def test_a_gzip_bomb_extracts_in_bounded_memory(origin, tmp_path):
     size = 1024 * MiB
     origin.files["bomb.tar.gz"] = gzip_bomb(size)
     args = ["-x", f"{origin.url}/f/bomb.tar.gz", str(tmp_path / "x"), "--log-level", "error"]
-    run = run_pget([*args, "--pid-file", str(tmp_path / "pid")], limit=300)
+    run = run_pget([*args, "--pid-file", str(tmp_path / "pid")], limit=120)
     assert run.status == 0
     assert run.peak_rss < RSS_BOUND, f"peak RSS {run.peak_rss / MiB:.0f} MiB"
     extracted = os.stat(tmp_path / "x" / "zeros.bin")
