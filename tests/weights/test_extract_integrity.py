@@ -28,9 +28,22 @@ COMPRESS = {
 }
 
 
+PID_FILE = f"/tmp/pycog-test-extract-{os.getpid()}.pid"
+"""Our own: a pget of another test run holding the default one would add a warning line."""
+
+
 def pget(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "cog.weights", *args, "--log-level", "error"],
+        [
+            sys.executable,
+            "-m",
+            "cog.weights",
+            *args,
+            "--log-level",
+            "error",
+            "--pid-file",
+            PID_FILE,
+        ],
         capture_output=True,
         text=True,
         timeout=120,
