@@ -5,6 +5,7 @@ prints one line per check and exits 1 if any failed."""
 
 from __future__ import annotations
 
+import gzip
 import io
 import os
 import stat
@@ -13,8 +14,9 @@ import tarfile
 from collections.abc import Callable
 from pathlib import Path
 
-from cog.weights.errors import UnsafeArchiveEntry
-from cog.weights.extract import ArchiveStream, extract_stream
+from cog.weights.archive_stream import ArchiveStream
+from cog.weights.errors import ArchiveError, UnsafeArchiveEntry
+from cog.weights.extract import extract_stream
 
 
 def archive(*entries: tuple[tarfile.TarInfo, bytes]) -> bytes:
@@ -101,9 +103,28 @@ def strips_special_bits(workdir: Path) -> str | None:
     return None
 
 
+def leaves_no_part(compression: str, workdir: Path) -> str | None:
+    """An archive cut inside a member fails, and nothing under the target has the member's
+    name (nor a temporary one)."""
+    plain = archive((entry("big.bin"), os.urandom(200_000)))
+    packed = {"": plain, "gz": gzip.compress(plain)}[compression]
+    target = workdir / f"cut{compression}"
+    try:
+        extract(packed[: len(packed) * 2 // 3], target)
+    except ArchiveError as exc:
+        if "truncated" not in str(exc):
+            return f"the error does not say the archive is truncated: {exc}"
+    else:
+        return "a truncated archive extracted without an error"
+    left = sorted(p.name for p in target.iterdir())
+    return None if left == ["ok.txt"] else f"left {left}, not only the complete ok.txt"
+
+
 CHECKS: dict[str, Callable[[Path], str | None]] = {
     **{f"refuses {kind}": (lambda d, k=kind: refuses(k, d)) for kind in HOSTILE},
     "strips special bits": strips_special_bits,
+    "a cut tar leaves no part": lambda d: leaves_no_part("", d),
+    "a cut tar.gz leaves no part": lambda d: leaves_no_part("gz", d),
 }
 
 

@@ -3,6 +3,7 @@
 Paths:
     /f/<name>             the file, with Range support
     /norange/<name>       ignores Range (200 with the whole body)
+    /nolength/<name>      ignores Range and sends no Content-Length (chunked)
     /redirect/<name>      302 to /f/<name>
     /flaky503/<name>      the first `fail_first` requests answer 503
     /drop/<name>          every response stops after `drop_after` bytes (connection closed)
@@ -70,7 +71,8 @@ class Origin:
         body = self.files[name]
         header = request.headers.get("Range")
         self.ranges.append(header or "")
-        match = _RANGE.match(header or "") if mode != "norange" else None
+        ranged = mode not in ("norange", "nolength")
+        match = _RANGE.match(header or "") if ranged else None
         start, end = 0, len(body) - 1
         status = 200
         if match:
@@ -78,10 +80,13 @@ class Origin:
             end = min(int(match[2]) if match[2] else len(body) - 1, len(body) - 1)
             status = 206
         response = web.StreamResponse(status=status)
-        response.content_length = end - start + 1
+        if mode == "nolength":
+            response.enable_chunked_encoding()
+        else:
+            response.content_length = end - start + 1
         if status == 206:
             response.headers["Content-Range"] = f"bytes {start}-{end}/{len(body)}"
-        response.headers["Accept-Ranges"] = "bytes" if mode != "norange" else "none"
+        response.headers["Accept-Ranges"] = "bytes" if ranged else "none"
         if self.settings.ttfb:
             await asyncio.sleep(self.settings.ttfb)
         await response.prepare(request)

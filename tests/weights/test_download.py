@@ -77,7 +77,7 @@ def test_null_consumer_counts_bytes(origin, payloads):
 @pytest.mark.parametrize(
     "name", ["archive.tar", "archive.tar.gz", "archive.tar.bz2", "archive.tar.xz"]
 )
-@pytest.mark.parametrize("mode", ["f", "norange", "drop"])
+@pytest.mark.parametrize("mode", ["f", "norange", "nolength", "drop"])
 def test_tar_extraction_while_downloading(origin, payloads, tmp_path, name, mode):
     download(
         f"{origin.url}/{mode}/{name}", tmp_path / "x", DownloadOptions(**FAST), "tar-extractor"

@@ -5,7 +5,8 @@ routing    consistent-hashing cache hosts
 connections keep-alive HTTP connections for the transfer threads (http.client)
 fetch      range requests with retries and resumption
 consumers  file (in place), null
-extract    -x: a tar extracted while it downloads
+archive_stream -x: the archive's bytes in order, members' data placed by the transfers
+extract    -x: a tar extracted while it downloads, complete members only, safely
 download   one URL: chunk planning and transfer
 manifest   multifile manifests
 api        download(), download_many()
@@ -20,11 +21,13 @@ from .api import download, download_async, download_many, download_many_async
 from .cache import WeightsCache
 from .download import Result
 from .errors import (
+    ArchiveError,
     DestinationExists,
     DownloadError,
     ManifestError,
     UnsafeArchiveEntry,
     WeightsError,
+    WriteError,
 )
 from .manifest import Entry, parse_manifest
 from .options import DownloadOptions, parse_size
@@ -39,6 +42,8 @@ __all__ = [
     "ManifestError",
     "Result",
     "UnsafeArchiveEntry",
+    "ArchiveError",
+    "WriteError",
     "WeightsCache",
     "WeightsError",
     "download",

@@ -163,6 +163,14 @@ def _run(flags: dict[str, Any], work: Callable[[], Any]) -> Any:
             return work()
     except CogError as exc:
         raise click.ClickException(str(exc)) from None
+    except OSError as exc:  # the disk's or the system's: full, read-only, not allowed
+        raise click.ClickException(_describe(exc)) from None
+
+
+def _describe(error: OSError) -> str:
+    if error.filename is None:
+        return str(error)
+    return f"{error.filename}: {error.strerror or error}"
 
 
 def _report(results: list[Result]) -> None:

@@ -7,14 +7,22 @@ import os
 import threading
 from pathlib import Path
 
-from .errors import DownloadError
+from .errors import DownloadError, WriteError
 
 
-def pwrite_all(fd: int, data: memoryview, offset: int) -> None:
-    """Write all of `data` at `offset` (no shared file position, so threads need no lock)."""
+def cannot_write(path: str | Path, error: OSError) -> WriteError:
+    return WriteError(f"{path}: cannot write it ({error.strerror or error})")
+
+
+def pwrite_all(fd: int, data: memoryview, offset: int, path: str | Path) -> None:
+    """Write all of `data` at `offset` of `path`'s open `fd` (no shared file position, so
+    threads need no lock). A failure is the disk's, not the network's: a WriteError."""
     done = 0
-    while done < len(data):
-        done += os.pwrite(fd, data[done:], offset + done)
+    try:
+        while done < len(data):
+            done += os.pwrite(fd, data[done:], offset + done)
+    except OSError as exc:
+        raise cannot_write(path, exc) from None
 
 
 class FileConsumer:
@@ -26,16 +34,22 @@ class FileConsumer:
         dest.parent.mkdir(parents=True, exist_ok=True)
         self.dest = dest
         self.temp = dest.with_name(f".{dest.name}.pget-{os.getpid()}-{id(self):x}")
-        self.fd = os.open(self.temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            self.fd = os.open(self.temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        except OSError as exc:
+            raise cannot_write(dest, exc) from None
         self.written = 0
         self._count = threading.Lock()
 
     def allocate(self, size: int | None) -> None:
         if size:
-            os.ftruncate(self.fd, size)
+            try:
+                os.ftruncate(self.fd, size)
+            except OSError as exc:
+                raise cannot_write(self.dest, exc) from None
 
     def write(self, offset: int, data: memoryview) -> None:
-        pwrite_all(self.fd, data, offset)
+        pwrite_all(self.fd, data, offset, self.dest)
         with self._count:
             self.written += len(data)
 

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from .archive_stream import ArchiveStream
 from .consumers import FileConsumer, NullConsumer
-from .errors import DestinationExists, Stopped
-from .extract import ArchiveStream, extract_stream
+from .errors import ArchiveError, DestinationExists, Stopped
+from .extract import extract_stream
 from .fetch import Fetcher, Probe, Sink
 
 Consumer = Literal["file", "tar-extractor", "null"]
@@ -182,15 +183,18 @@ def _extract(fetcher: Fetcher, url: str, dest: Path, progress: Progress) -> int:
         on_stop=stream.fail,
     )
     try:
-        size = transfer.run(options.first_chunk(extracting=True))
-    except BaseException:
-        stream.close_files()
-        failure = extraction.exception()
-        if failure is not None and not isinstance(failure, OSError):
-            raise failure from None  # the archive's fault, not the download's
+        size = transfer.run(options.first_chunk(extracting=True), on_size=stream.announce)
+        stream.finish(size)
+        extraction.result()
+    except BaseException as exc:
+        failure = extraction.exception()  # waits: after it, nothing writes nor places
+        stream.abandon()
+        error = failure if failure is not None and not isinstance(failure, Stopped) else exc
+        if isinstance(error, ArchiveError):
+            raise ArchiveError(f"{url}: {error}") from None
+        if error is not exc:
+            raise error from None  # the archive's fault, not the download's
         raise
-    stream.finish(size)
-    extraction.result()
     return size
 
 

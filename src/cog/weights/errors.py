@@ -6,6 +6,8 @@ CogError
     │   └── Stopped        a transfer stopped because its download already failed
     ├── DestinationExists  the destination exists and --force was not given
     ├── UnsafeArchiveEntry a tar entry would land outside the target (names the entry)
+    ├── ArchiveError       a -x archive is empty, not a tar, corrupt or truncated
+    ├── WriteError         a destination file cannot be written (names it)
     └── ManifestError      a multifile manifest line is malformed (names the line)
 """
 
@@ -32,6 +34,15 @@ class DestinationExists(WeightsError):
 
 class UnsafeArchiveEntry(WeightsError):
     """Raised when a tar entry would escape the target directory or is a device file."""
+
+
+class ArchiveError(WeightsError):
+    """Raised when a downloaded archive is empty, not a tar, corrupt or truncated."""
+
+
+class WriteError(WeightsError):
+    """Raised when a file cannot be written: disk full, file too large, read-only, not
+    allowed (not a network error: no retry)."""
 
 
 class ManifestError(WeightsError):

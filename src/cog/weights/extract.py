@@ -1,286 +1,320 @@
 """`pget -x`: extracting a tar while it downloads, with no copy of the archive on disk.
 
-Chunks arrive from the transfer threads in any order; tar needs its bytes in order. The
-`ArchiveStream` holds pieces that arrived ahead of the reader (a bounded window of them) and
-serves them in order to tarfile. For a plain tar, once tarfile has read a member's header the
-member's data needs no order at all: its bytes are *placed*, each transfer thread writing its
-pieces straight into the member's file at their offset, like a plain download. So a tar of a
-few large weight files extracts as fast as a file downloads, and memory holds only the bytes
-of headers not parsed yet. Compressed tars go through tarfile's streaming mode in order.
+The tar is read forward from an `ArchiveStream` (archive_stream.py): a plain tar's members
+are placed (the transfers write their data), a compressed one's are copied out of a
+decompressor that never inflates more than one read asks (bounded memory whatever the ratio).
+No member is ever seen under its name before it is complete: each is written under a
+temporary name beside it and renamed once its size matches its header; a failure removes it.
+The end is checked too: the compressed stream's end and checksum, and for a plain tar the
+end-of-archive marker or the size the server announced. Entries that would escape the
+target are refused, on every Python (the extraction filters exist from 3.11.4).
 """
 
 from __future__ import annotations
 
-import bisect
+import bz2
 import copy
+import gzip
 import io
+import itertools
+import lzma
 import os
 import tarfile
-import threading
+import zlib
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
     from _typeshed import StrOrBytesPath
 
-from .consumers import pwrite_all
-from .errors import Stopped, UnsafeArchiveEntry
+from .archive_stream import READ_SIZE, ArchiveStream, remove_file
+from .consumers import cannot_write, pwrite_all
+from .errors import ArchiveError, DestinationExists, Stopped, UnsafeArchiveEntry
 
 LZ4_MAGIC = b"\x04\x22\x4d\x18"
-COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
-READ_SIZE = 1 << 20
-"""Reads of compressed archives and writes of their members: large, to keep tarfile cheap."""
-PIECE_SIZE = 512 * 1024
+
+
+_temp_names = itertools.count()
+
+
+def _temp_name(final: str) -> str:
+    """A hidden name beside `final`, so that the rename into place is atomic."""
+    folder, base = os.path.split(final)
+    return os.path.join(folder, f".{base}.pget-{os.getpid()}-{next(_temp_names)}")
+
+
+class _End(Enum):
+    """How the tar's member headers ended."""
+
+    READING = "reading"
+    MARKER = "marker"
+    """A zero block: tar's end-of-archive marker."""
+    NO_MARKER = "no marker"
+    """The data ended where a header would be."""
+    CUT = "cut"
+    """The data ended inside a header."""
+
+
+class _Member(tarfile.TarInfo):
+    """A TarInfo whose reading tells its archive how the headers ended (tarfile stops the
+    same way at the end marker as at a plain end of data)."""
+
+    @classmethod
+    def fromtarfile(cls, tarfile: tarfile.TarFile) -> _Member:
+        archive = cast(_ExtractingTar, tarfile)
+        try:
+            return super().fromtarfile(tarfile)
+        except _EOF_HEADER:
+            archive.headers_end = _End.MARKER
+            raise
+        except _EMPTY_HEADER:
+            archive.headers_end = _End.NO_MARKER
+            raise
+        except _TRUNCATED_HEADER:
+            archive.headers_end = _End.CUT
+            raise
+
+
+# tarfile's header errors (not in its stubs).
+_EOF_HEADER: type[Exception] = tarfile.EOFHeaderError  # type: ignore[attr-defined]
+_EMPTY_HEADER: type[Exception] = tarfile.EmptyHeaderError  # type: ignore[attr-defined]
+_TRUNCATED_HEADER: type[Exception] = tarfile.TruncatedHeaderError  # type: ignore[attr-defined]
 
 
 @dataclass
-class _Placed:
-    """Archive bytes [start, end) belong to an open file, at offset (archive offset - start)."""
-
-    start: int
-    end: int
-    fd: int
-    path: str
-    mtime: float
-    remaining: int
+class _Unreleased:
+    temp: str
+    placed: bool
 
 
-def _start(region: _Placed) -> int:
-    return region.start
+class _ExtractingTar(tarfile.TarFile):
+    """A tar read forward, whose regular members are written under a temporary name and
+    renamed once complete, their size checked against their header.
 
+    From a plain tar (`places_data`), a member's data is placed: the transfers write it as
+    it arrives. From a decompressed one it is copied here, in blocks of READ_SIZE; runs of
+    zeros are left as holes (a gzip bomb of zeros costs no disk). tarfile sets the
+    attributes (mode, mtime) on the temporary file; `release()` then renames it."""
 
-class ArchiveStream:
-    """Chunks of `chunk` bytes arrive from transfer threads in any order (each chunk's own
-    bytes in order); the extractor reads them in order, as a forward-only file.
-
-    Pieces are kept by their offset in buffers reused once the reader has passed them (fresh
-    memory for every piece would cost a page fault per 4 KiB). `wait_turn(i)` holds chunk i
-    back until it is within `window` chunks of the reader, and a single stream (a server
-    without ranges) waits when it gets that far ahead: memory stays at `window` chunks.
-    """
-
-    def __init__(self, chunk: int, window: int) -> None:
-        self.chunk, self.window = chunk, window
-        self.pieces: dict[int, memoryview] = {}
-        self.placed: list[_Placed] = []
-        self.spare: list[bytearray] = []
-        self.size: int | None = None
-        self.position = 0
-        self.failed: BaseException | None = None
-        lock = threading.Lock()
-        self.condition = threading.Condition(lock)
-        # Transfer threads waiting for the window wait apart from the reader, so that each
-        # piece written wakes the reader alone.
-        self.window_moved = threading.Condition(lock)
-
-    # The writing side (transfer threads).
-
-    def wait_turn(self, index: int) -> None:
-        with self.condition:
-            while index >= self.position // self.chunk + self.window:
-                self._raise_if_failed()
-                self.window_moved.wait(timeout=1)
-
-    def write_at(self, offset: int, data: memoryview) -> None:
-        while data:
-            with self.condition:
-                self._raise_if_failed()
-                region = self._region_at(offset)
-                if region is None:
-                    taken = self._keep(offset, data)
-                    data, offset = data[taken:], offset + taken
-                    continue
-            take = min(len(data), region.end - offset)
-            pwrite_all(region.fd, data[:take], offset - region.start)
-            with self.condition:
-                self._written(region, take)
-            data, offset = data[take:], offset + take
-
-    def _keep(self, offset: int, data: memoryview) -> int:
-        """Hold bytes that arrived ahead of the reader (waiting while a single stream is too
-        far ahead); returns how many were kept, or 0 when a region was placed meanwhile."""
-        while offset >= self.position + self.window * self.chunk:
-            self._raise_if_failed()
-            self.window_moved.wait(timeout=1)
-            if self._region_at(offset) is not None:
-                return 0
-        if offset < self.position:
-            raise AssertionError(f"bytes at {offset} arrived after the reader passed them")
-        take = min(len(data), PIECE_SIZE)
-        buffer = self.spare.pop() if self.spare else bytearray(PIECE_SIZE)
-        buffer[:take] = data[:take]
-        self.pieces[offset] = memoryview(buffer)[:take]
-        self.condition.notify_all()
-        return take
-
-    def _region_at(self, offset: int) -> _Placed | None:
-        index = bisect.bisect_right(self.placed, offset, key=_start) - 1
-        if index >= 0 and offset < self.placed[index].end:
-            return self.placed[index]
-        return None
-
-    def finish(self, size: int) -> None:
-        """Every byte has been written: the reader sees the end after `size` bytes."""
-        with self.condition:
-            self.size = size
-            self.condition.notify_all()
-
-    def fail(self, error: BaseException) -> None:
-        with self.condition:
-            self.failed = error
-            self.condition.notify_all()
-            self.window_moved.notify_all()
-
-    def close_files(self) -> None:
-        """After a failure, once no transfer runs: close the files still being written."""
-        with self.condition:
-            for region in self.placed:
-                if region.remaining:
-                    os.close(region.fd)
-                    region.remaining = 0
-
-    def _raise_if_failed(self) -> None:
-        if self.failed is not None:
-            raise Stopped("the download stopped") from self.failed
-
-    # The reading side (the extractor): what tarfile and the decompressors call.
-
-    def read(self, size: int = -1) -> bytes:
-        """Exactly `size` bytes (all the rest for -1), fewer only at the end."""
-        parts: list[bytes] = []
-        with self.condition:
-            while size != 0 and (view := self._head()) is not None:
-                part = bytes(view if size < 0 else view[:size])
-                parts.append(part)
-                self._consume(len(part))
-                size -= len(part) if size > 0 else 0
-        return parts[0] if len(parts) == 1 else b"".join(parts)
-
-    def peek(self, size: int = 1) -> bytes:
-        """Up to `size` bytes at the read position, without consuming them."""
-        with self.condition:
-            view = self._head()
-            return b"" if view is None else bytes(view[:size])
-
-    def tell(self) -> int:
-        return self.position
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        """Forward only: skipping ahead reads and drops the bytes in between."""
-        target = offset if whence == io.SEEK_SET else self.position + offset
-        if whence not in (io.SEEK_SET, io.SEEK_CUR) or target < self.position:
-            raise io.UnsupportedOperation("the download can only be read forward")
-        while self.position < target and self.read(min(target - self.position, READ_SIZE)):
-            pass
-        return self.position
-
-    def place(self, size: int, fd: int, path: str, mtime: float) -> None:
-        """The next `size` bytes are a member's data for the open file `fd`: write what has
-        arrived of them now, let the transfers write the rest, and move the reader past them.
-        The file is closed (and its mtime set) when its last byte is written."""
-        with self.condition:
-            start, end = self.position, self.position + size
-            region = _Placed(start, end, fd, path, mtime, size)
-            self.placed.append(region)
-            for offset in sorted(k for k in self.pieces if start <= k < end):
-                view = self.pieces.pop(offset)
-                inside = view[: end - offset]
-                pwrite_all(fd, inside, offset - start)
-                if len(view) > len(inside):
-                    self.pieces[end] = view[len(inside) :]
-                else:
-                    self._recycle(view)
-                self._written(region, len(inside))
-            if size == 0:
-                self._complete(region)
-            self.position = end
-            self.window_moved.notify_all()
-
-    def _written(self, region: _Placed, count: int) -> None:
-        region.remaining -= count
-        if region.remaining == 0:
-            self._complete(region)
-
-    def _complete(self, region: _Placed) -> None:
-        os.close(region.fd)
-        os.utime(region.path, (region.mtime, region.mtime))
-
-    def _head(self) -> memoryview | None:
-        """The unread bytes at the read position, waiting for them; None at the end."""
-        while True:
-            if self.failed is not None:
-                raise OSError("download failed") from self.failed
-            if self.size is not None and self.position >= self.size:
-                return None
-            view = self.pieces.get(self.position)
-            if view is not None:
-                return view
-            self.condition.wait(timeout=1)
-
-    def _consume(self, count: int) -> None:
-        view = self.pieces.pop(self.position)
-        chunk_before = self.position // self.chunk
-        self.position += count
-        if count < len(view):
-            self.pieces[self.position] = view[count:]
-        else:
-            self._recycle(view)
-        if self.position // self.chunk != chunk_before:
-            self.window_moved.notify_all()
-
-    def _recycle(self, view: memoryview) -> None:
-        buffer = view.obj
-        assert isinstance(buffer, bytearray)
-        self.spare.append(buffer)
-
-
-class _PlacingTar(tarfile.TarFile):
-    """A plain tar read forward from an ArchiveStream; each member's data is placed (written
-    by the transfers as it arrives) instead of copied through tarfile."""
+    def __init__(self, reader: IO[bytes], stream: ArchiveStream, placing: bool) -> None:
+        self.downloaded, self.places_data = stream, placing
+        self.headers_end = _End.READING
+        self.unreleased: dict[str, _Unreleased] = {}
+        super().__init__(fileobj=reader, mode="r", tarinfo=_Member)
 
     def makefile(self, tarinfo: tarfile.TarInfo, targetpath: StrOrBytesPath) -> None:
-        if tarinfo.sparse is not None:
-            super().makefile(tarinfo, targetpath)
+        final = os.fsdecode(targetpath)
+        if self.places_data and self.downloaded.is_pending(final):
+            self.downloaded.settle()  # an earlier member of the same name must land first
+        temp = _temp_name(final)
+        if self.places_data and tarinfo.sparse is None:
+            self.downloaded.seek(tarinfo.offset_data)
+            fd = _create(temp, final)
+            self.unreleased[final] = _Unreleased(temp, placed=True)
+            self.downloaded.place(tarinfo.size, fd, tarinfo.name, temp, final, tarinfo.mtime)
             return
-        stream = cast(ArchiveStream, self.fileobj)
-        stream.seek(tarinfo.offset_data)
-        fd = os.open(targetpath, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
-        stream.place(tarinfo.size, fd, os.fsdecode(targetpath), tarinfo.mtime)
+        fd = _create(temp, final)
+        try:
+            _copy_member(cast(IO[bytes], self.fileobj), fd, tarinfo, final)
+        except BaseException:
+            remove_file(temp)
+            raise
+        finally:
+            os.close(fd)
+        self.unreleased[final] = _Unreleased(temp, placed=False)
+
+    def makelink(self, tarinfo: tarfile.TarInfo, targetpath: StrOrBytesPath) -> None:
+        if tarinfo.islnk() and self.places_data:
+            self.downloaded.settle()  # the link's target may still be under its temporary name
+        super().makelink(tarinfo, targetpath)
+
+    def chown(
+        self, tarinfo: tarfile.TarInfo, targetpath: StrOrBytesPath, numeric_owner: bool
+    ) -> None:
+        super().chown(tarinfo, self._actual(targetpath), numeric_owner)
+
+    def chmod(self, tarinfo: tarfile.TarInfo, targetpath: StrOrBytesPath) -> None:
+        super().chmod(tarinfo, self._actual(targetpath))
+
+    def utime(self, tarinfo: tarfile.TarInfo, targetpath: StrOrBytesPath) -> None:
+        super().utime(tarinfo, self._actual(targetpath))
+
+    def _actual(self, targetpath: StrOrBytesPath) -> StrOrBytesPath:
+        entry = self.unreleased.get(os.fsdecode(targetpath))
+        return targetpath if entry is None else entry.temp
+
+    def release(self) -> None:
+        """The member just extracted has its attributes: put its file in place (a placed one
+        once its last byte is written)."""
+        for final, entry in self.unreleased.items():
+            if entry.placed:
+                self.downloaded.release(final)
+            else:
+                os.replace(entry.temp, final)
+        self.unreleased.clear()
+
+    def discard(self) -> None:
+        """After a failure: remove the copied members not released (placed ones go with
+        the stream's `abandon()`)."""
+        for entry in self.unreleased.values():
+            if not entry.placed:
+                remove_file(entry.temp)
+        self.unreleased.clear()
 
 
-def open_archive(stream: ArchiveStream) -> tarfile.TarFile:
-    """A tar reader over the stream: a plain tar places its members' data; compressed ones
-    (gzip, bzip2, xz sniffed by tarfile, lz4 by its magic) go through tarfile's streaming mode."""
-    head = stream.peek(6)
-    file = cast(IO[bytes], stream)  # read/seek/tell are all tarfile uses of a reader
+def _create(temp: str, final: str) -> int:
+    try:
+        return os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise cannot_write(final, exc) from None
+
+
+def _copy_member(source: IO[bytes], fd: int, member: tarfile.TarInfo, final: str) -> None:
+    """Copy a member's data (its extents, for a sparse one) from the archive into `fd`,
+    leaving blocks of zeros as holes; the archive must hold all of it."""
+    source.seek(member.offset_data)
+    sparse = cast("list[tuple[int, int]] | None", member.sparse)
+    extents = sparse if sparse is not None else [(0, member.size)]
+    copied = 0
+    for offset, length in extents:
+        done = 0
+        while done < length:
+            block = source.read(min(length - done, READ_SIZE))
+            if not block:
+                raise ArchiveError(
+                    f"{member.name}: the archive ends inside this member ({copied} of "
+                    f"{member.size} bytes): it is truncated"
+                )
+            if block != _ZEROS[: len(block)]:
+                pwrite_all(fd, memoryview(block), offset + done, final)
+            done += len(block)
+            copied += len(block)
+    try:
+        os.ftruncate(fd, member.size)
+    except OSError as exc:
+        raise cannot_write(final, exc) from None
+
+
+_ZEROS = bytes(READ_SIZE)
+
+
+class _Decompressed:
+    """A decompressing reader (gzip, bzip2, xz and lz4 all decompress at most what is
+    asked, so memory stays bounded whatever the ratio) whose failures are ArchiveErrors."""
+
+    def __init__(self, file: IO[bytes], kind: str) -> None:
+        self.file, self.kind = file, kind
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self.file.read(size)
+        except Stopped:
+            raise
+        except (EOFError, OSError, RuntimeError, ValueError, zlib.error, lzma.LZMAError) as exc:
+            raise ArchiveError(f"the {self.kind} stream is corrupt or truncated ({exc})") from None
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        """Forward only, by reading (tarfile skips the padding after a member's data)."""
+        target = offset if whence == io.SEEK_SET else self.tell() + offset
+        if whence not in (io.SEEK_SET, io.SEEK_CUR) or target < self.tell():
+            raise io.UnsupportedOperation("the archive can only be read forward")
+        while self.tell() < target and self.read(min(target - self.tell(), READ_SIZE)):
+            pass
+        return self.tell()
+
+    def tell(self) -> int:
+        return self.file.tell()
+
+
+def _decompressor(head: bytes, stream: ArchiveStream) -> _Decompressed | None:
+    """A decompressing reader over the stream by its first bytes' magic (None: a plain tar)."""
+    raw = cast(IO[bytes], stream)  # read/seek/tell are all the decompressors use
+    if head.startswith(b"\x1f\x8b"):
+        return _Decompressed(cast(IO[bytes], gzip.GzipFile(fileobj=raw, mode="rb")), "gzip")
+    if head.startswith(b"BZh"):
+        return _Decompressed(cast(IO[bytes], bz2.BZ2File(raw)), "bzip2")
+    if head.startswith(b"\xfd7zXZ\x00"):
+        return _Decompressed(cast(IO[bytes], lzma.LZMAFile(raw)), "xz")
     if head.startswith(LZ4_MAGIC):
         import lz4.frame  # type: ignore[import-untyped]
 
-        return tarfile.open(
-            fileobj=lz4.frame.LZ4FrameFile(file, "rb"), mode="r|", bufsize=READ_SIZE
-        )
-    if head.startswith(COMPRESSED_MAGIC):
-        return tarfile.open(fileobj=file, mode="r|*", bufsize=READ_SIZE)
-    return _PlacingTar.open(fileobj=file, mode="r:")
+        return _Decompressed(cast(IO[bytes], lz4.frame.LZ4FrameFile(raw, "rb")), "lz4")
+    return None
 
 
 def extract_stream(stream: ArchiveStream, target: Path, force: bool) -> int:
-    """Extract a tar as it streams in, refusing entries that would escape `target`."""
+    """Extract a tar as it streams in, refusing entries that would escape `target`; a
+    member is only ever seen under its name complete."""
+    if target.exists() and not target.is_dir():
+        raise DestinationExists(f"{target} is a file: -x extracts into a directory, give one")
     target.mkdir(parents=True, exist_ok=True)
+    decompressed = _decompressor(stream.peek(6), stream)
+    reader = cast(IO[bytes], decompressed or stream)
+    try:
+        archive = _ExtractingTar(reader, stream, placing=decompressed is None)
+    except tarfile.ReadError as exc:
+        raise _not_a_tar(exc, decompressed) from None
+    try:
+        return _extract_members(archive, decompressed, target, force)
+    except BaseException as exc:
+        archive.discard()
+        stream.abandon_if_ended()
+        if isinstance(exc, tarfile.TarError):
+            raise _corrupt(exc) from None
+        raise
+
+
+def _extract_members(
+    archive: _ExtractingTar, decompressed: _Decompressed | None, target: Path, force: bool
+) -> int:
     count = 0
-    with open_archive(stream) as archive:
-        archive.copybufsize = READ_SIZE  # type: ignore[attr-defined]
-        for member in archive:
-            _check_member(member, target)
-            destination = target / member.name
-            if destination.exists() and not force and not member.isdir():
-                raise UnsafeArchiveEntry(
-                    f"{member.name}: {destination} already exists (use --force to overwrite)"
-                )
-            _extract_member(archive, member, target)
-            count += 1
+    for member in archive:
+        _check_member(member, target)
+        destination = target / member.name
+        if destination.exists() and not force and not member.isdir():
+            raise UnsafeArchiveEntry(
+                f"{member.name}: {destination} already exists (use --force to overwrite)"
+            )
+        _extract_member(archive, member, target)
+        archive.release()
+        count += 1
+    _check_end(archive)
+    if decompressed is not None:
+        while decompressed.read(READ_SIZE):
+            pass  # to the compressed stream's end, which checks its length and checksum
+    archive.downloaded.settle()
     return count
+
+
+def _corrupt(error: tarfile.TarError) -> ArchiveError:
+    if str(error) == "unexpected end of data":
+        return ArchiveError("the archive ends inside a member: it is truncated")
+    return ArchiveError(f"the archive is corrupt ({error})")
+
+
+def _not_a_tar(error: tarfile.ReadError, decompressed: _Decompressed | None) -> ArchiveError:
+    inside = f" inside the {decompressed.kind} stream" if decompressed else ""
+    if str(error) == "empty file":
+        return ArchiveError(f"the archive is empty (no bytes{inside})")
+    return ArchiveError(f"not a tar archive{inside} ({error})")
+
+
+def _check_end(archive: _ExtractingTar) -> None:
+    """A plain tar cut at a header boundary looks like a shorter archive to tarfile; without
+    a size from the server only the end-of-archive marker tells it is complete."""
+    if archive.headers_end is _End.CUT:
+        raise ArchiveError("the archive ends inside a member's header: it is truncated")
+    if (
+        archive.headers_end is _End.NO_MARKER
+        and archive.places_data
+        and archive.downloaded.announced is None
+    ):
+        raise ArchiveError(
+            "the archive ends without tar's end-of-archive marker and the server gave no "
+            "size to check it against: it is truncated"
+        )
 
 
 def _extract_member(archive: tarfile.TarFile, member: tarfile.TarInfo, target: Path) -> None:
