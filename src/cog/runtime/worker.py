@@ -20,6 +20,7 @@ import sys
 import threading
 import traceback
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout  # not TimeoutError on 3.10
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,7 +82,7 @@ class Worker:
                 self._take_result(message, self.predictor.function(**arguments), outcome)
         except CancelationException:
             outcome.canceled = True
-        except Exception as exc:
+        except BaseException as exc:  # SystemExit, KeyboardInterrupt too: only this one fails
             outcome.error = _describe(exc)
         finally:
             self._finish(message.id, outcome)
@@ -109,7 +110,7 @@ class Worker:
                     self._take_result(message, await call, outcome)
         except (asyncio.CancelledError, CancelationException):
             outcome.canceled = True
-        except Exception as exc:
+        except BaseException as exc:  # caught here, SystemExit would stop the event loop
             outcome.error = _describe(exc)
         finally:
             self._finish(message.id, outcome)
@@ -185,22 +186,24 @@ class Worker:
         threading.Thread(target=self._run_healthcheck, args=(message, check), daemon=True).start()
 
     def _run_healthcheck(self, message: Healthcheck, check: Any) -> None:
+        result: Future[Any] = Future()
+        if inspect.iscoroutinefunction(check) and self.loop is not None:
+            # An async predictor's check runs on its loop, beside its predictions.
+            asyncio.run_coroutine_threadsafe(_settle_async(result, check), self.loop)
+        else:
+            # A sync predictor's async check gets an event loop of its own.
+            call = (lambda: asyncio.run(check())) if inspect.iscoroutinefunction(check) else check
+            threading.Thread(target=_settle, args=(result, call), daemon=True).start()
         try:
-            if inspect.iscoroutinefunction(check):
-                assert self.loop is not None
-                future: Future[Any] = asyncio.run_coroutine_threadsafe(check(), self.loop)
-                healthy = future.result(timeout=HEALTHCHECK_TIMEOUT)
-            else:
-                result: Future[Any] = Future()
-                runner = threading.Thread(target=lambda: _settle(result, check), daemon=True)
-                runner.start()
-                healthy = result.result(timeout=HEALTHCHECK_TIMEOUT)
-            error = None if healthy else "user-defined healthcheck returned False"
-            self.channel.send(HealthcheckResult(message.id, bool(healthy), error))
-        except TimeoutError:
+            healthy = result.result(timeout=HEALTHCHECK_TIMEOUT)
+        except FutureTimeout:
             self.channel.send(HealthcheckResult(message.id, False, "healthcheck timed out"))
-        except Exception as exc:
-            self.channel.send(HealthcheckResult(message.id, False, f"healthcheck raised: {exc}"))
+            return
+        except BaseException as exc:  # SystemExit in a check must not leave the probe waiting
+            self.channel.send(HealthcheckResult(message.id, False, _qualified(exc)))
+            return
+        error = None if healthy else "user-defined healthcheck returned False"
+        self.channel.send(HealthcheckResult(message.id, bool(healthy), error))
 
     def handle(self, message: Message) -> bool:
         """Act on one message from the server; False once it asks the worker to stop."""
@@ -272,9 +275,25 @@ def _settle(future: Future[Any], function: Any) -> None:
         future.set_exception(exc)
 
 
+async def _settle_async(future: Future[Any], function: Any) -> None:
+    try:
+        future.set_result(await function())
+    except BaseException as exc:  # kept off the loop: SystemExit there would stop it
+        future.set_exception(exc)
+
+
 def _describe(exc: BaseException) -> str:
+    """A prediction's error: the message of an ordinary exception; for the others (SystemExit,
+    KeyboardInterrupt, custom BaseException) their class too, as Cog says `SystemExit: 3`."""
+    if isinstance(exc, Exception):
+        return str(exc) or type(exc).__name__
+    return _qualified(exc)
+
+
+def _qualified(exc: BaseException) -> str:
+    """`RuntimeError: disk full`: how Cog words a failed health check and a BaseException."""
     text = str(exc)
-    return text if text else type(exc).__name__
+    return f"{type(exc).__qualname__}: {text}" if text else type(exc).__qualname__
 
 
 def _start_loop() -> asyncio.AbstractEventLoop:

@@ -1,0 +1,110 @@
+"""The worker survives what models do: SystemExit, KeyboardInterrupt and other BaseExceptions
+fail one prediction (or setup) with the error, and the worker keeps serving."""
+
+import threading
+import time
+
+import pytest
+
+SYNC_CASES = [
+    ("exit", "SystemExit: 3"),
+    ("exit_message", "SystemExit: bye now"),
+    ("keyboard", "KeyboardInterrupt: stop"),
+    ("custom", "Stop: custom base exception"),
+]
+
+
+@pytest.mark.every_python
+def test_base_exceptions_in_a_sync_predict_fail_only_that_prediction(serve):
+    with serve("base_exceptions") as server, server.client() as client:
+        for how, error in SYNC_CASES:
+            body = client.post("/predictions", json={"input": {"how": how}}).json()
+            assert (body["status"], body.get("error")) == ("failed", error), how
+            after = client.post("/predictions", json={"input": {}}).json()
+            assert (after["status"], after["output"]) == ("succeeded", "still alive"), how
+        assert server.health()["status"] == "READY"
+
+
+@pytest.mark.every_python
+def test_base_exceptions_in_an_async_predict_fail_only_that_prediction(serve):
+    with serve("base_exceptions_async") as server, server.client() as client:
+        for how, error in [
+            ("exit", "SystemExit: 5"),
+            ("keyboard", "KeyboardInterrupt: async stop"),
+        ]:
+            body = client.post("/predictions", json={"input": {"how": how}}).json()
+            assert (body["status"], body.get("error")) == ("failed", error), how
+            after = client.post("/predictions", json={"input": {}}).json()
+            assert (after["status"], after["output"]) == ("succeeded", "async alive"), how
+
+
+def test_sys_exit_in_a_generator_fails_the_prediction_with_what_it_yielded(serve):
+    with serve("base_exceptions_stream") as server, server.client() as client:
+        body = client.post("/predictions", json={"input": {"how": "exit"}}).json()
+        after = client.post("/predictions", json={"input": {}}).json()
+    assert body["status"] == "failed" and body["error"] == "SystemExit: 6"
+    assert body["output"] == ["first"]
+    assert after["status"] == "succeeded" and after["output"] == ["first", "second"]
+
+
+@pytest.mark.parametrize("fixture", ["base_exceptions", "base_exceptions_async"])
+def test_cancel_still_cancels_after_a_sys_exit(serve, fixture):
+    with serve(fixture) as server, server.client() as client:
+        assert client.post("/predictions", json={"input": {"how": "exit"}}).json()["status"] == (
+            "failed"
+        )
+        answer: dict = {}
+
+        def sleeper() -> None:
+            body = {"id": "sleeper", "input": {"how": "sleep"}}
+            with server.client() as own:  # an httpx client is not shared between threads
+                answer.update(own.post("/predictions", json=body).json())
+
+        thread = threading.Thread(target=sleeper)
+        thread.start()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and server.health()["status"] != "BUSY":
+            time.sleep(0.05)
+        assert client.post("/predictions/sleeper/cancel").status_code == 200
+        thread.join(timeout=20)
+        after = client.post("/predictions", json={"input": {}}).json()
+    assert answer["status"] == "canceled"
+    assert after["status"] == "succeeded", after
+
+
+@pytest.mark.every_python
+@pytest.mark.parametrize(
+    ("raises", "error"),
+    [("exit", "SystemExit: 4"), ("keyboard", "KeyboardInterrupt: no setup today")],
+)
+def test_base_exceptions_in_an_async_setup_fail_setup_with_the_error(serve, raises, error):
+    with serve("setup_exit", env={"SETUP_RAISES": raises}) as server, server.client() as client:
+        health = server.health()
+        refused = client.post("/predictions", json={"input": {}})
+    assert health["status"] == "SETUP_FAILED"
+    assert health["setup"]["status"] == "failed"
+    assert error in health["setup"]["logs"]
+    assert "setting up" in health["setup"]["logs"]
+    assert refused.status_code == 503
+
+
+@pytest.mark.every_python
+@pytest.mark.parametrize(
+    ("mode", "status", "error"),
+    [
+        ("healthy", "READY", None),
+        ("unhealthy", "UNHEALTHY", "Healthcheck failed: user-defined healthcheck returned False"),
+        ("raise", "UNHEALTHY", "Healthcheck failed: RuntimeError: Async healthcheck error"),
+        ("exit", "UNHEALTHY", "Healthcheck failed: SystemExit: 2"),
+    ],
+)
+def test_an_async_healthcheck_on_a_sync_predictor(serve, mode, status, error):
+    with serve("async_healthcheck", env={"HEALTH_MODE": mode}) as server:
+        first = server.health()
+        with server.client() as client:
+            body = client.post("/predictions", json={"input": {}}).json()
+        second = server.health()
+    for health in (first, second):
+        assert health["status"] == status
+        assert health.get("user_healthcheck_error") == error
+    assert body["output"] == "hello world"
