@@ -1,6 +1,9 @@
 """The worker survives what models do: SystemExit, KeyboardInterrupt and other BaseExceptions
 fail one prediction (or setup) with the error, and the worker keeps serving."""
 
+import os
+import pathlib
+import signal
 import threading
 import time
 
@@ -108,3 +111,52 @@ def test_an_async_healthcheck_on_a_sync_predictor(serve, mode, status, error):
         assert health["status"] == status
         assert health.get("user_healthcheck_error") == error
     assert body["output"] == "hello world"
+
+
+def _worker_pid(server) -> int:
+    """The worker: the server process's only child."""
+    pid = server.process.pid
+    children = pathlib.Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    assert len(children) == 1, children
+    return int(children[0])
+
+
+@pytest.mark.every_python
+def test_a_worker_that_exits_in_predict_makes_the_server_defunct_and_say_so(serve):
+    with serve("dying") as server, server.client() as client:
+        crashed = client.post("/predictions", json={"input": {"how": "exit"}}).json()
+        health = server.health()
+        later = client.post("/predictions", json={"input": {}})
+        later_async = client.post(
+            "/predictions", json={"input": {}}, headers={"Prefer": "respond-async"}
+        )
+    assert crashed["status"] == "failed"
+    assert crashed["error"] == "Worker crashed (exit code 3)"
+    assert health["status"] == "DEFUNCT" and "user_healthcheck_error" not in health
+    for response in (later, later_async):
+        assert response.status_code == 503
+        assert response.json()["status"] == "failed"
+        assert "worker process exited unexpectedly (exit code 3)" in response.json()["error"]
+        assert "Setup has not finished" not in response.json()["error"]
+
+
+def test_a_health_probe_in_flight_when_the_worker_is_killed_answers_defunct(serve, tmp_path):
+    started = tmp_path / "check-started"
+    with serve("dying", env={"HEALTH_STARTED": str(started)}) as server:
+        # Waiting for the server, the fixture's own probe ran a check (which timed out).
+        started.unlink(missing_ok=True)
+        answers: list[dict] = []
+        probe = threading.Thread(target=lambda: answers.append(server.health()))
+        probe.start()
+        deadline = time.monotonic() + 20
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert started.exists(), "the user healthcheck never started"
+        os.kill(_worker_pid(server), signal.SIGKILL)
+        probe.join(timeout=30)
+        with server.client() as client:
+            later = client.post("/predictions", json={"input": {}})
+    assert answers[0]["status"] == "DEFUNCT"
+    assert "user_healthcheck_error" not in answers[0]
+    assert later.status_code == 503
+    assert "exited unexpectedly (killed by signal SIGKILL)" in later.json()["error"]

@@ -13,6 +13,7 @@ import logging
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -51,6 +52,10 @@ class NotReady(Exception):
     """Setup has not finished (or failed)."""
 
 
+class WorkerCrashed(NotReady):
+    """The worker process exited while the server was serving: nothing can run any more."""
+
+
 @dataclass
 class Setup:
     started_at: str = field(default_factory=now)
@@ -84,6 +89,8 @@ class Supervisor:
         self.health_waiters: dict[str, asyncio.Future[events.HealthcheckResult]] = {}
         self._healthcheck: asyncio.Future[str | None] | None = None
         self.user_health_error: str | None = None
+        self.crash: str | None = None
+        """Why the worker is gone, once it exited while serving."""
         self.process: subprocess.Popen[bytes] | None = None
         self.channel: FrameProtocol | None = None
         self._http: httpx.AsyncClient | None = None
@@ -181,6 +188,8 @@ class Supervisor:
             result = await asyncio.wait_for(waiter, HEALTHCHECK_WAIT)
         except TimeoutError:
             return "healthcheck timed out"
+        except WorkerCrashed:
+            return None  # the status says it: DEFUNCT
         finally:
             self.health_waiters.pop(check_id, None)
         return None if result.healthy else f"Healthcheck failed: {result.error}"
@@ -196,6 +205,8 @@ class Supervisor:
 
     def submit(self, prediction: Prediction, context: dict[str, str]) -> None:
         """Send a validated prediction to the worker (raises Busy / NotReady)."""
+        if self.crash is not None:
+            raise WorkerCrashed(self.crash)
         if self.state != "READY" or self.channel is None:
             raise NotReady()
         if self.slots <= 0:
@@ -364,10 +375,17 @@ class Supervisor:
         if self.state != "READY":
             return
         self.state = "DEFUNCT"
-        log.error("the worker exited with status %s; the model can no longer predict", code)
+        self.crash = (
+            f"the model's worker process exited unexpectedly ({_how_it_ended(code)}); "
+            "the model can no longer predict: restart the server"
+        )
+        log.error("%s", self.crash)
+        for waiter in self.health_waiters.values():  # probes in flight answer now: DEFUNCT
+            if not waiter.done():
+                waiter.set_exception(WorkerCrashed(self.crash))
         for prediction in list(self.predictions.values()):
             self._route(
-                prediction, events.Done(prediction.id, f"Worker crashed (exit status {code})")
+                prediction, events.Done(prediction.id, f"Worker crashed ({_how_it_ended(code)})")
             )
 
 
@@ -383,6 +401,17 @@ def _has_files(value: Any) -> bool:
     if isinstance(value, list):
         return any(_has_files(item) for item in value)
     return False
+
+
+def _how_it_ended(code: int) -> str:
+    """`exit code 3`, or `killed by signal SIGKILL` (Popen's negative return codes)."""
+    if code >= 0:
+        return f"exit code {code}"
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        name = str(-code)
+    return f"killed by signal {name}"
 
 
 def _safe(prediction_id: str) -> str:
