@@ -88,6 +88,7 @@ def test_base_exceptions_in_an_async_setup_fail_setup_with_the_error(serve, rais
     assert health["setup"]["status"] == "failed"
     assert error in health["setup"]["logs"]
     assert "setting up" in health["setup"]["logs"]
+    assert health["setup"]["logs"].count("Traceback") == 1  # printed and reported: shown once
     assert refused.status_code == 503
 
 

@@ -337,9 +337,10 @@ def run(fd: int, ref: str, mode: str, concurrency: int) -> int:
         loop = _start_loop() if predictor.is_async else None
         predictor.setup(loop)
     except BaseException:
-        print(traceback.format_exc(), file=sys.stderr, end="")
+        error = traceback.format_exc(limit=-8)
+        print(error, file=sys.stderr, end="")
         sys.stderr.flush()
-        channel.send(SetupFailed(traceback.format_exc(limit=-8)))
+        channel.send(SetupFailed(error))
         return 1
     worker = Worker(channel, predictor, capture)
     worker.loop = loop

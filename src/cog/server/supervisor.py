@@ -362,6 +362,8 @@ class Supervisor:
         self.state = "SETUP_FAILED"
         self.setup.status = "failed"
         self.setup.completed_at = now()
+        if error.startswith("Traceback") and error in "".join(self.setup.logs):
+            return  # the worker printed it already: once in the logs is enough
         self.setup.logs.append(
             f"Setup failed: {error}" if not error.startswith("Traceback") else error
         )
