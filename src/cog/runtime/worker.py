@@ -307,23 +307,47 @@ def _start_loop() -> asyncio.AbstractEventLoop:
     return loop
 
 
-def _schema(predictor: LoadedPredictor, mode: str) -> dict[str, Any] | None:
+def _schema(
+    predictor: LoadedPredictor, mode: str, ref: str, other_ref: str | None
+) -> dict[str, Any]:
+    """The served document, read from the loaded predictor (raises SchemaUnreadable: the server
+    never serves a model whose inputs it cannot validate). The other mode's predictor, when
+    cog.yaml sets both, is read from its source: /openapi.json describes both, as Cog's does."""
+    from ..schema import document_for, read_predictor
+
     try:
-        from ..schema import schema_for_predictors
-    except ImportError:
-        return None
-    try:
-        if mode == "train":
-            schema: dict[str, Any] = schema_for_predictors(None, predictor.instance)
-        else:
-            schema = schema_for_predictors(predictor.instance, None)
-        return schema
+        own = read_predictor(predictor.instance, mode)
     except Exception as exc:
-        print(f"schema: {exc}", file=sys.stderr)
+        raise SchemaUnreadable(
+            f"cannot serve {ref}: its schema cannot be read ({exc}), and without it inputs "
+            "could not be validated; `cog schema` reports the same problem: fix it there"
+        ) from exc
+    other = _read_other(other_ref, "predict" if mode == "train" else "train")
+    predict, train = (other, own) if mode == "train" else (own, other)
+    return document_for(predict, train)
+
+
+def _read_other(ref: str | None, mode: str) -> Any:
+    """The other mode's reading from source, or None (it is not served here: a problem with it
+    is a warning, not a reason to refuse what is)."""
+    if ref is None:
+        return None
+    from pathlib import Path
+
+    from ..schema.static import read_reference
+
+    try:
+        return read_reference(Path.cwd(), ref, mode)
+    except Exception as exc:
+        print(f"schema: /openapi.json leaves out {mode} ({ref}): {exc}", file=sys.stderr)
         return None
 
 
-def run(fd: int, ref: str, mode: str, concurrency: int) -> int:
+class SchemaUnreadable(Exception):
+    """The served predictor's schema cannot be read."""
+
+
+def run(fd: int, ref: str, mode: str, concurrency: int, other_ref: str | None = None) -> int:
     channel = BlockingChannel(socket.socket(fileno=fd))
     capture = LogCapture(channel.send)
     capture.install()
@@ -334,8 +358,12 @@ def run(fd: int, ref: str, mode: str, concurrency: int) -> int:
         gc.freeze()
         if concurrency > 1 and not predictor.is_async:
             raise ValueError("COG_MAX_CONCURRENCY > 1 requires an async run() or predict() method")
+        schema = _schema(predictor, mode, ref, other_ref)  # before setup: no wait to hear of it
         loop = _start_loop() if predictor.is_async else None
         predictor.setup(loop)
+    except SchemaUnreadable as exc:  # no traceback: the reason is the whole story
+        channel.send(SetupFailed(str(exc)))
+        return 1
     except BaseException:
         error = traceback.format_exc(limit=-8)
         print(error, file=sys.stderr, end="")
@@ -344,11 +372,7 @@ def run(fd: int, ref: str, mode: str, concurrency: int) -> int:
         return 1
     worker = Worker(channel, predictor, capture)
     worker.loop = loop
-    channel.send(
-        Ready(
-            _schema(predictor, mode), predictor.is_async, predictor.streams, predictor.concurrency
-        )
-    )
+    channel.send(Ready(schema, predictor.is_async, predictor.streams, predictor.concurrency))
     worker.serve()
     return 0
 
@@ -359,13 +383,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ref", required=True)
     parser.add_argument("--mode", choices=["predict", "train"], default="predict")
     parser.add_argument("--concurrency", type=int, default=1)
+    parser.add_argument("--other-ref", default=None)
     args = parser.parse_args(argv)
     parent = lifeline.expected_parent()
     if parent is not None:
         # setup() and a running prediction do not read the server's socket: its end of stream
         # alone would not stop a worker whose server was killed.
         lifeline.die_with_parent(parent, signal.SIGKILL, lambda: os._exit(1))
-    code = run(args.fd, args.ref, args.mode, args.concurrency)
+    code = run(args.fd, args.ref, args.mode, args.concurrency, args.other_ref)
     os._exit(code)  # daemon threads (user code, pumps) must not keep the worker alive
 
 

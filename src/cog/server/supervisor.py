@@ -8,7 +8,6 @@ import contextlib
 import dataclasses
 import gc
 import itertools
-import json
 import logging
 import os
 import secrets
@@ -341,7 +340,7 @@ class Supervisor:
         stream.flush()
 
     def _ready(self, message: events.Ready) -> None:
-        self.schema = message.schema or _bundled_schema(self.settings)
+        self.schema = message.schema
         self.streams = message.streams
         if not self.settings.concurrency_set and message.concurrency:
             self.slots += message.concurrency - self.settings.concurrency
@@ -364,6 +363,8 @@ class Supervisor:
         self.setup.completed_at = now()
         if error.startswith("Traceback") and error in "".join(self.setup.logs):
             return  # the worker printed it already: once in the logs is enough
+        if not error.startswith("Traceback"):
+            log.error("setup failed: %s", error)
         self.setup.logs.append(
             f"Setup failed: {error}" if not error.startswith("Traceback") else error
         )
@@ -418,12 +419,3 @@ def _how_it_ended(code: int) -> str:
 
 def _safe(prediction_id: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in prediction_id[:40])
-
-
-def _bundled_schema(settings: ServerSettings) -> dict[str, Any] | None:
-    path = settings.project_dir / ".cog" / "openapi_schema.json"
-    try:
-        schema: dict[str, Any] = json.loads(path.read_text())
-        return schema
-    except (OSError, ValueError):
-        return None
