@@ -161,3 +161,13 @@ def test_a_health_probe_in_flight_when_the_worker_is_killed_answers_defunct(serv
     assert "user_healthcheck_error" not in answers[0]
     assert later.status_code == 503
     assert "exited unexpectedly (killed by signal SIGKILL)" in later.json()["error"]
+
+
+def test_sigint_to_the_worker_leaves_it_serving(serve):
+    # What Ctrl-C in the terminal of `python -m cog.server.http` sends it, as a process group.
+    with serve("base_exceptions") as server, server.client() as client:
+        os.kill(_worker_pid(server), signal.SIGINT)
+        body = client.post("/predictions", json={"input": {}}).json()
+        health = server.health()
+    assert body["status"] == "succeeded" and body["output"] == "still alive"
+    assert health["status"] == "READY"

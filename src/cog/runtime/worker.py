@@ -377,6 +377,10 @@ def run(fd: int, ref: str, mode: str, concurrency: int, other_ref: str | None = 
     return 0
 
 
+def _left_to_the_server(signum: int, frame: Any) -> None:
+    """SIGINT: nothing to do here (see main)."""
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="cog-worker")
     parser.add_argument("--fd", type=int, required=True)
@@ -385,6 +389,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--other-ref", default=None)
     args = parser.parse_args(argv)
+    # Ctrl-C in the terminal of `python -m cog.server.http` reaches its whole process group: the
+    # server shuts down gracefully (cancels, then stops this worker); a KeyboardInterrupt here
+    # would kill the worker first and fail what it runs. A Python handler, not SIG_IGN: the
+    # model's own subprocesses still get the default action.
+    signal.signal(signal.SIGINT, _left_to_the_server)
     parent = lifeline.expected_parent()
     if parent is not None:
         # setup() and a running prediction do not read the server's socket: its end of stream
