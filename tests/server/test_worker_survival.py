@@ -100,6 +100,11 @@ def test_base_exceptions_in_an_async_setup_fail_setup_with_the_error(serve, rais
         ("unhealthy", "UNHEALTHY", "Healthcheck failed: user-defined healthcheck returned False"),
         ("raise", "UNHEALTHY", "Healthcheck failed: RuntimeError: Async healthcheck error"),
         ("exit", "UNHEALTHY", "Healthcheck failed: SystemExit: 2"),
+        (
+            "slow",
+            "UNHEALTHY",
+            "Healthcheck failed: user-defined healthcheck timed out after 5.0 seconds",
+        ),
     ],
 )
 def test_an_async_healthcheck_on_a_sync_predictor(serve, mode, status, error):
