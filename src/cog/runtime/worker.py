@@ -197,8 +197,8 @@ class Worker:
         try:
             healthy = result.result(timeout=HEALTHCHECK_TIMEOUT)
         except FutureTimeout:
-            error = f"user-defined healthcheck timed out after {HEALTHCHECK_TIMEOUT:.1f} seconds"
-            self.channel.send(HealthcheckResult(message.id, False, error))
+            late = f"user-defined healthcheck timed out after {HEALTHCHECK_TIMEOUT:.1f} seconds"
+            self.channel.send(HealthcheckResult(message.id, False, late))
             return
         except BaseException as exc:  # SystemExit in a check must not leave the probe waiting
             self.channel.send(HealthcheckResult(message.id, False, _qualified(exc)))
