@@ -92,6 +92,13 @@ def test_base_exceptions_in_an_async_setup_fail_setup_with_the_error(serve, rais
     assert refused.status_code == 503
 
 
+def test_a_worker_that_exits_during_setup_fails_setup_with_its_exit_code(serve):
+    with serve("setup_exit", env={"SETUP_RAISES": "os_exit"}) as server:
+        health = server.health()
+    assert health["status"] == "SETUP_FAILED"
+    assert "the worker exited during setup (exit code 7)" in health["setup"]["logs"]
+
+
 @pytest.mark.every_python
 @pytest.mark.parametrize(
     ("mode", "status", "error"),

@@ -361,19 +361,18 @@ class Supervisor:
         self.state = "SETUP_FAILED"
         self.setup.status = "failed"
         self.setup.completed_at = now()
-        if error.startswith("Traceback") and error in "".join(self.setup.logs):
-            return  # the worker printed it already: once in the logs is enough
-        if not error.startswith("Traceback"):
-            log.error("setup failed: %s", error)
-        self.setup.logs.append(
-            f"Setup failed: {error}" if not error.startswith("Traceback") else error
-        )
+        if error.startswith("Traceback"):
+            if error not in "".join(self.setup.logs):  # else the worker printed it already
+                self.setup.logs.append(error)
+            return
+        log.error("setup failed: %s", error)
+        self.setup.logs.append(f"Setup failed: {error}")
 
     async def _watch_process(self) -> None:
         assert self.process is not None
         code = await asyncio.to_thread(self.process.wait)
         if self.state == "STARTING":
-            self._setup_failed(f"the worker exited with status {code} during setup")
+            self._setup_failed(f"the worker exited during setup ({_how_it_ended(code)})")
             return
         if self.state != "READY":
             return
