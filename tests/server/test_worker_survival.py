@@ -41,8 +41,9 @@ def test_base_exceptions_in_an_async_predict_fail_only_that_prediction(serve):
             assert (after["status"], after["output"]) == ("succeeded", "async alive"), how
 
 
-def test_sys_exit_in_a_generator_fails_the_prediction_with_what_it_yielded(serve):
-    with serve("base_exceptions_stream") as server, server.client() as client:
+@pytest.mark.parametrize("fixture", ["base_exceptions_stream", "base_exceptions_async_stream"])
+def test_sys_exit_in_a_generator_fails_the_prediction_with_what_it_yielded(serve, fixture):
+    with serve(fixture) as server, server.client() as client:
         body = client.post("/predictions", json={"input": {"how": "exit"}}).json()
         after = client.post("/predictions", json={"input": {}}).json()
     assert body["status"] == "failed" and body["error"] == "SystemExit: 6"
