@@ -201,3 +201,46 @@ def test_pip_config_list_becomes_uv_options():
         "--constraint", "/etc/c.txt",
         "--index-strategy", "unsafe-best-match",
     ]  # fmt: skip
+
+
+FAILING_SETUP_MODEL = """\
+from cog import BasePredictor
+
+class Predictor(BasePredictor):
+    def setup(self) -> None:
+        raise RuntimeError("weights are [missing]")
+
+    def predict(self) -> str:
+        return "never"
+"""
+
+
+def test_cog_serve_keeps_serving_setup_failed_after_a_failed_setup(example):
+    import httpx
+
+    from cog.cli.model import free_port
+
+    project = example("hello-world")
+    (project / "predict.py").write_text(FAILING_SETUP_MODEL)
+    port = free_port()
+    process = subprocess.Popen(
+        [cog_executable(), "serve", "-p", str(port), "--runtime", "local"],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COG_CACHE_DIR": str(CACHE), "NO_COLOR": "1"},
+    )
+    try:
+        seen = _read_until(process, "Serving at", time.monotonic() + 120)
+        assert process.poll() is None, seen
+        health = httpx.get(f"http://127.0.0.1:{port}/health-check", timeout=10).json()
+        refused = httpx.post(f"http://127.0.0.1:{port}/predictions", json={"input": {}}, timeout=10)
+        assert process.poll() is None  # still serving
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
+    assert "model setup failed" in seen and "weights are [missing]" in seen
+    assert health["status"] == "SETUP_FAILED"
+    assert "weights are [missing]" in health["setup"]["logs"]
+    assert refused.status_code == 503

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import httpx
+from rich.markup import escape
 
 from .. import envvars
 from ..config import Config
@@ -82,7 +83,10 @@ def running_model(
     host: str = "127.0.0.1",
     port: int | None = None,
     show_logs: bool = True,
+    serve_failed_setup: bool = False,
 ) -> Iterator[RunningModel]:
+    """`serve_failed_setup`: a setup that fails is reported, and the model yielded anyway (as
+    `cog serve` keeps serving SETUP_FAILED, as Cog's does), instead of raising."""
     chosen = choose_runtime(runtime)
     reason = (
         "forced by --runtime"
@@ -93,7 +97,7 @@ def running_model(
     args = ["--x-mode", mode] + (["--upload-url", upload_url] if upload_url else [])
     starter = _start_docker if chosen == "docker" else _start_local
     with starter(config, args, env or {}, report, host, port, show_logs) as model:
-        _wait_ready(model, setup_timeout)
+        _wait_ready(model, setup_timeout, serve_failed_setup)
         yield model
 
 
@@ -195,7 +199,7 @@ def _start_docker(
         yield RunningModel(container.url, "docker")
 
 
-def _wait_ready(model: RunningModel, timeout: float) -> None:
+def _wait_ready(model: RunningModel, timeout: float, serve_failed_setup: bool = False) -> None:
     deadline = time.monotonic() + timeout
     process = model.process
     with model.client(2) as client:
@@ -213,6 +217,9 @@ def _wait_ready(model: RunningModel, timeout: float) -> None:
                 return
             if status in ("SETUP_FAILED", "DEFUNCT"):
                 logs = (health.get("setup") or {}).get("logs", "")
+                if status == "SETUP_FAILED" and serve_failed_setup:
+                    warn(escape(f"model setup failed; predictions are refused:\n{logs}".rstrip()))
+                    return
                 raise CliError(f"model setup failed:\n{logs}".rstrip())
             time.sleep(READY_POLL_SECONDS)
     raise CliError(f"the model was not ready after {timeout:.0f}s (--setup-timeout to wait longer)")

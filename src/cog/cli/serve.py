@@ -41,6 +41,7 @@ def command(
             setup_timeout=setup_timeout,
             host=host,
             port=port,
+            serve_failed_setup=True,
         ) as model:
             say(f"Serving at http://{host}:{port} (Ctrl-C to stop)")
             _wait_forever(model)

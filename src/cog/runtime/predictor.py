@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from .. import envvars
@@ -39,11 +39,23 @@ class LoadedPredictor:
             if loop is None:
                 asyncio.run(result)
             else:
-                asyncio.run_coroutine_threadsafe(result, loop).result()
+                error = asyncio.run_coroutine_threadsafe(_kept_off_loop(result), loop).result()
+                if error is not None:
+                    raise error
 
     def healthcheck(self) -> Callable[[], Any] | None:
         check = getattr(self.instance, "healthcheck", None)
         return check if callable(check) and not inspect.isroutine(self.instance) else None
+
+
+async def _kept_off_loop(coroutine: Coroutine[Any, Any, Any]) -> BaseException | None:
+    """What the coroutine raised, returned: a SystemExit or KeyboardInterrupt raised on the
+    predictor's event loop would stop that loop for good (and leave setup() waiting)."""
+    try:
+        await coroutine
+    except BaseException as exc:
+        return exc
+    return None
 
 
 def project_dir() -> str:

@@ -20,6 +20,7 @@ import sys
 import threading
 import traceback
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout  # not TimeoutError on 3.10
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,7 +82,7 @@ class Worker:
                 self._take_result(message, self.predictor.function(**arguments), outcome)
         except CancelationException:
             outcome.canceled = True
-        except Exception as exc:
+        except BaseException as exc:  # SystemExit, KeyboardInterrupt too: only this one fails
             outcome.error = _describe(exc)
         finally:
             self._finish(message.id, outcome)
@@ -109,7 +110,7 @@ class Worker:
                     self._take_result(message, await call, outcome)
         except (asyncio.CancelledError, CancelationException):
             outcome.canceled = True
-        except Exception as exc:
+        except BaseException as exc:  # caught here, SystemExit would stop the event loop
             outcome.error = _describe(exc)
         finally:
             self._finish(message.id, outcome)
@@ -185,23 +186,25 @@ class Worker:
         threading.Thread(target=self._run_healthcheck, args=(message, check), daemon=True).start()
 
     def _run_healthcheck(self, message: Healthcheck, check: Any) -> None:
+        result: Future[Any] = Future()
+        if inspect.iscoroutinefunction(check) and self.loop is not None:
+            # An async predictor's check runs on its loop, beside its predictions.
+            asyncio.run_coroutine_threadsafe(_settle_async(result, check), self.loop)
+        else:
+            # A sync predictor's async check gets an event loop of its own.
+            call = (lambda: asyncio.run(check())) if inspect.iscoroutinefunction(check) else check
+            threading.Thread(target=_settle, args=(result, call), daemon=True).start()
         try:
-            if inspect.iscoroutinefunction(check):
-                assert self.loop is not None
-                future: Future[Any] = asyncio.run_coroutine_threadsafe(check(), self.loop)
-                healthy = future.result(timeout=HEALTHCHECK_TIMEOUT)
-            else:
-                result: Future[Any] = Future()
-                runner = threading.Thread(target=lambda: _settle(result, check), daemon=True)
-                runner.start()
-                healthy = result.result(timeout=HEALTHCHECK_TIMEOUT)
-            error = None if healthy else "user-defined healthcheck returned False"
-            self.channel.send(HealthcheckResult(message.id, bool(healthy), error))
-        except TimeoutError:
-            error = f"user-defined healthcheck timed out after {HEALTHCHECK_TIMEOUT:.1f} seconds"
-            self.channel.send(HealthcheckResult(message.id, False, error))
-        except Exception as exc:
-            self.channel.send(HealthcheckResult(message.id, False, f"healthcheck raised: {exc}"))
+            healthy = result.result(timeout=HEALTHCHECK_TIMEOUT)
+        except FutureTimeout:
+            late = f"user-defined healthcheck timed out after {HEALTHCHECK_TIMEOUT:.1f} seconds"
+            self.channel.send(HealthcheckResult(message.id, False, late))
+            return
+        except BaseException as exc:  # SystemExit in a check must not leave the probe waiting
+            self.channel.send(HealthcheckResult(message.id, False, _qualified(exc)))
+            return
+        error = None if healthy else "user-defined healthcheck returned False"
+        self.channel.send(HealthcheckResult(message.id, bool(healthy), error))
 
     def handle(self, message: Message) -> bool:
         """Act on one message from the server; False once it asks the worker to stop."""
@@ -273,9 +276,25 @@ def _settle(future: Future[Any], function: Any) -> None:
         future.set_exception(exc)
 
 
+async def _settle_async(future: Future[Any], function: Any) -> None:
+    try:
+        future.set_result(await function())
+    except BaseException as exc:  # kept off the loop: SystemExit there would stop it
+        future.set_exception(exc)
+
+
 def _describe(exc: BaseException) -> str:
+    """A prediction's error: the message of an ordinary exception; for the others (SystemExit,
+    KeyboardInterrupt, custom BaseException) their class too, as Cog says `SystemExit: 3`."""
+    if isinstance(exc, Exception):
+        return str(exc) or type(exc).__name__
+    return _qualified(exc)
+
+
+def _qualified(exc: BaseException) -> str:
+    """`RuntimeError: disk full`: how Cog words a failed health check and a BaseException."""
     text = str(exc)
-    return text if text else type(exc).__name__
+    return f"{type(exc).__qualname__}: {text}" if text else type(exc).__qualname__
 
 
 def _start_loop() -> asyncio.AbstractEventLoop:
@@ -289,23 +308,47 @@ def _start_loop() -> asyncio.AbstractEventLoop:
     return loop
 
 
-def _schema(predictor: LoadedPredictor, mode: str) -> dict[str, Any] | None:
+def _schema(
+    predictor: LoadedPredictor, mode: str, ref: str, other_ref: str | None
+) -> dict[str, Any]:
+    """The served document, read from the loaded predictor (raises SchemaUnreadable: the server
+    never serves a model whose inputs it cannot validate). The other mode's predictor, when
+    cog.yaml sets both, is read from its source: /openapi.json describes both, as Cog's does."""
+    from ..schema import document_for, read_predictor
+
     try:
-        from ..schema import schema_for_predictors
-    except ImportError:
-        return None
-    try:
-        if mode == "train":
-            schema: dict[str, Any] = schema_for_predictors(None, predictor.instance)
-        else:
-            schema = schema_for_predictors(predictor.instance, None)
-        return schema
+        own = read_predictor(predictor.instance, mode)
     except Exception as exc:
-        print(f"schema: {exc}", file=sys.stderr)
+        raise SchemaUnreadable(
+            f"cannot serve {ref}: its schema cannot be read ({exc}), and without it inputs "
+            "could not be validated; `cog schema` reports the same problem: fix it there"
+        ) from exc
+    other = _read_other(other_ref, "predict" if mode == "train" else "train")
+    predict, train = (other, own) if mode == "train" else (own, other)
+    return document_for(predict, train)
+
+
+def _read_other(ref: str | None, mode: str) -> Any:
+    """The other mode's reading from source, or None (it is not served here: a problem with it
+    is a warning, not a reason to refuse what is)."""
+    if ref is None:
+        return None
+    from pathlib import Path
+
+    from ..schema.static import read_reference
+
+    try:
+        return read_reference(Path.cwd(), ref, mode)
+    except Exception as exc:
+        print(f"schema: /openapi.json leaves out {mode} ({ref}): {exc}", file=sys.stderr)
         return None
 
 
-def run(fd: int, ref: str, mode: str, concurrency: int) -> int:
+class SchemaUnreadable(Exception):
+    """The served predictor's schema cannot be read."""
+
+
+def run(fd: int, ref: str, mode: str, concurrency: int, other_ref: str | None = None) -> int:
     channel = BlockingChannel(socket.socket(fileno=fd))
     capture = LogCapture(channel.send)
     capture.install()
@@ -316,22 +359,27 @@ def run(fd: int, ref: str, mode: str, concurrency: int) -> int:
         gc.freeze()
         if concurrency > 1 and not predictor.is_async:
             raise ValueError("COG_MAX_CONCURRENCY > 1 requires an async run() or predict() method")
+        schema = _schema(predictor, mode, ref, other_ref)  # before setup: no wait to hear of it
         loop = _start_loop() if predictor.is_async else None
         predictor.setup(loop)
+    except SchemaUnreadable as exc:  # no traceback: the reason is the whole story
+        channel.send(SetupFailed(str(exc)))
+        return 1
     except BaseException:
-        print(traceback.format_exc(), file=sys.stderr, end="")
+        error = traceback.format_exc(limit=-8)
+        print(error, file=sys.stderr, end="")
         sys.stderr.flush()
-        channel.send(SetupFailed(traceback.format_exc(limit=-8)))
+        channel.send(SetupFailed(error))
         return 1
     worker = Worker(channel, predictor, capture)
     worker.loop = loop
-    channel.send(
-        Ready(
-            _schema(predictor, mode), predictor.is_async, predictor.streams, predictor.concurrency
-        )
-    )
+    channel.send(Ready(schema, predictor.is_async, predictor.streams, predictor.concurrency))
     worker.serve()
     return 0
+
+
+def _left_to_the_server(signum: int, frame: Any) -> None:
+    """SIGINT: nothing to do here (see main)."""
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -340,13 +388,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ref", required=True)
     parser.add_argument("--mode", choices=["predict", "train"], default="predict")
     parser.add_argument("--concurrency", type=int, default=1)
+    parser.add_argument("--other-ref", default=None)
     args = parser.parse_args(argv)
+    # Ctrl-C in the terminal of `python -m cog.server.http` reaches its whole process group: the
+    # server shuts down gracefully (cancels, then stops this worker); a KeyboardInterrupt here
+    # would kill the worker first and fail what it runs. A Python handler, not SIG_IGN: the
+    # model's own subprocesses still get the default action.
+    signal.signal(signal.SIGINT, _left_to_the_server)
     parent = lifeline.expected_parent()
     if parent is not None:
         # setup() and a running prediction do not read the server's socket: its end of stream
         # alone would not stop a worker whose server was killed.
         lifeline.die_with_parent(parent, signal.SIGKILL, lambda: os._exit(1))
-    code = run(args.fd, args.ref, args.mode, args.concurrency)
+    code = run(args.fd, args.ref, args.mode, args.concurrency, args.other_ref)
     os._exit(code)  # daemon threads (user code, pumps) must not keep the worker alive
 
 

@@ -23,7 +23,7 @@ from .requests import (
     response_mode,
     trace_headers,
 )
-from .supervisor import Busy, NotReady, Supervisor
+from .supervisor import Busy, NotReady, Supervisor, WorkerCrashed
 from .validation import not_an_object
 from .webhooks import WebhookSender
 
@@ -86,7 +86,9 @@ async def health_check(request: Request) -> Response:
     }
     if status in ("READY", "BUSY"):
         error = await supervisor.user_healthcheck()
-        if error is not None:
+        if supervisor.state == "DEFUNCT":  # the worker died while the probe waited on it
+            body["status"] = "DEFUNCT"
+        elif error is not None:
             body["status"] = "UNHEALTHY"
             body["user_healthcheck_error"] = error
     if body["status"] == "READY":
@@ -218,6 +220,8 @@ async def create(supervisor: Supervisor, call: Call, envelope: Envelope) -> Repl
     prediction.cancel_on_disconnect = call.mode == "sse"
     try:
         supervisor.submit(prediction, envelope.context)
+    except WorkerCrashed as exc:
+        return Reply(503, {"error": str(exc), "status": "failed"})
     except NotReady:
         return Reply(503, NOT_READY)
     except Busy:

@@ -31,6 +31,9 @@ class ServerSettings:
     concurrency_set: bool = True
     setup_timeout: float | None = None
     has_train: bool = False
+    other_ref: str | None = None
+    """The other mode's predictor (the trainer when serving predictions, and back), when cog.yaml
+    sets both: /openapi.json describes both, whichever this server runs."""
 
 
 def _load_config(directory: Path) -> tuple[Config | None, CogError | None]:
@@ -100,4 +103,5 @@ def resolve_settings(
         concurrency_set=bool(chosen and chosen > 0),
         setup_timeout=envvars.SETUP_TIMEOUT.get_float() or None,
         has_train=train_ref is not None,
+        other_ref=predict_ref if mode == "train" else train_ref,
     )

@@ -8,11 +8,11 @@ import contextlib
 import dataclasses
 import gc
 import itertools
-import json
 import logging
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -51,6 +51,10 @@ class NotReady(Exception):
     """Setup has not finished (or failed)."""
 
 
+class WorkerCrashed(NotReady):
+    """The worker process exited while the server was serving: nothing can run any more."""
+
+
 @dataclass
 class Setup:
     started_at: str = field(default_factory=now)
@@ -84,6 +88,8 @@ class Supervisor:
         self.health_waiters: dict[str, asyncio.Future[events.HealthcheckResult]] = {}
         self._healthcheck: asyncio.Future[str | None] | None = None
         self.user_health_error: str | None = None
+        self.crash: str | None = None
+        """Why the worker is gone, once it exited while serving."""
         self.process: subprocess.Popen[bytes] | None = None
         self.channel: FrameProtocol | None = None
         self._http: httpx.AsyncClient | None = None
@@ -181,6 +187,8 @@ class Supervisor:
             result = await asyncio.wait_for(waiter, HEALTHCHECK_WAIT)
         except TimeoutError:
             return "healthcheck timed out"
+        except WorkerCrashed:
+            return None  # the status says it: DEFUNCT
         finally:
             self.health_waiters.pop(check_id, None)
         return None if result.healthy else f"Healthcheck failed: {result.error}"
@@ -196,6 +204,8 @@ class Supervisor:
 
     def submit(self, prediction: Prediction, context: dict[str, str]) -> None:
         """Send a validated prediction to the worker (raises Busy / NotReady)."""
+        if self.crash is not None:
+            raise WorkerCrashed(self.crash)
         if self.state != "READY" or self.channel is None:
             raise NotReady()
         if self.slots <= 0:
@@ -330,7 +340,7 @@ class Supervisor:
         stream.flush()
 
     def _ready(self, message: events.Ready) -> None:
-        self.schema = message.schema or _bundled_schema(self.settings)
+        self.schema = message.schema
         self.streams = message.streams
         if not self.settings.concurrency_set and message.concurrency:
             self.slots += message.concurrency - self.settings.concurrency
@@ -351,23 +361,33 @@ class Supervisor:
         self.state = "SETUP_FAILED"
         self.setup.status = "failed"
         self.setup.completed_at = now()
-        self.setup.logs.append(
-            f"Setup failed: {error}" if not error.startswith("Traceback") else error
-        )
+        if error.startswith("Traceback"):
+            if error not in "".join(self.setup.logs):  # else the worker printed it already
+                self.setup.logs.append(error)
+            return
+        log.error("setup failed: %s", error)
+        self.setup.logs.append(f"Setup failed: {error}")
 
     async def _watch_process(self) -> None:
         assert self.process is not None
         code = await asyncio.to_thread(self.process.wait)
         if self.state == "STARTING":
-            self._setup_failed(f"the worker exited with status {code} during setup")
+            self._setup_failed(f"the worker exited during setup ({_how_it_ended(code)})")
             return
         if self.state != "READY":
             return
         self.state = "DEFUNCT"
-        log.error("the worker exited with status %s; the model can no longer predict", code)
+        self.crash = (
+            f"the model's worker process exited unexpectedly ({_how_it_ended(code)}); "
+            "the model can no longer predict: restart the server"
+        )
+        log.error("%s", self.crash)
+        for waiter in self.health_waiters.values():  # probes in flight answer now: DEFUNCT
+            if not waiter.done():
+                waiter.set_exception(WorkerCrashed(self.crash))
         for prediction in list(self.predictions.values()):
             self._route(
-                prediction, events.Done(prediction.id, f"Worker crashed (exit status {code})")
+                prediction, events.Done(prediction.id, f"Worker crashed ({_how_it_ended(code)})")
             )
 
 
@@ -385,14 +405,16 @@ def _has_files(value: Any) -> bool:
     return False
 
 
+def _how_it_ended(code: int) -> str:
+    """`exit code 3`, or `killed by signal SIGKILL` (Popen's negative return codes)."""
+    if code >= 0:
+        return f"exit code {code}"
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        name = str(-code)
+    return f"killed by signal {name}"
+
+
 def _safe(prediction_id: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in prediction_id[:40])
-
-
-def _bundled_schema(settings: ServerSettings) -> dict[str, Any] | None:
-    path = settings.project_dir / ".cog" / "openapi_schema.json"
-    try:
-        schema: dict[str, Any] = json.loads(path.read_text())
-        return schema
-    except (OSError, ValueError):
-        return None

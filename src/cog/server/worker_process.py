@@ -27,6 +27,8 @@ def spawn_worker(settings: ServerSettings) -> WorkerProcess:
         "--ref", str(settings.ref), "--mode", settings.mode,
         "--concurrency", str(settings.concurrency),
     ]  # fmt: skip
+    if settings.other_ref:
+        command += ["--other-ref", settings.other_ref]
     # The worker ends with this server, however the server ends (see cog.runtime.lifeline).
     env = {**os.environ, envvars.PARENT_PID.name: str(os.getpid())}
     process = subprocess.Popen(
