@@ -16,6 +16,7 @@ from typing import Any
 EVENTS = ("start", "output", "logs", "completed")
 DESERIALIZE = "Failed to deserialize the JSON body into the target type: "
 PARSE = "Failed to parse the request body as JSON: "
+TOO_LARGE = "Failed to buffer the request body: length limit exceeded"
 NOT_JSON = "Expected request with `Content-Type: application/json`"
 _WHITESPACE = " \t\n\r"
 # Python's words for the JSON syntax errors clients make most, in serde's.
@@ -124,12 +125,12 @@ def describe(body: str, misfit: Misfit) -> str:
     before = body[:offset]
     line = before.count("\n") + 1
     column = len(before[before.rfind("\n") + 1 :].encode())
-    path = _path(misfit.path)
+    path = path_text(misfit.path)
     prefix = PARSE if misfit.status == 400 else DESERIALIZE
     return f"{prefix}{path}{misfit.message} at line {line} column {column}"
 
 
-def _path(path: list[str | int]) -> str:
+def path_text(path: list[str | int]) -> str:
     text = ""
     for part in path:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)

@@ -140,7 +140,7 @@ async def create_prediction_idempotent(request: Request) -> Response:
     call = _call(request)
     path_id = request.path_params["prediction_id"]
     try:
-        envelope = await read_envelope(request)
+        envelope = await read_envelope(request, supervisor_of(request).settings.max_request_bytes)
     except BadRequest as exc:
         return exc.response
     if envelope.id is not None and envelope.id != path_id:
@@ -171,7 +171,8 @@ def _call(request: Request) -> Call:
 
 async def _respond(request: Request, call: Call, envelope: Envelope | None) -> Response:
     try:
-        envelope = envelope or await read_envelope(request)
+        limit = supervisor_of(request).settings.max_request_bytes
+        envelope = envelope or await read_envelope(request, limit)
     except BadRequest as exc:
         return exc.response
     answer = await create(supervisor_of(request), call, envelope)

@@ -28,6 +28,8 @@ class ServerSettings:
     concurrency_set: bool = True
     setup_timeout: float | None = None
     has_train: bool = False
+    max_request_bytes: int = 100 * 1024**2
+    idle_timeout: float = 30.0
 
 
 def resolve_settings(
@@ -76,4 +78,6 @@ def resolve_settings(
         concurrency_set=bool(chosen and chosen > 0),
         setup_timeout=envvars.SETUP_TIMEOUT.get_float() or None,
         has_train=train_ref is not None,
+        max_request_bytes=envvars.MAX_REQUEST_BYTES.get_int() or 100 * 1024**2,
+        idle_timeout=envvars.IDLE_TIMEOUT.get_float() or 30.0,
     )

@@ -1,0 +1,124 @@
+"""One big request against a real server: how long /health-check waits while it is uploaded and
+parsed, and what it costs the server in memory.
+
+    python benchmarks/big_request.py [--mib 150] [--model files]
+
+Serves tests/server/fixtures/<model> (its `source: Path` input gets a data: URI of --mib MiB);
+prints the request's status, the slowest health check answered meanwhile, how many answered,
+and the peak RSS (VmHWM) of the server and of its worker. Run with PYCOG_MAX_REQUEST_BYTES
+raised above the body to measure the same work as a server without a limit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "server" / "fixtures"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def peak_rss_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def children(pid: int) -> list[int]:
+    with contextlib.suppress(OSError):
+        with open(f"/proc/{pid}/task/{pid}/children") as found:
+            return [int(child) for child in found.read().split()]
+    return []
+
+
+def body_of(mib: int) -> bytes:
+    payload = base64.b64encode(b"\0" * (mib * 1024 * 1024 * 3 // 4)).decode()
+    return json.dumps(
+        {"input": {"source": f"data:application/octet-stream;base64,{payload}"}}
+    ).encode()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--mib", type=int, default=150)
+    parser.add_argument("--model", default="files")
+    args = parser.parse_args()
+    project = Path(tempfile.mkdtemp(prefix="big-request-")) / args.model
+    shutil.copytree(FIXTURES / args.model, project)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "cog.server.http", "--host", "127.0.0.1"],
+        cwd=project,
+        env={**os.environ, "PORT": str(port)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        with httpx.Client(base_url=url, timeout=60) as client:
+            while True:
+                with contextlib.suppress(httpx.HTTPError):
+                    if client.get("/health-check").json()["status"] == "READY":
+                        break
+                time.sleep(0.1)
+            body = body_of(args.mib)
+            result: dict[str, object] = {}
+
+            def send() -> None:
+                with httpx.Client(base_url=url, timeout=600) as sender:
+                    try:
+                        response = sender.post(
+                            "/predictions",
+                            content=body,
+                            headers={"Content-Type": "application/json"},
+                        )
+                        result["status"] = response.status_code
+                    except httpx.HTTPError as exc:
+                        result["status"] = f"{type(exc).__name__}"
+
+            thread = threading.Thread(target=send)
+            started = time.perf_counter()
+            thread.start()
+            latencies = []
+            while thread.is_alive():
+                before = time.perf_counter()
+                client.get("/health-check")
+                latencies.append(time.perf_counter() - before)
+                time.sleep(0.01)
+            elapsed = time.perf_counter() - started
+            worker = children(server.pid)
+            print(f"body                 {len(body) / 2**20:.0f} MiB")
+            print(f"status               {result.get('status')}")
+            print(f"request seconds      {elapsed:.2f}")
+            print(f"health checks        {len(latencies)}")
+            print(f"slowest health check {max(latencies) * 1000:.0f} ms")
+            print(f"server peak RSS      {peak_rss_mib(server.pid):.0f} MiB")
+            for pid in worker:
+                print(f"worker peak RSS      {peak_rss_mib(pid):.0f} MiB")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,163 @@
+"""Request bodies read as JSON the way Cog's server (serde_json) reads them.
+
+Python's json module takes what serde refuses, and some of it breaks the server later: NaN and
+Infinity and numbers beyond a double (1e999 becomes inf, which no response can render), lone
+surrogates (`"\\ud800"`, which cannot be encoded as UTF-8), and nesting deeper than serde's 127
+(RecursionError near 1000, and code that walks the value recurses too). Such a body is a 400
+here as there, in serde's words, with the field's path and the position. Ordinary bodies pay
+two C-speed scans of their bytes: the slow check runs only when those find a possible problem.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+MAX_DEPTH = 127
+"""serde_json refuses the 128th nested array or object."""
+
+_SUSPECT = re.compile(
+    rb"[eE]\+?0*[1-9]\d\d"  # an exponent of 100 or more: maybe beyond a double
+    rb"|\d{300}"  # a long run of digits
+    rb"|\\u[dD][89a-fA-F]"  # an escaped surrogate: fine in pairs only
+    rb"|\xed[\xa0-\xbf]"  # a surrogate encoded in the bytes themselves
+)
+# One JSON token at a time (strings whole, their escapes unrolled so that a big string is one
+# fast match); anything else is a character the parser already refused.
+_TOKEN = re.compile(
+    r'"(?P<string>[^"\\]*(?:\\.[^"\\]*)*)"'
+    r"|(?P<open>[\[{])|(?P<close>[\]}])|(?P<comma>,)|(?P<colon>:)"
+    r"|(?P<constant>-?(?:NaN|Infinity))"
+    r"|(?P<number>-?\d[\d.eE+-]*)"
+    r"|(?P<word>true|false|null)"
+    r"|\s+",
+    re.DOTALL,
+)
+_LONE_SURROGATE = re.compile(
+    r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])|(?<![0-9a-fA-F]{4})\\u[dD][c-fC-F]"
+    r"|[\ud800-\udfff]"
+)
+
+
+class Refusal(ValueError):
+    """Why serde would refuse the body, with the path of the value (keys and indexes) and the
+    (1-based) line and byte column it would name."""
+
+    def __init__(self, path: list[str | int], message: str, line: int, column: int) -> None:
+        super().__init__(message)
+        self.path = path
+        self.message = message
+        self.line = line
+        self.column = column
+
+    def __str__(self) -> str:
+        return f"{self.message} at line {self.line} column {self.column}"
+
+
+class _Constant(ValueError):
+    pass
+
+
+def loads(body: bytes) -> Any:
+    """The body's value; JSONDecodeError for a syntax error, Refusal for what serde refuses."""
+    try:
+        data = json.loads(body, parse_constant=_refuse_constant)
+    except json.JSONDecodeError:
+        raise
+    except (RecursionError, ValueError):
+        # A constant, a UnicodeDecodeError, an integer of too many digits, nesting past the
+        # stack: find the first thing serde refuses (the scan finds every one of these).
+        refusal = first_refusal(_text(body))
+        if refusal is None:
+            raise
+        raise refusal from None
+    if body.count(b"[") + body.count(b"{") > MAX_DEPTH or _SUSPECT.search(body):
+        refusal = first_refusal(_text(body))
+        if refusal is not None:
+            raise refusal
+    return data
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _Constant(name)
+
+
+def _text(body: bytes) -> str:
+    """The body as text, each byte that is not UTF-8 (an encoded surrogate included) kept as
+    a lone surrogate: the scan refuses the string it is in, and columns count it as a byte."""
+    return body.decode("utf-8", "surrogateescape")
+
+
+def first_refusal(text: str) -> Refusal | None:
+    """The first value in a syntactically valid JSON text that serde would refuse."""
+    path: list[str | int] = []
+    # One entry per open container: whether it is an object, and whether a key comes next.
+    stack: list[list[bool]] = []
+    for match in _TOKEN.finditer(text):
+        kind = match.lastgroup
+        in_object = bool(stack) and stack[-1][0]
+        if kind == "open":
+            if len(stack) >= MAX_DEPTH:
+                return _at(text, match.end(), path, "recursion limit exceeded")
+            stack.append([match.group() == "{", match.group() == "{"])
+            path.append("" if match.group() == "{" else 0)
+        elif kind == "close":
+            stack.pop()
+            path.pop()
+        elif kind == "comma":
+            if in_object:
+                stack[-1][1] = True
+            else:
+                last = path[-1]
+                path[-1] = last + 1 if isinstance(last, int) else 0
+        elif kind == "string" and in_object and stack[-1][1]:
+            stack[-1][1] = False
+            path[-1] = _key(match.group("string"))
+        else:
+            problem = _problem(kind, match)
+            if problem is not None:
+                message, end = problem
+                return _at(text, end, path, message)
+    return None
+
+
+def _problem(kind: str | None, match: re.Match[str]) -> tuple[str, int] | None:
+    """What is wrong with a value token (the message, and where serde says it is)."""
+    if kind == "constant":
+        return "expected value", match.start() + 1
+    if kind == "number" and _out_of_range(match.group()):
+        return "number out of range", match.end()
+    if kind == "string":
+        found = _LONE_SURROGATE.search(match.group("string"))
+        if found is not None:
+            if found.group().startswith("\\"):
+                after = match.start() + 1 + found.end()  # just past the escape, in the text
+                if match.string[after : after + 1] != "\\":
+                    return "unexpected end of hex escape", after + 1
+                return "lone leading surrogate in hex escape", after + 6
+            return "invalid unicode code point", match.end()
+    return None
+
+
+def _out_of_range(number: str) -> bool:
+    try:
+        return abs(float(number)) == float("inf")
+    except ValueError:
+        return False
+
+
+def _key(raw: str) -> str:
+    try:
+        key: str = json.loads(f'"{raw}"')
+    except ValueError:
+        return raw
+    return key
+
+
+def _at(text: str, end: int, path: list[str | int], message: str) -> Refusal:
+    """A refusal at the character before `end` (serde names the last character it read)."""
+    before = text[:end]
+    line_start = before.rfind("\n") + 1
+    column = len(before[line_start:].encode("utf-8", "surrogateescape"))
+    return Refusal(list(path), message, before.count("\n") + 1, column)

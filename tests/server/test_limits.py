@@ -1,0 +1,177 @@
+"""No single request takes the server down: body size limits, bodies JSON cannot hold safely,
+big bodies while others are served (real servers over real sockets)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+import httpx
+import pytest
+
+LIMIT = 1 << 20
+JSON = {"Content-Type": "application/json"}
+
+
+def _connect(url: str) -> socket.socket:
+    host, port = url.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=30)
+    return sock
+
+
+def _response(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection."""
+    chunks = []
+    while chunk := sock.recv(65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@pytest.fixture(scope="module")
+def echo(tmp_path_factory):
+    from .conftest import run_server
+
+    tmp_path = tmp_path_factory.mktemp("limits")
+    with run_server("echo", tmp_path, env={"PYCOG_MAX_REQUEST_BYTES": str(LIMIT)}) as server:
+        yield server
+
+
+def test_a_body_over_the_limit_by_its_length_is_refused_before_it_is_sent(echo):
+    with _connect(echo.url) as sock:
+        sock.sendall(
+            b"POST /predictions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 209715200\r\n\r\n"
+        )
+        # Not a byte of the body sent: the answer comes anyway, and the connection closes.
+        answer = _response(sock)
+    head, _, text = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413 ")
+    assert b"connection: close" in head.lower()
+    assert text.startswith(b"Failed to buffer the request body: length limit exceeded")
+    assert b"PYCOG_MAX_REQUEST_BYTES" in text
+    assert echo.health()["status"] == "READY"
+
+
+def test_a_chunked_body_is_refused_once_it_passes_the_limit(echo):
+    chunk = b" " * 1024
+    with _connect(echo.url) as sock:
+        sock.sendall(
+            b"POST /predictions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+        )
+        for _ in range(LIMIT // len(chunk) + 1):  # one byte more than the limit is enough
+            sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        answer = _response(sock)  # the body has not ended: the server answered without it
+    assert answer.startswith(b"HTTP/1.1 413 ")
+    with echo.client() as client:
+        assert client.post("/predictions", json={"input": {"text": "hi"}}).json()["output"] == "hi"
+
+
+def test_a_body_at_the_limit_is_read(echo):
+    text = "x" * (LIMIT - len('{"input":{"text":""}}'))
+    body = b'{"input":{"text":"' + text.encode() + b'"}}'
+    assert len(body) == LIMIT
+    with echo.client() as client:
+        response = client.post("/predictions", content=body, headers=JSON)
+        assert response.status_code == 200, response.text
+        too_big = client.post("/predictions", content=body + b" ", headers=JSON)
+        assert too_big.status_code == 413
+
+
+def test_put_predictions_has_the_same_limit(echo):
+    body = b'{"input":{"text":"%s"}}' % (b"x" * LIMIT)
+    with echo.client() as client:
+        response = client.put("/predictions/p1", content=body, headers=JSON)
+    assert response.status_code == 413
+    assert response.text.startswith("Failed to buffer the request body")
+
+
+DEEP = b"[" * 100_000 + b"]" * 100_000
+# Each as Cog 0.23.1's server answers it (checked against it): a 400 naming the field.
+REFUSED = {
+    "deep nesting": (b'{"input":{"text":' + DEEP + b"}}", "input.text[0]"),
+    "nesting past 127": (
+        b'{"input":{"text":"a","x":' + b"[" * 126 + b"]" * 126 + b"}}",
+        "input.x" + "[0]" * 125 + ": recursion limit exceeded at line 1 column 151",
+    ),
+    "NaN": (
+        b'{"input":{"text":"a","repeat":NaN}}',
+        "input.repeat: expected value at line 1 column 31",
+    ),
+    "-Infinity": (
+        b'{"input":{"text":-Infinity}}',
+        "input.text: expected value at line 1 column 18",
+    ),
+    "a float beyond a double": (
+        b'{"input":{"text":"a","x":1e999}}',
+        "input.x: number out of range at line 1 column 30",
+    ),
+    "an integer of 5000 digits": (
+        b'{"input":{"text":"a","x":' + b"9" * 5000 + b"}}",
+        "input.x: number out of range at line 1 column 5025",
+    ),
+    "a lone surrogate": (
+        b'{"input":{"text":"\\ud800"}}',
+        "input.text: unexpected end of hex escape at line 1 column 25",
+    ),
+    "bytes that are not UTF-8": (
+        b'{"input":{"text":"\xff\xfe"}}',
+        "input.text: invalid unicode code point at line 1 column 21",
+    ),
+    "an encoded surrogate": (
+        b'{"input":{"text":"\xed\xa0\x80"}}',
+        "input.text: invalid unicode code point at line 1 column 22",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSED), ids=list(REFUSED))
+def test_json_that_breaks_python_is_a_400_as_in_cog(echo, case):
+    body, expected = REFUSED[case]
+    with echo.client() as client:
+        response = client.post("/predictions", content=body, headers=JSON)
+    assert response.status_code == 400, response.text
+    assert response.text.startswith("Failed to parse the request body as JSON: ")
+    assert expected in response.text
+
+
+def test_valid_escapes_and_numbers_are_still_taken(echo):
+    body = '{"input":{"text":"\\ud83d\\ude00 é","repeat":1,"x":1e308,"y":-1.5e-400}}'.encode()
+    with echo.client() as client:
+        response = client.post("/predictions", content=body, headers=JSON)
+    assert response.status_code == 200, response.text
+    assert response.json()["output"] == "😀 é"
+
+
+def test_health_checks_answer_while_a_big_body_is_arriving(tmp_path):
+    from .conftest import run_server
+
+    size = 90 * 1024 * 1024
+    text = b"x" * (size - len(b'{"input":{"text":""}}'))
+    body = b'{"input":{"text":"' + text + b'"}}'
+    with run_server("echo", tmp_path, env={"PYCOG_MAX_REQUEST_BYTES": str(size)}) as server:
+        with _connect(server.url) as sock:
+            sock.sendall(
+                b"POST /predictions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body)
+            )
+            sock.sendall(body[: size // 2])
+            # Half the body is in: the server answers others meanwhile.
+            assert server.health()["status"] == "READY"
+            finished = threading.Event()
+
+            def probe() -> None:
+                while not finished.is_set():
+                    with httpx.Client(base_url=server.url, timeout=30) as client:
+                        client.get("/health-check")
+                    answered.append(1)
+
+            answered: list[int] = []
+            prober = threading.Thread(target=probe)
+            prober.start()
+            sock.sendall(body[size // 2 :])
+            answer = _response(sock)
+            finished.set()
+            prober.join()
+        assert answer.startswith(b"HTTP/1.1 200 ")
+        assert answered  # health checks were answered while the rest was read and parsed
