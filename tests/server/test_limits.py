@@ -175,3 +175,61 @@ def test_health_checks_answer_while_a_big_body_is_arriving(tmp_path):
             prober.join()
         assert answer.startswith(b"HTTP/1.1 200 ")
         assert answered  # health checks were answered while the rest was read and parsed
+
+
+def _head(extra: bytes) -> bytes:
+    return b"GET /health-check HTTP/1.1\r\nHost: x\r\n" + extra + b"\r\n"
+
+
+def test_a_request_with_too_many_headers_gets_431(echo):
+    from cog.server.protocol import MAX_HEADERS
+
+    def headers(count: int) -> bytes:  # Host, Connection and count - 2 more
+        return b"Connection: close\r\n" + b"".join(b"x-h%d: v\r\n" % n for n in range(count - 2))
+
+    with _connect(echo.url) as sock:
+        sock.sendall(_head(headers(MAX_HEADERS + 1)))
+        assert _response(sock).startswith(b"HTTP/1.1 431 ")
+    with _connect(echo.url) as sock:
+        sock.sendall(_head(headers(MAX_HEADERS)))
+        assert _response(sock).startswith(b"HTTP/1.1 200 ")
+
+
+def test_a_head_too_big_gets_431_before_it_ends(echo):
+    from cog.server.protocol import MAX_HEAD_BYTES
+
+    with _connect(echo.url) as sock:
+        # One header that never ends: the server answers without waiting for the rest.
+        sock.sendall(b"GET /health-check HTTP/1.1\r\nHost: x\r\nx-big: " + b"a" * MAX_HEAD_BYTES)
+        answer = _response(sock)
+    assert answer.startswith(b"HTTP/1.1 431 ")
+    assert echo.health()["status"] == "READY"
+
+
+@pytest.fixture(scope="module")
+def impatient(tmp_path_factory):
+    from .conftest import run_server
+
+    tmp_path = tmp_path_factory.mktemp("idle")
+    with run_server("echo", tmp_path, env={"PYCOG_IDLE_TIMEOUT": "1"}) as server:
+        yield server
+
+
+@pytest.mark.parametrize(
+    "sent", [b"", b"GET /health-check HTTP/1.1\r\nHost: x\r\n"], ids=["nothing", "half a head"]
+)
+def test_a_connection_that_sends_no_whole_head_is_closed(impatient, sent):
+    with _connect(impatient.url) as sock:
+        sock.settimeout(20)  # far past the idle timeout: a server that never closes fails here
+        sock.sendall(sent)
+        assert sock.recv(1024) == b""
+
+
+def test_an_idle_keep_alive_connection_is_closed(impatient):
+    with _connect(impatient.url) as sock:
+        sock.settimeout(20)
+        sock.sendall(_head(b""))
+        first = sock.recv(65536)
+        assert first.startswith(b"HTTP/1.1 200 ")
+        rest = _response(sock)  # ends when the server closes the idle connection
+    assert b"HTTP/1.1" not in rest
