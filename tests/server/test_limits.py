@@ -3,6 +3,7 @@ big bodies while others are served (real servers over real sockets)."""
 
 from __future__ import annotations
 
+import base64
 import socket
 import threading
 
@@ -233,3 +234,31 @@ def test_an_idle_keep_alive_connection_is_closed(impatient):
         assert first.startswith(b"HTTP/1.1 200 ")
         rest = _response(sock)  # ends when the server closes the idle connection
     assert b"HTTP/1.1" not in rest
+
+
+def test_inputs_and_outputs_bigger_than_a_worker_frame_travel_as_files(tmp_path):
+    from .conftest import run_server
+
+    frame = 1 << 20
+    env = {
+        "PYCOG_WORKER_FRAME_BYTES": str(frame),
+        "PYCOG_MAX_REQUEST_BYTES": str(16 * frame),
+        "TMPDIR": str(tmp_path),
+    }
+    data = base64.b64encode(b"\0" * (4 * frame)).decode()  # 5.3 MiB of JSON each way
+    with run_server("big", tmp_path, env=env) as server, server.client(timeout=120) as client:
+        given = client.post(
+            "/predictions",
+            json={"input": {"source": f"data:application/octet-stream;base64,{data}"}},
+        )
+        assert given.status_code == 200, given.text[:500]
+        assert given.json()["output"] == f"{4 * frame} bytes"
+        returned = client.post("/predictions", json={"input": {"size": 3 * frame}})
+        assert returned.json()["status"] == "succeeded"
+        assert returned.json()["output"] == "x" * (3 * frame)
+        assert server.health()["status"] == "READY"
+        small = client.post("/predictions", json={"input": {"size": 2}})
+        assert small.json()["output"] == "xx"
+    spilled = tmp_path / "pycog" / "spill"
+    assert spilled.is_dir()  # they went through files...
+    assert list(spilled.iterdir()) == []  # ...each removed once read

@@ -1,6 +1,10 @@
 """Length-prefixed JSON frames over a stream socket: blocking in the worker, asyncio in the
 server. A frame is a 4-byte big-endian length and that many bytes of UTF-8 JSON.
 
+A message whose JSON is larger than the inline limit (PYCOG_WORKER_FRAME_BYTES, 8 MiB) travels
+as a spill file, as Cog's do: the sender writes the JSON to a file and sends its path; the
+receiver reads the file and removes it. So no input or output is too big for the channel.
+
 Every frame costs a send and wakes the other process, which is much of what a small prediction
 costs: the worker holds what its event loop sends in one turn and sends it in one write (a Done
 at once: a client waits for it), and frames that arrive together are all handled in the
@@ -12,17 +16,23 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import socket
 import struct
+import tempfile
 import threading
 from collections import deque
 from collections.abc import Callable
 from typing import Any, cast
 
+from .. import envvars
 from .events import Done, Message, from_wire, to_wire, wire_default
 
 _HEADER = struct.Struct(">I")
-MAX_FRAME = 256 * 1024 * 1024
+INLINE_LIMIT = envvars.WORKER_FRAME_BYTES.get_int() or 8 * 1024 * 1024
+# What a receiver takes: anything inline, and the (small) frame naming a spill file.
+MAX_FRAME = INLINE_LIMIT + 64 * 1024
+_SPILLED = "Spilled"
 # Under malloc's mmap threshold: a larger buffer costs an mmap and munmap on every read.
 _READ_SIZE = 64 * 1024
 log = logging.getLogger("cog.runtime")
@@ -30,12 +40,37 @@ log = logging.getLogger("cog.runtime")
 
 def encode(message: Message) -> bytes:
     body = json.dumps(to_wire(message), separators=(",", ":"), default=wire_default).encode()
+    if len(body) > INLINE_LIMIT:
+        body = json.dumps({"type": _SPILLED, "path": _spill(body)}).encode()
     return _HEADER.pack(len(body)) + body
 
 
 def decode(body: bytes | bytearray) -> Message:
     data: dict[str, Any] = json.loads(body)
+    if data.get("type") == _SPILLED:
+        data = json.loads(_unspill(data["path"]))
     return from_wire(data)
+
+
+def spill_directory() -> str:
+    return os.path.join(tempfile.gettempdir(), "pycog", "spill")
+
+
+def _spill(body: bytes) -> str:
+    directory = spill_directory()
+    os.makedirs(directory, exist_ok=True)
+    descriptor, path = tempfile.mkstemp(prefix="message-", suffix=".json", dir=directory)
+    with open(descriptor, "wb") as file:
+        file.write(body)
+    return path
+
+
+def _unspill(path: str) -> bytes:
+    try:
+        with open(path, "rb") as file:
+            return file.read()
+    finally:
+        os.unlink(path)  # read or not, nobody else will
 
 
 class FrameTooLarge(ValueError):
@@ -53,7 +88,7 @@ class FrameBuffer:
         messages, start, size = [], 0, len(self.data)
         while size - start >= _HEADER.size:
             (length,) = _HEADER.unpack_from(self.data, start)
-            if length > MAX_FRAME:
+            if length > MAX_FRAME:  # the other end spills what is bigger: not one of ours
                 raise FrameTooLarge(f"worker frame of {length} bytes is too large")
             end = start + _HEADER.size + length
             if end > size:
