@@ -262,3 +262,38 @@ def test_inputs_and_outputs_bigger_than_a_worker_frame_travel_as_files(tmp_path)
     spilled = tmp_path / "pycog" / "spill"
     assert spilled.is_dir()  # they went through files...
     assert list(spilled.iterdir()) == []  # ...each removed once read
+
+
+def test_the_echoed_input_is_without_its_large_values(tmp_path):
+    from .conftest import run_server
+    from .receiver import Receiver
+    from .test_async_and_streams import wait_until
+
+    data = base64.b64encode(b"\0" * 2_000_001).decode()
+    inputs = {
+        "source": f"data:application/octet-stream;base64,{data}",
+        "token": "tok-PLAINTEXT",
+        "text": "y" * (2 << 20),
+    }
+    env = {"PYCOG_MAX_REQUEST_BYTES": str(16 << 20)}
+    with Receiver() as receiver, run_server("big", tmp_path, env=env) as server:
+        with server.client(timeout=60) as client:
+            answer = client.post("/predictions", json={"input": inputs}).json()
+            assert answer["output"] == "2000001 bytes"
+            assert answer["input"] == {
+                "source": "data:application/octet-stream;base64,…(2.0 MB)",
+                "token": "**********",
+                "text": "y" * 64 + "…(2.1 MB)",
+            }
+            small = {"source": "data:text/plain;base64,aGk=", "size": 1}
+            assert client.post("/predictions", json={"input": small}).json()["input"] == small
+            client.post(
+                "/predictions",
+                json={"input": inputs, "webhook": receiver.url + "/hook"},
+                headers={"Prefer": "respond-async"},
+            )
+            wait_until(lambda: any(hook["status"] == "succeeded" for hook in receiver.webhooks))
+    assert receiver.webhooks
+    for body in receiver.bodies:
+        assert len(body) < 4096  # each webhook without the megabytes
+    assert all(hook["input"] == answer["input"] for hook in receiver.webhooks)

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response, Strea
 from starlette.types import Receive
 
 from .._version import __version__
+from .echo import echoed
 from .prediction import Prediction
 from .requests import (
     BadRequest,
@@ -205,8 +206,9 @@ async def create(supervisor: Supervisor, call: Call, envelope: Envelope) -> Repl
         shown = validator.masked(inputs)
     elif not isinstance(inputs, dict):
         return Reply(422, {"detail": [not_an_object(inputs)]})
+    shown = echoed(inputs if shown is None else shown)
     prediction_id = new_prediction_id() if envelope.id is None else envelope.id
-    prediction = Prediction(prediction_id, inputs, shown)
+    prediction = Prediction(prediction_id, inputs, None if shown is inputs else shown)
     if envelope.webhook:
         prediction.webhook = WebhookSender(
             envelope.webhook,
