@@ -42,11 +42,12 @@ def _shorten(value: Any) -> Any:
 
 
 def _data_uri(uri: str) -> str:
-    header, _, payload = uri.partition(",")
-    size = len(payload)
+    comma = uri.find(",")  # not partition: that would copy the payload
+    header = uri if comma < 0 else uri[:comma]
+    size = len(uri) - len(header) - 1
     if header.endswith(";base64"):
-        size = size * 3 // 4 - payload[-2:].count("=")
-    return f"{header},…({_size(size)})"
+        size = size * 3 // 4 - uri[-2:].count("=")
+    return f"{header},…({_size(max(size, 0))})"
 
 
 def _size(count: int) -> str:

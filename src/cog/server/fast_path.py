@@ -16,6 +16,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ..runtime.json_slices import carries_much, dumps_in_slices
 from .prediction import Prediction
 from .requests import BadRequest, mode_of, parse_envelope_off_loop, read_body, trace_headers
 from .routes import SSE_HEADERS, Call, Reply, create, sse_events, wait_for_disconnect
@@ -58,7 +59,10 @@ class FastPredictions:
             if answer is None:
                 return  # the client went away before it finished sending
             if not isinstance(answer, Prediction):
-                content, media_type = _content(answer.body)
+                if carries_much(answer.body):
+                    content, media_type = await asyncio.to_thread(_content, answer.body)
+                else:
+                    content, media_type = _content(answer.body)
         except Exception:
             # As Starlette's ServerErrorMiddleware: a plain 500, and the error for the log.
             await _send(send, 500, _SERVER_ERROR, _TEXT)
@@ -135,6 +139,8 @@ def _content(body: Any) -> tuple[bytes, bytes | None]:
 
 def _render(body: Any) -> bytes:
     # Byte for byte what Starlette's JSONResponse renders.
+    if carries_much(body):  # a big output: short steps, for the thread that renders it
+        return dumps_in_slices(body, ensure_ascii=False, allow_nan=False)
     return json.dumps(
         body, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
     ).encode("utf-8")

@@ -4,8 +4,9 @@ Python's json module takes what serde refuses, and some of it breaks the server 
 Infinity and numbers beyond a double (1e999 becomes inf, which no response can render), lone
 surrogates (`"\\ud800"`, which cannot be encoded as UTF-8), and nesting deeper than serde's 127
 (RecursionError near 1000, and code that walks the value recurses too). Such a body is a 400
-here as there, in serde's words, with the field's path and the position. Ordinary bodies pay
-two C-speed scans of their bytes: the slow check runs only when those find a possible problem.
+here as there, in serde's words, with the field's path and the position. A parsed body is
+checked by walking its values (a big string costs nothing: it is ASCII, or scanned at C speed);
+only a refused body is scanned as text, to say where.
 """
 
 from __future__ import annotations
@@ -17,12 +18,6 @@ from typing import Any
 MAX_DEPTH = 127
 """serde_json refuses the 128th nested array or object."""
 
-_SUSPECT = re.compile(
-    rb"[eE]\+?0*[1-9]\d\d"  # an exponent of 100 or more: maybe beyond a double
-    rb"|\d{300}"  # a long run of digits
-    rb"|\\u[dD][89a-fA-F]"  # an escaped surrogate: fine in pairs only
-    rb"|\xed[\xa0-\xbf]"  # a surrogate encoded in the bytes themselves
-)
 # One JSON token at a time (strings whole, their escapes unrolled so that a big string is one
 # fast match); anything else is a character the parser already refused.
 _TOKEN = re.compile(
@@ -34,6 +29,8 @@ _TOKEN = re.compile(
     r"|\s+",
     re.DOTALL,
 )
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_INFINITIES = (float("inf"), float("-inf"))
 _LONE_SURROGATE = re.compile(
     r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])|(?<![0-9a-fA-F]{4})\\u[dD][c-fC-F]"
     r"|[\ud800-\udfff]"
@@ -67,16 +64,44 @@ def loads(body: bytes) -> Any:
         raise
     except (RecursionError, ValueError):
         # A constant, a UnicodeDecodeError, an integer of too many digits, nesting past the
-        # stack: find the first thing serde refuses (the scan finds every one of these).
-        refusal = first_refusal(_text(body))
-        if refusal is None:
-            raise
-        raise refusal from None
-    if body.count(b"[") + body.count(b"{") > MAX_DEPTH or _SUSPECT.search(body):
-        refusal = first_refusal(_text(body))
-        if refusal is not None:
-            raise refusal
+        # stack: the scan finds the first thing serde refuses.
+        raise _refusal(body) from None
+    if not _acceptable(data):
+        raise _refusal(body)
     return data
+
+
+def _acceptable(data: Any) -> bool:
+    """Whether serde would take the value (checked by walking it, iteratively: a few values
+    in the usual body; Python steps, so a thread doing it lets the event loop run)."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        container, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return False
+        items = container.items() if type(container) is dict else enumerate(container)
+        for key, value in items:
+            if type(key) is str and not key.isascii() and _SURROGATE.search(key):
+                return False
+            kind = type(value)
+            if kind is str:
+                if not value.isascii() and _SURROGATE.search(value):  # isascii costs nothing
+                    return False
+            elif kind is float:
+                if value in _INFINITIES:
+                    return False
+            elif kind is int:
+                if value.bit_length() > 1024:  # beyond a double
+                    return False
+            elif kind is dict or kind is list:
+                stack.append((value, depth + 1))
+    return True
+
+
+def _refusal(body: bytes) -> Refusal:
+    """Where and why serde refuses a body (the slow scan: only for a body refused)."""
+    refusal = first_refusal(_text(body))
+    return refusal or Refusal([], "invalid value", 1, 0)
 
 
 def _refuse_constant(name: str) -> Any:
