@@ -4,6 +4,7 @@ big bodies while others are served (real servers over real sockets)."""
 from __future__ import annotations
 
 import base64
+import json
 import socket
 import threading
 
@@ -297,3 +298,40 @@ def test_the_echoed_input_is_without_its_large_values(tmp_path):
     for body in receiver.bodies:
         assert len(body) < 4096  # each webhook without the megabytes
     assert all(hook["input"] == answer["input"] for hook in receiver.webhooks)
+
+
+BIG = 1 << 20
+BIG_BODIES = {
+    "a data URI": {"input": {"source": "data:;base64," + "QUJD" * BIG, "n": 1}},
+    "multibyte characters across slices": {"input": {"text": "é😀x" * BIG, "other": ["a", "b"]}},
+    "escapes": {"input": {"text": 'a"\\\n' * BIG}},
+    "a big key": {"k" * (2 * BIG): 1, "input": {}},
+    "big strings in a list": {"input": {"list": ["z" * (2 * BIG), "short", "y" * (2 * BIG)]}},
+}
+
+
+@pytest.mark.parametrize("value", list(BIG_BODIES.values()), ids=list(BIG_BODIES))
+def test_big_bodies_parse_as_json_parses_them(value):
+    from cog.server import strict_json
+
+    body = json.dumps(value, ensure_ascii=False).encode()
+    assert strict_json.loads(body) == json.loads(body)
+    assert strict_json.loads(b'"' + b"q" * (2 * BIG) + b'"') == "q" * (2 * BIG)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"input":{"text":"' + b"x" * (2 * BIG) + b'\xff"}}',
+        b'{"input":{"text":"' + b"x" * (2 * BIG) + b'\x01"}}',
+        b'{"input":{"text":"' + b"x" * (2 * BIG) + b'", "n": NaN}}',
+        b'{"input":{"text":"' + b"x" * (2 * BIG) + b'" "n": 1}}',
+    ],
+    ids=["not UTF-8", "a control character", "NaN", "a syntax error"],
+)
+def test_big_bodies_are_refused_as_small_ones(body):
+    from cog.server import strict_json
+
+    with pytest.raises(ValueError) as refused:
+        strict_json.loads(body)
+    assert "column" in str(refused.value)

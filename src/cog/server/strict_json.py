@@ -11,12 +11,19 @@ only a refused body is scanned as text, to say where.
 
 from __future__ import annotations
 
+import codecs
 import json
+import os
 import re
 from typing import Any
 
 MAX_DEPTH = 127
 """serde_json refuses the 128th nested array or object."""
+LIFT_BYTES = 1 << 20
+"""String literals longer than this, in a body with few strings, are decoded apart."""
+_MAX_QUOTES_TO_LIFT = 10_000
+_CONTROL = bytes(range(0x20))
+_NOT_LIFTED = object()
 
 # One JSON token at a time (strings whole, their escapes unrolled so that a big string is one
 # fast match); anything else is a character the parser already refused.
@@ -58,6 +65,10 @@ class _Constant(ValueError):
 
 def loads(body: bytes) -> Any:
     """The body's value; JSONDecodeError for a syntax error, Refusal for what serde refuses."""
+    if len(body) > LIFT_BYTES and body.count(b'"') <= _MAX_QUOTES_TO_LIFT:
+        lifted = _loads_lifting_long_strings(body)
+        if lifted is not _NOT_LIFTED:
+            return lifted
     try:
         data = json.loads(body, parse_constant=_refuse_constant)
     except json.JSONDecodeError:
@@ -68,6 +79,106 @@ def loads(body: bytes) -> Any:
         raise _refusal(body) from None
     if not _acceptable(data):
         raise _refusal(body)
+    return data
+
+
+def _loads_lifting_long_strings(body: bytes) -> Any:
+    """The body's value, its long strings (a data: URI) decoded apart a slice at a time and
+    the rest parsed as usual: json decodes a string in one C call that holds the GIL, which
+    for 150 MB stops every other thread (the event loop's) for a second. _NOT_LIFTED when
+    this does not apply (escapes in a long string) or the body is not valid: then the usual
+    parse does it all, and says what is wrong."""
+    lifted = _lift_long_strings(body)
+    if lifted is None:
+        return _NOT_LIFTED
+    reduced, strings = lifted
+    try:
+        data = json.loads(reduced, parse_constant=_refuse_constant)
+    except (RecursionError, ValueError):
+        return _NOT_LIFTED
+    if not _acceptable(data):  # the lifted strings are strict UTF-8: nothing to refuse there
+        return _NOT_LIFTED
+    return _restore(data, strings)
+
+
+def _lift_long_strings(body: bytes) -> tuple[bytes, dict[str, str]] | None:
+    """The body with each long string literal replaced by a marker, and the strings by marker."""
+    pieces: list[bytes] = []
+    strings: dict[str, str] = {}
+    nonce = os.urandom(8).hex()
+    copied = 0
+    start = body.find(b'"')
+    while start >= 0:
+        end = _string_end(body, start)
+        if end < 0:
+            return None
+        if end - start - 1 > LIFT_BYTES:
+            text = _decode_literal(body, start + 1, end)
+            if text is None:
+                return None
+            marker = f"\x00{nonce}:{len(strings)}"
+            strings[marker] = text
+            pieces += [body[copied:start], json.dumps(marker).encode()]
+            copied = end + 1
+        start = body.find(b'"', end + 1)
+    if not strings:
+        return None
+    pieces.append(body[copied:])
+    return b"".join(pieces), strings
+
+
+def _string_end(body: bytes, start: int) -> int:
+    """Where the string literal opened at `start` closes (its quote), or -1."""
+    position = start + 1
+    while (end := body.find(b'"', position)) >= 0:
+        backslash = end - 1
+        while body[backslash] == 0x5C:  # an odd run of backslashes escapes the quote
+            backslash -= 1
+        if (end - 1 - backslash) % 2 == 0:
+            return end
+        position = end + 1
+    return -1
+
+
+def _decode_literal(body: bytes, start: int, end: int) -> str | None:
+    """A string literal without escapes, decoded a slice at a time; None if it has escapes,
+    control characters or bytes that are not strict UTF-8 (the usual parse deals with them)."""
+    if body.find(b"\\", start, end) >= 0:
+        return None
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(body)
+    parts = []
+    try:
+        for at in range(start, end, LIFT_BYTES):
+            piece = bytes(view[at : min(at + LIFT_BYTES, end)])
+            if len(piece.translate(None, _CONTROL)) != len(piece):
+                return None
+            parts.append(decoder.decode(piece))
+        parts.append(decoder.decode(b"", final=True))
+    except UnicodeDecodeError:
+        return None
+    return "".join(parts)
+
+
+def _restore(data: Any, strings: dict[str, str]) -> Any:
+    """The value with each marker replaced by its string (keys included)."""
+    if isinstance(data, str):
+        return strings.get(data, data)
+    stack = [data]
+    while stack:
+        container = stack.pop()
+        if type(container) is dict:
+            for key in [key for key in container if key in strings]:
+                container[strings[key]] = container.pop(key)
+            items: Any = container.items()
+        else:
+            items = enumerate(container)
+        for key, value in list(items):
+            if type(value) is str:
+                if value in strings:
+                    container[key] = strings[value]
+            elif type(value) is dict or type(value) is list:
+                stack.append(value)
     return data
 
 
