@@ -18,13 +18,26 @@ SLICE = 1 << 20
 
 def carries_much(value: Any, depth: int = 0) -> bool:
     """Whether a value holds a long string, where messages and answers have them (a few
-    levels down; only the first items of a list are looked at)."""
-    if isinstance(value, str):
+    levels down; only the first items of a list are looked at). Called for every message
+    and answer: plain loops, exact types."""
+    kind = type(value)
+    if kind is str:
         return len(value) > SLICE
-    if depth < 3 and isinstance(value, dict):
-        return any(carries_much(item, depth + 1) for item in value.values())
-    if depth < 3 and isinstance(value, list):
-        return any(carries_much(item, depth + 1) for item in value[:64])
+    if depth >= 3:
+        return False
+    if kind is dict:
+        items: Any = value.values()
+    elif kind is list:
+        items = value if len(value) <= 64 else value[:64]
+    else:
+        return False
+    for item in items:
+        item_kind = type(item)
+        if item_kind is str:
+            if len(item) > SLICE:
+                return True
+        elif (item_kind is dict or item_kind is list) and carries_much(item, depth + 1):
+            return True
     return False
 
 

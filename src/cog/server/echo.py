@@ -18,10 +18,16 @@ _KEPT_TEXT = 64
 
 def echoed(values: dict[str, Any]) -> dict[str, Any]:
     """`values` itself when nothing in it is large, else a copy with large values shortened."""
-    shortened = {name: _shorten(value) for name, value in values.items()}
-    if all(shortened[name] is value for name, value in values.items()):
-        return values
-    return shortened
+    shortened: dict[str, Any] | None = None
+    for name, value in values.items():
+        if type(value) is str and len(value) <= LONG_DATA_URI or value is None:
+            continue  # the usual input: nothing to look into
+        short = _shorten(value)
+        if short is not value:
+            if shortened is None:
+                shortened = dict(values)
+            shortened[name] = short
+    return values if shortened is None else shortened
 
 
 def _shorten(value: Any) -> Any:

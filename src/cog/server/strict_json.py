@@ -70,7 +70,7 @@ def loads(body: bytes) -> Any:
         if lifted is not _NOT_LIFTED:
             return lifted
     try:
-        data = json.loads(body, parse_constant=_refuse_constant)
+        data = _parse(body)
     except json.JSONDecodeError:
         raise
     except (RecursionError, ValueError):
@@ -93,7 +93,7 @@ def _loads_lifting_long_strings(body: bytes) -> Any:
         return _NOT_LIFTED
     reduced, strings = lifted
     try:
-        data = json.loads(reduced, parse_constant=_refuse_constant)
+        data = _parse(reduced)
     except (RecursionError, ValueError):
         return _NOT_LIFTED
     if not _acceptable(data):  # the lifted strings are strict UTF-8: nothing to refuse there
@@ -217,6 +217,15 @@ def _refusal(body: bytes) -> Refusal:
 
 def _refuse_constant(name: str) -> Any:
     raise _Constant(name)
+
+
+# One decoder for every body (json.loads with an option builds a new one per call).
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
+def _parse(body: bytes) -> Any:
+    """json.loads(body), constants refused."""
+    return _DECODER.decode(body.decode(json.detect_encoding(body), "surrogatepass"))
 
 
 def _text(body: bytes) -> str:
