@@ -335,3 +335,21 @@ def test_big_bodies_are_refused_as_small_ones(body):
     with pytest.raises(ValueError) as refused:
         strict_json.loads(body)
     assert "column" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b'{"input":{"text":"a\\q"}}', "invalid escape at line 1 column 21"),
+        (
+            b'{"input":{"text":"a\x01"}}',
+            "control character (\\u0000-\\u001F) found while parsing a string at line 1 column 20",
+        ),
+    ],
+    ids=["a bad escape", "a control character"],
+)
+def test_string_syntax_errors_in_cogs_words(echo, body, expected):
+    with echo.client() as client:
+        response = client.post("/predictions", content=body, headers=JSON)
+    assert response.status_code == 400
+    assert response.text.endswith(expected)

@@ -26,7 +26,11 @@ _SYNTAX = {
     "Expecting ':' delimiter": "expected `:`",
     "Expecting ',' delimiter": "expected `,` or `}`",
     "Extra data": "trailing characters",
+    "Invalid control character at": "control character (\\u0000-\\u001F) found while parsing a string",
+    "Invalid \\escape": "invalid escape",
 }
+# serde names the character after the backslash; Python the backslash.
+_AFTER = {"Invalid \\escape": 1}
 
 
 @dataclass
@@ -45,7 +49,8 @@ def syntax_error(body: str, error: json.JSONDecodeError) -> str:
     if not body.strip():
         return f"{PARSE}EOF while parsing a value at line 1 column 0"
     words = _SYNTAX.get(error.msg, error.msg[:1].lower() + error.msg[1:])
-    return f"{PARSE}{words} at line {error.lineno} column {error.colno}"
+    column = error.colno + _AFTER.get(error.msg, 0)
+    return f"{PARSE}{words} at line {error.lineno} column {column}"
 
 
 def envelope_misfit(data: Any) -> Misfit | None:
