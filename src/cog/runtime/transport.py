@@ -16,6 +16,7 @@ callback that read them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -89,6 +90,15 @@ def _spill(body: bytes) -> str:
     with open(descriptor, "wb") as file:
         file.write(body)
     return path
+
+
+def _discard(frame: bytes) -> None:
+    """Remove the spill file a frame names, if it names one."""
+    if len(frame) < 4096:
+        data = json.loads(frame[_HEADER.size :])
+        if data.get("type") == _SPILLED:
+            with contextlib.suppress(OSError):
+                os.unlink(data["path"])
 
 
 def _unspill(path: str) -> bytes:
@@ -294,6 +304,8 @@ class FrameProtocol(asyncio.Protocol):
         else:
             if self.transport is not None and not self.transport.is_closing():
                 self.transport.write(frame)
+            else:
+                _discard(frame)  # the worker is gone: nobody will read its spill file
         for message in held:
             self.send(message)
 
