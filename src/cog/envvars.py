@@ -105,6 +105,24 @@ REFUSE_PRIVATE_URLS = EnvVar(
     "`1` refuses URL inputs whose host resolves to a loopback, private or link-local address, "
     "at every redirect (pycog only).",
 )
+MAX_REQUEST_BYTES = EnvVar(
+    "PYCOG_MAX_REQUEST_BYTES",
+    "Largest request body the server reads, in bytes (`data:` URIs included); a larger one "
+    "gets 413 before it is read (pycog only).",
+    str(100 * 1024**2),
+)
+IDLE_TIMEOUT = EnvVar(
+    "PYCOG_IDLE_TIMEOUT",
+    "Seconds a connection may stay open between requests, and may take to send a request's "
+    "headers, before the server closes it (pycog only).",
+    "30",
+)
+WORKER_FRAME_BYTES = EnvVar(
+    "PYCOG_WORKER_FRAME_BYTES",
+    "Largest message sent inline between the server and its worker, in bytes; larger inputs "
+    "and outputs travel as spill files (pycog only).",
+    str(8 * 1024**2),
+)
 KUBERNETES_SERVICE_HOST = EnvVar(
     "KUBERNETES_SERVICE_HOST",
     "Set by Kubernetes: the first health check that finds the model READY writes the ready "

@@ -16,6 +16,7 @@ from typing import Any
 EVENTS = ("start", "output", "logs", "completed")
 DESERIALIZE = "Failed to deserialize the JSON body into the target type: "
 PARSE = "Failed to parse the request body as JSON: "
+TOO_LARGE = "Failed to buffer the request body: length limit exceeded"
 NOT_JSON = "Expected request with `Content-Type: application/json`"
 _WHITESPACE = " \t\n\r"
 # Python's words for the JSON syntax errors clients make most, in serde's.
@@ -25,7 +26,11 @@ _SYNTAX = {
     "Expecting ':' delimiter": "expected `:`",
     "Expecting ',' delimiter": "expected `,` or `}`",
     "Extra data": "trailing characters",
+    "Invalid control character at": "control character (\\u0000-\\u001F) found while parsing a string",
+    "Invalid \\escape": "invalid escape",
 }
+# serde names the character after the backslash; Python the backslash.
+_AFTER = {"Invalid \\escape": 1}
 
 
 @dataclass
@@ -44,7 +49,8 @@ def syntax_error(body: str, error: json.JSONDecodeError) -> str:
     if not body.strip():
         return f"{PARSE}EOF while parsing a value at line 1 column 0"
     words = _SYNTAX.get(error.msg, error.msg[:1].lower() + error.msg[1:])
-    return f"{PARSE}{words} at line {error.lineno} column {error.colno}"
+    column = error.colno + _AFTER.get(error.msg, 0)
+    return f"{PARSE}{words} at line {error.lineno} column {column}"
 
 
 def envelope_misfit(data: Any) -> Misfit | None:
@@ -124,12 +130,12 @@ def describe(body: str, misfit: Misfit) -> str:
     before = body[:offset]
     line = before.count("\n") + 1
     column = len(before[before.rfind("\n") + 1 :].encode())
-    path = _path(misfit.path)
+    path = path_text(misfit.path)
     prefix = PARSE if misfit.status == 400 else DESERIALIZE
     return f"{prefix}{path}{misfit.message} at line {line} column {column}"
 
 
-def _path(path: list[str | int]) -> str:
+def path_text(path: list[str | int]) -> str:
     text = ""
     for part in path:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)

@@ -16,13 +16,16 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ..runtime.json_slices import carries_much, dumps_in_slices
 from .prediction import Prediction
-from .requests import BadRequest, mode_of, parse_envelope, trace_headers
+from .requests import BadRequest, mode_of, parse_envelope_off_loop, read_body, trace_headers
 from .routes import SSE_HEADERS, Call, Reply, create, sse_events, wait_for_disconnect
 from .supervisor import Supervisor
 
 _KINDS = {"/predictions": "prediction", "/trainings": "training"}
-_HEADERS = frozenset({"content-type", "accept", "prefer", "traceparent", "tracestate"})
+_HEADERS = frozenset(
+    {"content-type", "content-length", "accept", "prefer", "traceparent", "tracestate"}
+)
 _SERVER_ERROR = b"Internal Server Error"
 _JSON = b"application/json"
 _TEXT = b"text/plain; charset=utf-8"
@@ -52,12 +55,14 @@ class FastPredictions:
         mode = mode_of(headers.get("accept", ""), headers.get("prefer", ""))
         call = Call(kind, mode, False, trace_headers(headers), receive)
         try:
-            body = await _body(receive)
-            if body is None:
+            answer = await self._answer(call, receive, headers)
+            if answer is None:
                 return  # the client went away before it finished sending
-            answer = await self._answer(call, body, headers.get("content-type", ""))
             if not isinstance(answer, Prediction):
-                content, media_type = _content(answer.body)
+                if carries_much(answer.body):
+                    content, media_type = await asyncio.to_thread(_content, answer.body)
+                else:
+                    content, media_type = _content(answer.body)
         except Exception:
             # As Starlette's ServerErrorMiddleware: a plain 500, and the error for the log.
             await _send(send, 500, _SERVER_ERROR, _TEXT)
@@ -67,9 +72,15 @@ class FastPredictions:
             return
         await _send(send, answer.status, content, media_type)
 
-    async def _answer(self, call: Call, body: bytes, content_type: str) -> Reply | Prediction:
+    async def _answer(
+        self, call: Call, receive: Receive, headers: dict[str, str]
+    ) -> Reply | Prediction | None:
+        limit = self.supervisor.settings.max_request_bytes
         try:
-            envelope = parse_envelope(body, content_type)
+            body = await read_body(receive, headers.get("content-length"), limit)
+            if body is None:
+                return None
+            envelope = await parse_envelope_off_loop(body, headers.get("content-type", ""))
         except BadRequest as exc:
             return Reply(exc.status, exc.text)
         return await create(self.supervisor, call, envelope)
@@ -118,17 +129,6 @@ def _headers(scope: Scope) -> dict[str, str]:
     return found
 
 
-async def _body(receive: Receive) -> bytes | None:
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
 def _content(body: Any) -> tuple[bytes, bytes | None]:
     if body is None:
         return b"", None
@@ -139,6 +139,8 @@ def _content(body: Any) -> tuple[bytes, bytes | None]:
 
 def _render(body: Any) -> bytes:
     # Byte for byte what Starlette's JSONResponse renders.
+    if carries_much(body):  # a big output: short steps, for the thread that renders it
+        return dumps_in_slices(body, ensure_ascii=False, allow_nan=False)
     return json.dumps(
         body, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
     ).encode("utf-8")
@@ -146,6 +148,8 @@ def _render(body: Any) -> bytes:
 
 async def _send(send: Send, status: int, content: bytes, media_type: bytes | None) -> None:
     headers = [(b"content-length", str(len(content)).encode())]
+    if status == 413:  # the rest of the body is not wanted: no reading it to reuse the connection
+        headers.append((b"connection", b"close"))
     if media_type is not None:
         headers.append((b"content-type", media_type))
     await send({"type": "http.response.start", "status": status, "headers": headers})

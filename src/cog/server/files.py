@@ -4,7 +4,7 @@ to `--upload-url` and replaced by their URL."""
 from __future__ import annotations
 
 import asyncio
-import base64
+import binascii
 import mimetypes
 import os
 from collections.abc import Callable
@@ -27,10 +27,18 @@ def mime_type(path: str) -> str:
     return mimetypes.guess_type(path)[0] or "application/octet-stream"
 
 
+# A multiple of 3 bytes: the base64 of the pieces, joined, is that of the whole.
+_BASE64_PIECE = 3 << 20
+
+
 def _data_url(path: str) -> str:
+    # Piece by piece: one b64encode of a big file holds the GIL (and so the server's event
+    # loop, though this runs in a thread) for as long as it takes.
+    pieces = [f"data:{mime_type(path)};base64,"]
     with open(path, "rb") as file:
-        payload = base64.b64encode(file.read()).decode()
-    return f"data:{mime_type(path)};base64,{payload}"
+        while piece := file.read(_BASE64_PIECE):
+            pieces.append(binascii.b2a_base64(piece, newline=False).decode("ascii"))
+    return "".join(pieces)
 
 
 class FileResolver:

@@ -75,6 +75,8 @@ def serve(
         access_log=False,
         log_level="warning",
         timeout_graceful_shutdown=30,
+        # Also how long a connection may take to send a request's head (see OneWriteProtocol).
+        timeout_keep_alive=max(1, round(settings.idle_timeout)),
         lifespan="on",
     )
     server = GracefulServer(config)

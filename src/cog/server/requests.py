@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse
+from starlette.types import Receive
 
-from . import envelope_errors
+from . import envelope_errors, strict_json
+
+# Parsing a body this big takes milliseconds: done in a thread, so that the loop goes on
+# serving (other requests, health checks) between the parser's steps.
+PARSE_IN_THREAD_BYTES = 1 << 20
 
 
 class BadRequest(Exception):
@@ -24,7 +30,9 @@ class BadRequest(Exception):
 
     @property
     def response(self) -> PlainTextResponse:
-        return PlainTextResponse(self.text, status_code=self.status)
+        # After a 413 the rest of the body is not wanted: no reading it to reuse the connection.
+        headers = {"Connection": "close"} if self.status == 413 else None
+        return PlainTextResponse(self.text, status_code=self.status, headers=headers)
 
 
 @dataclass
@@ -37,8 +45,45 @@ class Envelope:
     webhook_events_filter: list[str] | None = None
 
 
-async def read_envelope(request: Request) -> Envelope:
-    return parse_envelope(await request.body(), request.headers.get("content-type", ""))
+async def read_envelope(request: Request, limit: int) -> Envelope:
+    body = await read_body(request.receive, request.headers.get("content-length"), limit)
+    if body is None:
+        raise ClientDisconnect()
+    return await parse_envelope_off_loop(body, request.headers.get("content-type", ""))
+
+
+async def read_body(receive: Receive, content_length: str | None, limit: int) -> bytes | None:
+    """The whole body, or None if the client went away first. A body over `limit` bytes is
+    refused before it is read: at once by its Content-Length, or (sent in chunks) as soon as
+    what has come exceeds the limit."""
+    if content_length is not None and content_length.isdigit() and int(content_length) > limit:
+        raise too_large(limit)
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise too_large(limit)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def too_large(limit: int) -> BadRequest:
+    return BadRequest(
+        413,
+        f"{envelope_errors.TOO_LARGE} (the limit is {limit} bytes: send large files as URLs, "
+        "or raise PYCOG_MAX_REQUEST_BYTES)",
+    )
+
+
+async def parse_envelope_off_loop(body: bytes, content_type: str) -> Envelope:
+    if len(body) > PARSE_IN_THREAD_BYTES:
+        return await asyncio.to_thread(parse_envelope, body, content_type)
+    return parse_envelope(body, content_type)
 
 
 def parse_envelope(body: bytes, content_type: str) -> Envelope:
@@ -49,8 +94,11 @@ def parse_envelope(body: bytes, content_type: str) -> Envelope:
     if "json" not in content_type:
         raise BadRequest(415, envelope_errors.NOT_JSON)
     try:
-        data = json.loads(body)
-    except ValueError as exc:
+        data = strict_json.loads(body)
+    except strict_json.Refusal as refusal:
+        path = envelope_errors.path_text(refusal.path)
+        raise BadRequest(400, f"{envelope_errors.PARSE}{path}{refusal}") from None
+    except (ValueError, RecursionError) as exc:
         raise _syntax_error(body, exc) from None
     if type(data) is not dict or not _plain(data):
         misfit = envelope_errors.envelope_misfit(data)
@@ -77,7 +125,7 @@ def _plain(data: dict[str, Any]) -> bool:
     )
 
 
-def _syntax_error(body: bytes, exc: ValueError) -> BadRequest:
+def _syntax_error(body: bytes, exc: ValueError | RecursionError) -> BadRequest:
     text = body.decode("utf-8", "replace")
     if isinstance(exc, json.JSONDecodeError):
         return BadRequest(400, envelope_errors.syntax_error(text, exc))

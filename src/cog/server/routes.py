@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response, Strea
 from starlette.types import Receive
 
 from .._version import COG_API_VERSION, __version__
+from .echo import echoed
 from .prediction import Prediction
 from .requests import (
     BadRequest,
@@ -143,7 +144,7 @@ async def create_prediction_idempotent(request: Request) -> Response:
     call = _call(request)
     path_id = request.path_params["prediction_id"]
     try:
-        envelope = await read_envelope(request)
+        envelope = await read_envelope(request, supervisor_of(request).settings.max_request_bytes)
     except BadRequest as exc:
         return exc.response
     if envelope.id is not None and envelope.id != path_id:
@@ -174,7 +175,8 @@ def _call(request: Request) -> Call:
 
 async def _respond(request: Request, call: Call, envelope: Envelope | None) -> Response:
     try:
-        envelope = envelope or await read_envelope(request)
+        limit = supervisor_of(request).settings.max_request_bytes
+        envelope = envelope or await read_envelope(request, limit)
     except BadRequest as exc:
         return exc.response
     answer = await create(supervisor_of(request), call, envelope)
@@ -207,8 +209,9 @@ async def create(supervisor: Supervisor, call: Call, envelope: Envelope) -> Repl
         shown = validator.masked(inputs)
     elif not isinstance(inputs, dict):
         return Reply(422, {"detail": [not_an_object(inputs)]})
+    shown = echoed(inputs if shown is None else shown)
     prediction_id = new_prediction_id() if envelope.id is None else envelope.id
-    prediction = Prediction(prediction_id, inputs, shown)
+    prediction = Prediction(prediction_id, inputs, None if shown is inputs else shown)
     if envelope.webhook:
         prediction.webhook = WebhookSender(
             envelope.webhook,

@@ -34,6 +34,8 @@ class ServerSettings:
     other_ref: str | None = None
     """The other mode's predictor (the trainer when serving predictions, and back), when cog.yaml
     sets both: /openapi.json describes both, whichever this server runs."""
+    max_request_bytes: int = 100 * 1024**2
+    idle_timeout: float = 30.0
 
 
 def _load_config(directory: Path) -> tuple[Config | None, CogError | None]:
@@ -104,4 +106,6 @@ def resolve_settings(
         setup_timeout=envvars.SETUP_TIMEOUT.get_float() or None,
         has_train=train_ref is not None,
         other_ref=predict_ref if mode == "train" else train_ref,
+        max_request_bytes=envvars.MAX_REQUEST_BYTES.get_int() or 100 * 1024**2,
+        idle_timeout=envvars.IDLE_TIMEOUT.get_float() or 30.0,
     )
