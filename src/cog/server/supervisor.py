@@ -301,9 +301,10 @@ class Supervisor:
         prediction.close_streams()
         prediction.mark_done()
         if prediction.webhook is not None:
-            delivery = self._spawn(prediction.webhook.completed())
-            self.deliveries.add(delivery)
-            delivery.add_done_callback(self.deliveries.discard)
+            delivery = prediction.webhook.finish()
+            if delivery is not None:
+                self.deliveries.add(delivery)
+                delivery.add_done_callback(self.deliveries.discard)
 
     # -- worker events ---------------------------------------------------------------------
 
