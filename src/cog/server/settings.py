@@ -28,6 +28,8 @@ class ServerSettings:
     concurrency_set: bool = True
     setup_timeout: float | None = None
     has_train: bool = False
+    shutdown_grace: float = 30.0
+    """Seconds a shutdown gives canceled predictions to end, then their terminal webhooks."""
 
 
 def resolve_settings(
@@ -76,4 +78,5 @@ def resolve_settings(
         concurrency_set=bool(chosen and chosen > 0),
         setup_timeout=envvars.SETUP_TIMEOUT.get_float() or None,
         has_train=train_ref is not None,
+        shutdown_grace=max(0.0, envvars.SHUTDOWN_GRACE.get_float() or 0.0),
     )
