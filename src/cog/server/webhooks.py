@@ -4,10 +4,10 @@ Each prediction has one outbox, emptied by one task, so its webhooks arrive in t
 their events; each body is the JSON of the state at its event (taken then, not when it is sent).
 `start` is queued at once; `output` and `logs` at most once per throttle interval, and the
 latest state is queued at the end of the interval, so nothing is lost to throttling; an update
-still waiting in the outbox is replaced by a newer one (coalesced). The terminal webhook is the
-last one queued (nothing is queued after it, whether or not `completed` is filtered out) and is
-retried with backoff on 429/5xx and network errors, a bounded number of times; the others are
-sent once.
+still waiting in the outbox is replaced by a newer one, or by the terminal one (coalesced). The
+terminal webhook is the last one queued (nothing is queued after it, whether or not `completed`
+is filtered out) and is retried with backoff on 429/5xx and network errors, a bounded number of
+times; the others are sent once.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("cog.server")
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 TERMINAL_RETRIES = 12
-BACKOFF_BASE = 0.1
+BACKOFF_BASE = 0.2
 TIMEOUT = 30.0
 EVENTS = ("start", "output", "logs", "completed")
 
@@ -59,8 +59,11 @@ class WebhookSender:
         snapshot: Callable[[], dict[str, Any]],
         client: httpx.AsyncClient,
         headers: dict[str, str] | None = None,
+        backoff: float = BACKOFF_BASE,
     ) -> None:
         self.url = url
+        self.backoff = backoff
+        """Seconds before the first retry of the terminal webhook; doubled at each retry."""
         self.events = set(EVENTS if events is None else events)
         self.snapshot = snapshot
         self.client = client
@@ -114,6 +117,8 @@ class WebhookSender:
             self.trailing.cancel()
             self.trailing = None
         if "completed" in self.events:
+            # Updates not sent yet say less than the terminal state: it replaces them.
+            self.outbox = deque(webhook for webhook in self.outbox if not webhook.update)
             self._queue(Webhook(encode(self.snapshot()), terminal=True))
         return self.courier
 
@@ -165,7 +170,7 @@ class WebhookSender:
                 reason = str(exc) or type(exc).__name__
             if attempt < TERMINAL_RETRIES:
                 log.warning("terminal webhook to %s failed (%s); retrying", self.url, reason)
-                await asyncio.sleep(BACKOFF_BASE * 2 ** min(attempt + 1, 10))
+                await asyncio.sleep(self.backoff * 2 ** min(attempt, 9))  # as Cog: 0.2 s to 102.4 s
         log.error(
             "giving up on the terminal webhook to %s after %d attempts",
             self.url,
