@@ -7,14 +7,18 @@ import signal
 import threading
 import time
 
+import pytest
+
 from .receiver import Receiver
 from .test_webhooks import ASYNC, TERMINAL, assert_one_terminal_last, wait_until
 
 
-def test_sigterm_fails_a_prediction_that_outlives_the_grace_and_delivers_its_webhook(serve):
+@pytest.mark.parametrize("mode", ["async", "sync"])
+def test_sigterm_fails_a_prediction_that_outlives_the_grace_and_delivers_its_webhook(serve, mode):
     """1. A 60 s prediction blocked in one C call (a cancel cannot stop it), its receiver
        refusing the terminal webhook twice with 503.
-    2. SIGTERM with a 1 s grace: the server exits with status 0, long before the 60 s.
+    2. SIGTERM with a 1 s grace: the server exits with status 0, long before the 60 s; a
+       sync client gets the failed prediction.
     3. The receiver got exactly one terminal webhook, the last: failed, saying why."""
     refusals = []
 
@@ -25,15 +29,24 @@ def test_sigterm_fails_a_prediction_that_outlives_the_grace_and_delivers_its_web
         return 200, 0.0
 
     env = {"PYCOG_SHUTDOWN_GRACE": "1"}
+    answers: list[dict] = []
     with Receiver(answer=answer) as receiver, serve("stubborn", env=env) as server:
         with server.client() as client:
             body = {"input": {"seconds": 60}, "webhook": receiver.url}
-            assert client.post("/predictions", json=body, headers=ASYNC).status_code == 202
-        wait_until(lambda: receiver.webhooks)  # it runs
-        started = time.monotonic()
-        server.process.send_signal(signal.SIGTERM)
-        returncode = server.process.wait(timeout=30)
-        took = time.monotonic() - started
+            if mode == "async":
+                assert client.post("/predictions", json=body, headers=ASYNC).status_code == 202
+            thread = threading.Thread(
+                target=lambda: answers.append(client.post("/predictions", json=body).json())
+            )
+            if mode == "sync":
+                thread.start()
+            wait_until(lambda: receiver.webhooks)  # it runs
+            started = time.monotonic()
+            server.process.send_signal(signal.SIGTERM)
+            returncode = server.process.wait(timeout=30)
+            took = time.monotonic() - started
+            if mode == "sync":
+                thread.join(timeout=5)
         output = server.process.stdout.read() if server.process.stdout else ""
     assert returncode == 0, output
     assert took < 30
@@ -43,6 +56,9 @@ def test_sigterm_fails_a_prediction_that_outlives_the_grace_and_delivers_its_web
     assert final["status"] == "failed"
     assert "shut down" in final["error"] and "PYCOG_SHUTDOWN_GRACE" in final["error"]
     assert "sleeping in one C call" in final["logs"]
+    if mode == "sync":
+        assert [answer["status"] for answer in answers] == ["failed"]
+        assert answers[0]["error"] == final["error"]
 
 
 def test_sigterm_cancels_a_prediction_that_stops_and_answers_its_sync_client(serve):
