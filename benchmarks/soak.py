@@ -160,11 +160,13 @@ def wait_ready(server: Server) -> None:
 
 
 def children(pid: int) -> list[int]:
-    try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except OSError:
-        return []
-    return [int(child) for child in text.split()]
+    """Child processes, whichever thread started them (Cog's server starts its worker from a
+    thread of its own)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            found += [int(child) for child in (task / "children").read_text().split()]
+    return found
 
 
 def usage(pid: int) -> tuple[float, int]:
@@ -181,7 +183,9 @@ def usage(pid: int) -> tuple[float, int]:
 def sample(server: Server) -> dict[str, tuple[float, int]]:
     """The server process and its worker (the largest child: uv or a shell may sit between)."""
     pid = server.process.pid
-    workers = [child for child in children(pid)] + [g for c in children(pid) for g in children(c)]
+    workers = children(pid) + [
+        grandchild for child in children(pid) for grandchild in children(child)
+    ]
     worker = max(workers, key=lambda child: usage(child)[0], default=0)
     return {"server": usage(pid), "worker": usage(worker) if worker else (0.0, 0)}
 
