@@ -13,6 +13,7 @@ from .receiver import Receiver
 from .test_webhooks import ASYNC, TERMINAL, assert_one_terminal_last, wait_until
 
 
+@pytest.mark.every_python
 @pytest.mark.parametrize("mode", ["async", "sync"])
 def test_sigterm_fails_a_prediction_that_outlives_the_grace_and_delivers_its_webhook(serve, mode):
     """1. A 60 s prediction blocked in one C call (a cancel cannot stop it), its receiver

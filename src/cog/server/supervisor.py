@@ -175,7 +175,7 @@ class Supervisor:
         if self.process is not None and self.process.poll() is None:
             try:
                 await asyncio.wait_for(asyncio.to_thread(self.process.wait), timeout=5)
-            except TimeoutError:
+            except asyncio.TimeoutError:  # not the builtin one before 3.11
                 self.process.kill()
         if self._http is not None:
             await self._http.aclose()
