@@ -69,6 +69,12 @@ THROTTLE_RESPONSE_INTERVAL = EnvVar(
     "Minimum seconds between non-terminal webhooks of one prediction.",
     "0.5",
 )
+SHUTDOWN_GRACE = EnvVar(
+    "PYCOG_SHUTDOWN_GRACE",
+    "Seconds a graceful shutdown (SIGTERM, SIGINT, `/shutdown`) gives the predictions it cancels "
+    "to end (those still running then fail), and then gives their terminal webhooks (pycog only).",
+    "30",
+)
 STREAM_HISTORY_CAPACITY = EnvVar(
     "COG_STREAM_HISTORY_CAPACITY",
     "Server-Sent Events kept per prediction for clients that reconnect (0 disables replay).",

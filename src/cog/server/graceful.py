@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import signal
-from collections.abc import Iterator
+import socket
+from collections.abc import Callable, Iterator
 from types import FrameType
 
 import uvicorn
@@ -13,10 +14,19 @@ SHUTDOWN_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class GracefulServer(uvicorn.Server):
-    """Uvicorn, except that SIGTERM is ignored under --await-explicit-shutdown, and a signal
-    that asked for a graceful shutdown ends the process with status 0 once it is done."""
+    """Uvicorn, except that SIGTERM is ignored under --await-explicit-shutdown, a signal
+    that asked for a graceful shutdown ends the process with status 0 once it is done, and
+    `on_shutdown` runs as the shutdown begins (before uvicorn waits for open requests)."""
 
     ignore_sigterm = False
+    on_shutdown: Callable[[], None] | None = None
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # Predictions are canceled now, not once uvicorn's wait for the requests that wait
+        # on them is over: their grace starts with the shutdown.
+        if self.on_shutdown is not None:
+            self.on_shutdown()
+        await super().shutdown(sockets)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         if sig == signal.SIGTERM and self.ignore_sigterm:

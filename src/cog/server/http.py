@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import signal
 import sys
@@ -20,8 +21,9 @@ from ..runtime import lifeline
 from .settings import ServerSettings, resolve_settings
 from .worker_process import WorkerProcess, spawn_worker
 
-# A server whose parent is gone and whose graceful shutdown hangs still ends.
-ORPHAN_EXIT_SECONDS = 20.0
+# A server whose parent is gone and whose graceful shutdown hangs still ends: this long after
+# the shutdown's own bound (its grace twice, once for predictions, once for their webhooks).
+ORPHAN_EXIT_MARGIN = 20.0
 
 
 class ParentWatch:
@@ -30,6 +32,7 @@ class ParentWatch:
     def __init__(self) -> None:
         self.server: Any = None
         self.gone = False
+        self.exit_after = ORPHAN_EXIT_MARGIN
 
     def watch(self) -> None:
         parent = lifeline.expected_parent()
@@ -44,7 +47,7 @@ class ParentWatch:
         self.gone = True
         if self.server is not None:
             self.server.should_exit = True
-        time.sleep(ORPHAN_EXIT_SECONDS)
+        time.sleep(self.exit_after)
         os._exit(1)
 
 
@@ -74,14 +77,18 @@ def serve(
         http=OneWriteProtocol,
         access_log=False,
         log_level="warning",
-        timeout_graceful_shutdown=30,
+        # Requests waiting on predictions end once those end (within the grace); the margin
+        # keeps uvicorn from cutting them off first.
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_grace) + 5,
         # Also how long a connection may take to send a request's head (see OneWriteProtocol).
         timeout_keep_alive=max(1, round(settings.idle_timeout)),
         lifespan="on",
     )
     server = GracefulServer(config)
     server.ignore_sigterm = settings.await_explicit_shutdown
+    server.on_shutdown = app.supervisor.begin_shutdown
     if watch is not None:
+        watch.exit_after = 2 * settings.shutdown_grace + ORPHAN_EXIT_MARGIN
         watch.server = server
         server.should_exit = watch.gone
     server.run()

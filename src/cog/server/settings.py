@@ -36,6 +36,8 @@ class ServerSettings:
     sets both: /openapi.json describes both, whichever this server runs."""
     max_request_bytes: int = 100 * 1024**2
     idle_timeout: float = 30.0
+    shutdown_grace: float = 30.0
+    """Seconds a shutdown gives canceled predictions to end, then their terminal webhooks."""
 
 
 def _load_config(directory: Path) -> tuple[Config | None, CogError | None]:
@@ -108,4 +110,5 @@ def resolve_settings(
         other_ref=predict_ref if mode == "train" else train_ref,
         max_request_bytes=envvars.MAX_REQUEST_BYTES.get_int() or 100 * 1024**2,
         idle_timeout=envvars.IDLE_TIMEOUT.get_float() or 30.0,
+        shutdown_grace=max(0.0, envvars.SHUTDOWN_GRACE.get_float() or 0.0),
     )

@@ -4,7 +4,6 @@ into prediction state, webhooks and stream events."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import gc
 import itertools
@@ -36,8 +35,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("cog.server")
 HEALTHCHECK_WAIT = 10.0
-# How long a shutdown waits for in-flight predictions to end, then for terminal webhooks.
-SHUTDOWN_GRACE = 30.0
 WORKDIR_ROOT = os.path.join(tempfile.gettempdir(), "pycog", "predictions")
 _RUN_TOKEN = secrets.token_hex(4)  # this server's, so that two servers never share a workdir
 _workdirs = itertools.count()
@@ -96,6 +93,8 @@ class Supervisor:
         self.files = FileResolver(settings.upload_url, lambda: self.http)
         self.tasks: set[asyncio.Task[Any]] = set()
         self.deliveries: set[asyncio.Task[Any]] = set()
+        self.stopping = False
+        self._shutdown: asyncio.Task[None] | None = None
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -132,25 +131,57 @@ class Supervisor:
             if self.process is not None and self.process.poll() is None:
                 self.process.kill()
 
-    async def stop(self) -> None:
-        """Cancel what runs, deliver terminal webhooks, stop the worker."""
+    def begin_shutdown(self) -> None:
+        """The server is shutting down: cancel what runs, and fail what still runs when the
+        grace is over (called once the server stops taking connections, and by `stop`)."""
+        if self._shutdown is not None:
+            return
+        self.stopping = True
         for prediction in list(self.predictions.values()):
             self.cancel(prediction.id)
-        pending = [p.done.wait() for p in self.predictions.values()]
-        if pending:
-            # A model that ignores the cancel must not keep the worker alive after we exit.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.gather(*pending), timeout=SHUTDOWN_GRACE)
+        self._shutdown = self._spawn(self._end_in_flight(self.settings.shutdown_grace))
+
+    async def _end_in_flight(self, grace: float) -> None:
+        ended = [prediction.when_done() for prediction in self.predictions.values()]
+        if ended:
+            await asyncio.wait(ended, timeout=grace)
+        self._abandon_in_flight(grace)
+
+    def _abandon_in_flight(self, grace: float) -> None:
+        """End what ignored its cancel, with a terminal state that says so: the worker is
+        about to be stopped, and its clients and webhooks must hear how it ended."""
+        reason = (
+            f"the server shut down and the prediction did not stop within {grace:g} s of "
+            "being canceled (PYCOG_SHUTDOWN_GRACE)"
+        )
+        for prediction in list(self.predictions.values()):
+            self.backlogs.pop(prediction.id, None)  # outputs still being uploaded: too late
+            self._finish(prediction, events.Done(prediction.id, reason))
+
+    async def stop(self) -> None:
+        """Cancel what runs, end what outlives the grace, deliver the terminal webhooks (for
+        as long again at most), stop the worker."""
+        self.begin_shutdown()
+        assert self._shutdown is not None
+        await asyncio.shield(self._shutdown)
+        self.state = "STOPPING"
+        self._abandon_in_flight(self.settings.shutdown_grace)  # any that came in meanwhile
         if self.deliveries:
             # Terminal webhooks may be retrying; the HTTP client must outlive them.
-            await asyncio.wait(set(self.deliveries), timeout=SHUTDOWN_GRACE)
-        self.state = "STOPPING"
+            grace = self.settings.shutdown_grace
+            _, left = await asyncio.wait(set(self.deliveries), timeout=grace)
+            for delivery in left:
+                delivery.cancel()
+            if left:
+                log.error(
+                    "shutdown: gave up on %d terminal webhook(s) after %g s", len(left), grace
+                )
         if self.channel is not None:
             self.channel.send(events.Shutdown())
         if self.process is not None and self.process.poll() is None:
             try:
                 await asyncio.wait_for(asyncio.to_thread(self.process.wait), timeout=5)
-            except TimeoutError:
+            except asyncio.TimeoutError:  # not the builtin one before 3.11
                 self.process.kill()
         if self._http is not None:
             await self._http.aclose()
@@ -221,6 +252,8 @@ class Supervisor:
         self.channel.send(
             events.Predict(prediction.id, prediction.input, context, prediction.workdir)
         )
+        if self.stopping:  # came in as the server began to shut down
+            self.cancel(prediction.id)
 
     def cancel(self, prediction_id: str) -> bool:
         if prediction_id not in self.predictions or self.channel is None:
@@ -264,6 +297,8 @@ class Supervisor:
         return message
 
     def _apply(self, prediction: Prediction, message: events.Message) -> None:
+        if prediction.done.is_set():
+            return  # ended already (abandoned at shutdown): a prediction ends once
         if isinstance(message, events.Started):
             prediction.status = "processing"
             prediction.started_at = now()
@@ -311,9 +346,10 @@ class Supervisor:
         prediction.close_streams()
         prediction.mark_done()
         if prediction.webhook is not None:
-            delivery = self._spawn(prediction.webhook.completed())
-            self.deliveries.add(delivery)
-            delivery.add_done_callback(self.deliveries.discard)
+            delivery = prediction.webhook.finish()
+            if delivery is not None:
+                self.deliveries.add(delivery)
+                delivery.add_done_callback(self.deliveries.discard)
 
     # -- worker events ---------------------------------------------------------------------
 

@@ -1,15 +1,23 @@
-"""Webhooks: prediction state POSTed to the client's URL as it changes.
+"""Webhooks: a prediction's state POSTed to the client's URL as it changes.
 
-`start` and `completed` go out at once; `output` and `logs` at most once per throttle interval
-(the latest state is sent at the end of the interval, so nothing is lost to throttling).
-Terminal webhooks are retried with backoff on 429/5xx and network errors.
+Each prediction has one outbox, emptied by one task, so its webhooks arrive in the order of
+their events; each body is the JSON of the state at its event (taken then, not when it is sent).
+`start` is queued at once; `output` and `logs` at most once per throttle interval, and the
+latest state is queued at the end of the interval, so nothing is lost to throttling; an update
+still waiting in the outbox is replaced by a newer one, or by the terminal one (coalesced). The
+terminal webhook is the last one queued (nothing is queued after it, whether or not `completed`
+is filtered out) and is retried with backoff on 429/5xx and network errors, a bounded number of
+times; the others are sent once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .. import envvars
@@ -20,12 +28,29 @@ if TYPE_CHECKING:
 log = logging.getLogger("cog.server")
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 TERMINAL_RETRIES = 12
+BACKOFF_BASE = 0.2
 TIMEOUT = 30.0
 EVENTS = ("start", "output", "logs", "completed")
 
 
+@dataclass(frozen=True)
+class Webhook:
+    """One queued webhook: its body as it will be sent."""
+
+    body: bytes
+    terminal: bool = False
+    update: bool = False
+    """An `output` or `logs` webhook: a newer one may replace it while it waits."""
+
+
+def encode(state: dict[str, Any]) -> bytes:
+    """The JSON of a state, as httpx's `json=` would write it, taken now: later changes to
+    the prediction (its metrics are nested dicts) cannot reach a queued body."""
+    return json.dumps(state, ensure_ascii=False, separators=(",", ":")).encode()
+
+
 class WebhookSender:
-    """Sends one prediction's webhooks."""
+    """Sends one prediction's webhooks, in order, the terminal one last."""
 
     def __init__(
         self,
@@ -34,82 +59,120 @@ class WebhookSender:
         snapshot: Callable[[], dict[str, Any]],
         client: httpx.AsyncClient,
         headers: dict[str, str] | None = None,
+        backoff: float = BACKOFF_BASE,
     ) -> None:
         self.url = url
+        self.backoff = backoff
+        """Seconds before the first retry of the terminal webhook; doubled at each retry."""
         self.events = set(EVENTS if events is None else events)
         self.snapshot = snapshot
         self.client = client
-        self.headers = dict(headers or {})
+        self.headers = {**(headers or {}), "Content-Type": "application/json"}
         token = envvars.WEBHOOK_AUTH_TOKEN.get()
         if token:
             self.headers["Authorization"] = f"Bearer {token}"
         self.interval = envvars.THROTTLE_RESPONSE_INTERVAL.get_float() or 0.0
-        self.last_sent = -1e9
-        self.trailing: asyncio.Task[None] | None = None
-        self.pending: set[asyncio.Task[None]] = set()
+        self.last_queued = -1e9
+        self.trailing: asyncio.TimerHandle | None = None
+        self.outbox: deque[Webhook] = deque()
+        self.courier: asyncio.Task[None] | None = None
+        self.finished = False
+
+    # -- events (called on the prediction's events, in order) ------------------------------
 
     def event(self, kind: str) -> None:
-        """Note that something happened; sends now, later (throttled), or not at all."""
-        if kind not in self.events:
-            return
-        if kind == "start":
-            # The state as it starts (`processing`, no output yet), not as it is when the
-            # task first runs, by which time outputs may have come.
-            self._spawn(self._send_once(self.snapshot()))
+        """Note that something happened; queues the state now, at the end of the throttle
+        interval, or not at all."""
+        if self.finished or kind not in self.events:
             return
         loop = asyncio.get_running_loop()
-        wait = self.last_sent + self.interval - loop.time()
+        if kind == "start":
+            self.last_queued = loop.time()
+            self._queue(Webhook(encode(self.snapshot())))
+            return
+        wait = self.last_queued + self.interval - loop.time()
         if wait <= 0:
-            self.last_sent = loop.time()
-            self._spawn(self._send_once())
+            self._queue_update()
         elif self.trailing is None:
-            self.trailing = asyncio.create_task(self._send_later(wait))
+            self.trailing = loop.call_later(wait, self._trailing_due)
 
-    async def _send_later(self, delay: float) -> None:
-        await asyncio.sleep(delay)
+    def _trailing_due(self) -> None:
         self.trailing = None
-        self.last_sent = asyncio.get_running_loop().time()
-        await self._send_once()
+        if not self.finished:
+            self._queue_update()
 
-    def _spawn(self, coroutine: Any) -> None:
-        task = asyncio.create_task(coroutine)
-        self.pending.add(task)
-        task.add_done_callback(self.pending.discard)
+    def _queue_update(self) -> None:
+        self.last_queued = asyncio.get_running_loop().time()
+        webhook = Webhook(encode(self.snapshot()), update=True)
+        if self.outbox and self.outbox[-1].update:
+            self.outbox[-1] = webhook  # not sent yet: the newer state says all it said
+        else:
+            self._queue(webhook)
 
-    async def _send_once(self, payload: dict[str, Any] | None = None) -> None:
+    def finish(self) -> asyncio.Task[None] | None:
+        """Queue the terminal state (the prediction has just ended) and queue nothing after
+        it; the task that delivers what is queued, None when nothing is."""
+        self.finished = True
+        if self.trailing is not None:
+            self.trailing.cancel()
+            self.trailing = None
+        if "completed" in self.events:
+            # Updates not sent yet say less than the terminal state: it replaces them.
+            self.outbox = deque(webhook for webhook in self.outbox if not webhook.update)
+            self._queue(Webhook(encode(self.snapshot()), terminal=True))
+        return self.courier
+
+    # -- delivery --------------------------------------------------------------------------
+
+    def _queue(self, webhook: Webhook) -> None:
+        self.outbox.append(webhook)
+        if self.courier is None:
+            self.courier = asyncio.create_task(self._deliver_outbox())
+
+    async def _deliver_outbox(self) -> None:
+        try:
+            while self.outbox:
+                webhook = self.outbox.popleft()
+                if webhook.terminal:
+                    await self._deliver_terminal(webhook.body)
+                else:
+                    await self._post_once(webhook.body)
+        finally:
+            # No await between the outbox found empty and this: a webhook queued later
+            # starts a new courier.
+            self.courier = None
+
+    async def _post_once(self, body: bytes) -> None:
         import httpx
 
         try:
-            await self.client.post(
-                self.url,
-                json=self.snapshot() if payload is None else payload,
-                headers=self.headers,
-                timeout=TIMEOUT,
-            )
+            await self.client.post(self.url, content=body, headers=self.headers, timeout=TIMEOUT)
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             log.warning("webhook to %s failed: %s", self.url, exc)
 
-    async def completed(self) -> None:
-        """Send the terminal state (whether or not `completed` is filtered out, nothing more
-        is sent after it), retrying until it is accepted."""
-        if self.trailing is not None:
-            self.trailing.cancel()
-        if "completed" not in self.events:
-            return
+    async def _deliver_terminal(self, body: bytes) -> None:
+        """POST the terminal state until it is accepted, refused for good, or the retries
+        run out."""
         import httpx
 
-        payload = self.snapshot()
         for attempt in range(TERMINAL_RETRIES + 1):
             try:
                 response = await self.client.post(
-                    self.url, json=payload, headers=self.headers, timeout=TIMEOUT
+                    self.url, content=body, headers=self.headers, timeout=TIMEOUT
                 )
                 if response.status_code not in RETRY_STATUS:
                     return
+                reason = f"status {response.status_code}"
             except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
                 log.warning("terminal webhook to %s failed: %s", self.url, exc)
                 return  # no retry can fix the URL
             except httpx.HTTPError as exc:
-                log.warning("terminal webhook to %s failed: %s", self.url, exc)
-            await asyncio.sleep(0.1 * 2 ** min(attempt, 10))
-        log.error("giving up on the terminal webhook to %s", self.url)
+                reason = str(exc) or type(exc).__name__
+            if attempt < TERMINAL_RETRIES:
+                log.warning("terminal webhook to %s failed (%s); retrying", self.url, reason)
+                await asyncio.sleep(self.backoff * 2 ** min(attempt, 9))  # as Cog: 0.2 s to 102.4 s
+        log.error(
+            "giving up on the terminal webhook to %s after %d attempts",
+            self.url,
+            TERMINAL_RETRIES + 1,
+        )
