@@ -223,24 +223,13 @@ def test_cog_serve_keeps_serving_setup_failed_after_a_failed_setup(example):
     project = example("hello-world")
     (project / "predict.py").write_text(FAILING_SETUP_MODEL)
     port = free_port()
-    process = subprocess.Popen(
-        [cog_executable(), "serve", "-p", str(port), "--runtime", "local"],
-        cwd=project,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "COG_CACHE_DIR": str(CACHE), "NO_COLOR": "1"},
-    )
-    try:
-        seen = _read_until(process, "Serving at", time.monotonic() + 120)
-        assert process.poll() is None, seen
+    with cog_process("serve", "-p", str(port), "--runtime", "local", cwd=project) as cli:
+        served = cli.read_until("Serving at")
+        assert served and cli.process.poll() is None, cli.stderr
         health = httpx.get(f"http://127.0.0.1:{port}/health-check", timeout=10).json()
         refused = httpx.post(f"http://127.0.0.1:{port}/predictions", json={"input": {}}, timeout=10)
-        assert process.poll() is None  # still serving
-    finally:
-        process.terminate()
-        process.communicate(timeout=30)
-    assert "model setup failed" in seen and "weights are [missing]" in seen
+        assert cli.process.poll() is None  # still serving
+    assert "model setup failed" in cli.stderr and "weights are [missing]" in cli.stderr
     assert health["status"] == "SETUP_FAILED"
     assert "weights are [missing]" in health["setup"]["logs"]
     assert refused.status_code == 503
