@@ -244,7 +244,11 @@ class ModelContainer:
             try:
                 self.docker.run("stop", "--time", "5", self.id, check=False, timeout=60)
             except DockerCommandFailed:
-                remove_container(self.id, self.docker)
+                pass
+            # `--rm` removes a stopped container asynchronously: done here, and waited for, so
+            # that when stop() returns the container is gone (and its name free).
+            remove_container(self.id, self.docker)
+            wait_removed(self.id, self.docker)
             self.id = None
         client, self.client = self.client, None
         if client is not None:
@@ -267,6 +271,16 @@ def container_name() -> str:
 def remove_container(name: str, docker: Docker | None = None) -> None:
     """Remove a container whatever its state (gone already is fine)."""
     (docker or Docker()).run("rm", "--force", name, check=False, timeout=STOP_TIMEOUT_SECONDS)
+
+
+def wait_removed(name: str, docker: Docker, timeout: float = STOP_TIMEOUT_SECONDS) -> None:
+    """Wait (bounded) until the engine no longer knows the container."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = docker.run("container", "inspect", name, check=False, timeout=30)
+        if found.returncode != 0:
+            return
+        time.sleep(0.1)
 
 
 def _term_with_parent() -> None:
