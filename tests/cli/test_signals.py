@@ -8,7 +8,7 @@ import signal
 
 import pytest
 
-from .processes import cog_process, listening_ports, wait_gone
+from .processes import _stat, cog_process, listening_ports, wait_gone
 
 # Sleeps in short steps so that a cancel (raised between two of them) ends it at once; writes
 # where it got to, so the test can tell a canceled prediction from a killed one.
@@ -124,3 +124,33 @@ def test_exec_stopped_by_a_signal_leaves_nothing(slow_model, sig):
         status, _, err = cli.finish()
         assert status == _expected_status(sig, 1), err
         assert wait_gone(tree, set()) == []
+
+
+# A shell whose own child outlives it unless someone stops it: the background `sleep` is a
+# grandchild of the CLI, which only the shell (not the CLI's signal) would have stopped.
+SHELL_WITH_BACKGROUND_WORK = "sleep 300 & sleep 300 & echo started; wait"
+
+
+@pytest.mark.parametrize(
+    "sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=lambda s: s.name
+)
+def test_exec_stopped_by_a_signal_leaves_no_grandchild(slow_model, sig):
+    args = ("exec", "--runtime", "local", "sh", "-c", SHELL_WITH_BACKGROUND_WORK)
+    with cog_process(*args, cwd=slow_model) as cli:
+        assert cli.process.stdout is not None
+        assert cli.process.stdout.readline() == "started\n"
+        tree = cli.remember_tree()
+        assert len(tree) >= 3, tree  # the shell and its two sleeps
+        cli.process.send_signal(sig)
+        status, _, err = cli.finish()
+        assert status == _expected_status(sig, 1), err
+        assert wait_gone(tree, set()) == []
+
+
+def test_exec_that_ends_leaves_nothing_it_started_in_the_background(slow_model):
+    args = ("exec", "--runtime", "local", "sh", "-c", "sleep 300 & echo $!")
+    with cog_process(*args, cwd=slow_model) as cli:
+        status, out, err = cli.finish()
+        assert status == 0, err
+        # Stopped (and reaped) by the CLI before it exited, not left to init.
+        assert _stat(int(out.strip())) is None

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import subprocess
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from ..runtime.lifeline import set_parent_death_signal
+from ..runtime.lifeline import adopt_orphans, children, set_parent_death_signal
 from .signals import signal_of
 
 # Ctrl-C in a terminal reaches the command too: it gets a moment to end by itself first.
@@ -27,7 +29,9 @@ def run_foreground(
 
     When the CLI is stopped by a signal, the command gets that signal, then SIGKILL if it has
     not ended within a few seconds, and `after_stop` runs; when the CLI is killed, the kernel
-    sends the command SIGTERM (Linux)."""
+    sends the command SIGTERM (Linux). What the command left running (`sh -c "server &"`, a
+    grandchild of a shell that was stopped) is adopted by the CLI and stopped when it ends."""
+    adopt_orphans()
     process = subprocess.Popen(argv, cwd=cwd, env=env, preexec_fn=_term_with_parent)
     try:
         return process.wait()
@@ -36,10 +40,39 @@ def run_foreground(
         if after_stop is not None:
             after_stop()
         raise
+    finally:
+        _stop_orphans()
 
 
 def _term_with_parent() -> None:
     set_parent_death_signal(signal.SIGTERM)
+
+
+def _stop_orphans() -> None:
+    """SIGTERM what is left of the command's tree, SIGKILL what outlives the grace; reap all."""
+    left = children()
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    while left and time.monotonic() < deadline:
+        left = [pid for pid in left if not _reaped(pid)]
+        time.sleep(0.05)
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+    if children():  # adopted while we were stopping the others
+        _stop_orphans()
+
+
+def _reaped(pid: int) -> bool:
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return done == pid
 
 
 def _stop(process: subprocess.Popen[bytes], signum: int) -> None:

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from .. import envvars
 
 PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
 POLL_SECONDS = 0.5
 
 
@@ -53,11 +54,38 @@ def exit_on_stdin_eof(on_eof: Callable[[], None]) -> None:
 
 def set_parent_death_signal(sig: int) -> bool:
     """Ask the kernel for `sig` when our parent (the thread that started us) ends; Linux only."""
+    return _prctl(PR_SET_PDEATHSIG, sig)
+
+
+def adopt_orphans() -> bool:
+    """Become the parent of every orphaned descendant (a child subreaper, Linux only), so that
+    what a command left running in the background can still be found and stopped."""
+    return _prctl(PR_SET_CHILD_SUBREAPER, 1)
+
+
+def children() -> list[int]:
+    """The pids whose parent is this process (adopted orphans included)."""
+    found = []
+    me = os.getpid()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[1] == str(me):
+            found.append(int(entry))
+    return found
+
+
+def _prctl(option: int, value: int) -> bool:
     if not sys.platform.startswith("linux"):
         return False
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        return bool(libc.prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0) == 0)
+        return bool(libc.prctl(option, value, 0, 0, 0) == 0)
     except (OSError, AttributeError):
         return False
 
