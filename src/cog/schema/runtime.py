@@ -71,6 +71,23 @@ def type_node(annotation: Any) -> TypeNode:
     return TypeNode("unknown", label=repr(annotation))
 
 
+def _is_typeddict(cls: type) -> bool:
+    # typing_extensions' TypedDict (what 3.10 models use for NotRequired) is not typing's.
+    return typing.is_typeddict(cls) or (
+        isinstance(getattr(cls, "__required_keys__", None), frozenset)
+        and isinstance(getattr(cls, "__annotations__", None), dict)
+    )
+
+
+def _key_type(annotation: Any) -> Any:
+    """A TypedDict key's type without its Required/NotRequired marker (`__required_keys__`
+    already says which keys are required)."""
+    # typing's and typing_extensions' markers are distinct objects with the same name.
+    while getattr(typing.get_origin(annotation), "_name", None) in ("Required", "NotRequired"):
+        annotation = typing.get_args(annotation)[0]
+    return annotation
+
+
 def _class_node(cls: type) -> TypeNode:
     if issubclass(cls, Secret):
         return TypeNode("Secret")
@@ -78,11 +95,12 @@ def _class_node(cls: type) -> TypeNode:
         return TypeNode("File")
     if issubclass(cls, pathlib.PurePath) or issubclass(cls, os.PathLike):
         return TypeNode("Path")
-    if typing.is_typeddict(cls):
+    if _is_typeddict(cls):
         hints = typing.get_type_hints(cls, include_extras=True)
         required = getattr(cls, "__required_keys__", set(hints))
         fields = tuple(
-            ModelField(n, type_node(t), key_required=n in required) for n, t in hints.items()
+            ModelField(n, type_node(_key_type(t)), key_required=n in required)
+            for n, t in hints.items()
         )
         return TypeNode("model", fields=fields, label=f"TypedDict:{cls.__name__}")
     if dataclasses.is_dataclass(cls):
