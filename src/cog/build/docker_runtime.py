@@ -24,7 +24,6 @@ from the kernel when the CLI dies (Linux) and, as `docker run` does, hands it to
 from __future__ import annotations
 
 import contextlib
-import signal
 import subprocess
 import tempfile
 import time
@@ -38,7 +37,7 @@ import httpx
 
 from .. import envvars
 from ..config.model import Config
-from ..runtime.lifeline import set_parent_death_signal
+from ..runtime.lifeline import term_with_parent
 from .base_image import BaseImageChoice
 from .builder import BuildOptions, build_image, default_image_name
 from .engine import Docker
@@ -168,7 +167,7 @@ class ModelContainer:
             # Its own session: Ctrl-C reaches only the CLI, which cancels the prediction
             # before it stops the container.
             start_new_session=True,
-            preexec_fn=_term_with_parent,
+            preexec_fn=term_with_parent,
         )
         self.id = name
         try:
@@ -281,10 +280,6 @@ def wait_removed(name: str, docker: Docker, timeout: float = STOP_TIMEOUT_SECOND
         if found.returncode != 0:
             return
         time.sleep(0.1)
-
-
-def _term_with_parent() -> None:
-    set_parent_death_signal(signal.SIGTERM)
 
 
 def container_command(

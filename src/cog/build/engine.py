@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import envvars
+from ..runtime.lifeline import term_with_parent
 from .context import BuildContext
 from .errors import DockerCommandFailed, DockerUnavailable
 
@@ -65,6 +66,7 @@ class Docker:
                 timeout=timeout,
                 env=self._env(),
                 input=input,
+                preexec_fn=term_with_parent,
             )
         except FileNotFoundError as exc:
             raise DockerUnavailable(
@@ -151,6 +153,7 @@ class Docker:
                 stdout=pipe,
                 stderr=None if on_terminal else subprocess.STDOUT,
                 env=self._env(),
+                preexec_fn=term_with_parent,  # a killed CLI's build is canceled, not left running
             )
         except FileNotFoundError as exc:
             raise DockerUnavailable(f"The docker CLI ({self.binary}) was not found.") from exc

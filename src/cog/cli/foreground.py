@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from ..runtime.lifeline import adopt_orphans, children, set_parent_death_signal
+from ..runtime.lifeline import adopt_orphans, children, term_with_parent
 from .signals import signal_of
 
 # Ctrl-C in a terminal reaches the command too: it gets a moment to end by itself first.
@@ -32,7 +32,7 @@ def run_foreground(
     sends the command SIGTERM (Linux). What the command left running (`sh -c "server &"`, a
     grandchild of a shell that was stopped) is adopted by the CLI and stopped when it ends."""
     adopt_orphans()
-    process = subprocess.Popen(argv, cwd=cwd, env=env, preexec_fn=_term_with_parent)
+    process = subprocess.Popen(argv, cwd=cwd, env=env, preexec_fn=term_with_parent)
     try:
         return process.wait()
     except KeyboardInterrupt as interrupt:
@@ -42,10 +42,6 @@ def run_foreground(
         raise
     finally:
         _stop_orphans()
-
-
-def _term_with_parent() -> None:
-    set_parent_death_signal(signal.SIGTERM)
 
 
 def _stop_orphans() -> None:

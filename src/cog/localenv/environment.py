@@ -20,6 +20,7 @@ from pathlib import Path
 from .. import envvars
 from ..build.sdk_wheel import cache_dir, check_coglet_wheel, sdk_wheel, source_checkout
 from ..config import Config
+from ..runtime.lifeline import term_with_parent
 from .errors import LocalEnvironmentError
 from .interpreter import find_interpreter
 from .pip_settings import PipSettings, read_pip_settings
@@ -150,7 +151,13 @@ def _step(
     report(f"  {title}")
     try:
         result = subprocess.run(
-            argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=STEP_TIMEOUT_SECONDS
+            argv,
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=STEP_TIMEOUT_SECONDS,
+            preexec_fn=term_with_parent,  # a killed CLI's environment build stops too
         )
     except subprocess.TimeoutExpired:
         raise LocalEnvironmentError(f"{title} took longer than {STEP_TIMEOUT_SECONDS}s") from None

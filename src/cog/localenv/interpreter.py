@@ -17,6 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ..runtime.lifeline import term_with_parent
 from .errors import LocalEnvironmentError
 
 PROBE_TIMEOUT_SECONDS = 10
@@ -82,6 +83,7 @@ def _uv_download(uv: str, minor: str) -> str | None:
             capture_output=True,
             text=True,
             timeout=DOWNLOAD_TIMEOUT_SECONDS,
+            preexec_fn=term_with_parent,
         )
     except subprocess.TimeoutExpired:
         return f"uv python install {minor} took over {DOWNLOAD_TIMEOUT_SECONDS} s"

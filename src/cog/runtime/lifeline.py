@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import signal
 import sys
 import threading
 import time
@@ -55,6 +56,12 @@ def exit_on_stdin_eof(on_eof: Callable[[], None]) -> None:
 def set_parent_death_signal(sig: int) -> bool:
     """Ask the kernel for `sig` when our parent (the thread that started us) ends; Linux only."""
     return _prctl(PR_SET_PDEATHSIG, sig)
+
+
+def term_with_parent() -> None:
+    """A subprocess `preexec_fn`: the child gets SIGTERM when the process that started it dies
+    (even by SIGKILL), so a build or download never outlives the CLI that asked for it."""
+    set_parent_death_signal(signal.SIGTERM)
 
 
 def adopt_orphans() -> bool:
