@@ -5,6 +5,7 @@ tree and free their port (the Docker runtime: tests/build/test_docker_cli_runtim
 from __future__ import annotations
 
 import signal
+import time
 
 import pytest
 
@@ -154,3 +155,21 @@ def test_exec_that_ends_leaves_nothing_it_started_in_the_background(slow_model):
         assert status == 0, err
         # Stopped (and reaped) by the CLI before it exited, not left to init.
         assert _stat(int(out.strip())) is None
+
+
+def test_a_killed_cli_leaves_no_environment_build_running(slow_model):
+    # A build.run step that takes long: the step's shell is a child the CLI does not wait for
+    # once it is killed; the kernel's parent-death signal ends it.
+    (slow_model / "cog.yaml").write_text(
+        'build:\n  python_version: "3.11"\n  run:\n    - sleep 120\npredict: "predict.py:Predictor"\n'
+    )
+    with cog_process("build", "--runtime", "local", "--progress", "plain", cwd=slow_model) as cli:
+        assert cli.read_until("build.run[0]"), cli.stderr
+        deadline = time.monotonic() + 30  # the step is announced just before it starts
+        while not (tree := cli.remember_tree()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert tree, "the step runs below the CLI"
+        cli.process.send_signal(signal.SIGKILL)
+        status, _, _ = cli.finish()
+        assert status == -signal.SIGKILL
+        assert wait_gone(tree, set()) == []
