@@ -15,15 +15,14 @@ function row(field, changed) {
   const id = `input-${field.name}`;
   const control = controlFor(field, id, changed);
   const label = make("label", { htmlFor: id, textContent: field.name });
-  if (field.required) {
-    label.append(" ", make("span", { className: "required", textContent: "*", title: "required" }));
-    control.focusable.setAttribute("aria-required", "true");
-  }
+  // The mark sits outside the label, so that the label is the input's name and nothing else.
+  const mark = make("span", { className: "required", textContent: field.required ? " *" : "", title: "required", ariaHidden: "true" });
+  if (field.required) control.focusable.setAttribute("aria-required", "true");
   const description = make("p", { id: `${id}-description`, className: "description", textContent: field.schema.description || "" });
   const bounds = make("p", { className: "bounds", textContent: boundsOf(field.schema) });
   const error = make("p", { id: `${id}-error`, className: "error", role: "alert" });
   control.focusable.setAttribute("aria-describedby", `${description.id} ${error.id}`);
-  const element = make("div", { className: "field", id: `field-${field.name}` }, label, control.element, description, bounds, error);
+  const element = make("div", { className: "field", id: `field-${field.name}` }, label, mark, control.element, description, bounds, error);
   if (field.kind === "list") {
     element.setAttribute("role", "group");
     element.setAttribute("aria-label", field.name);

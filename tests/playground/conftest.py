@@ -1,0 +1,155 @@
+"""Real model servers, a real `cog playground` in front of them, and headless Chromium.
+
+The browser is Debian's chromium (script/test installs it); Playwright drives it and never
+downloads a browser of its own. Without chromium (or Playwright) the browser tests skip and
+say why; the relay and packaging tests run anyway.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.cli.conftest import cog_executable
+from tests.server.conftest import free_port
+
+FIXTURES = Path(__file__).parent / "fixtures"
+CHROMIUM = Path(os.environ.get("PYCOG_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+STARTUP_SECONDS = 30.0
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen[str]
+
+
+def _wait_until_answering(url: str, process: subprocess.Popen[str], what: str) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"{what} ended early:\n{process.communicate()[0]}")
+        with contextlib.suppress(httpx.HTTPError):
+            response = httpx.get(url, timeout=2)
+            if response.status_code == 200 and (
+                "status" not in response.text or '"READY"' in response.text
+            ):
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"{what} did not answer {url} within {STARTUP_SECONDS}s")
+
+
+@contextlib.contextmanager
+def _running(command: list[str], cwd: Path, env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
+    process = subprocess.Popen(
+        command,
+        cwd=cwd,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate(timeout=5)
+
+
+@contextlib.contextmanager
+def model_server(name: str, tmp_path: Path) -> Iterator[Server]:
+    """The fixture model `name` served by `python -m cog.server.http` on a free port."""
+    project = tmp_path / name
+    shutil.copytree(FIXTURES / name, project)
+    port = free_port()
+    command = [sys.executable, "-m", "cog.server.http", "--host", "127.0.0.1"]
+    with _running(command, project, {"PORT": str(port)}) as process:
+        url = f"http://127.0.0.1:{port}"
+        _wait_until_answering(f"{url}/health-check", process, f"the {name} model server")
+        yield Server(url, process)
+
+
+@contextlib.contextmanager
+def playground_for(target: str, cwd: Path) -> Iterator[Server]:
+    """`cog playground --target TARGET -p PORT`, the real CLI."""
+    port = free_port()
+    command = [cog_executable(), "playground", "--target", target, "-p", str(port)]
+    with _running(command, cwd, {"NO_COLOR": "1"}) as process:
+        url = f"http://127.0.0.1:{port}"
+        _wait_until_answering(f"{url}/info", process, "cog playground")
+        yield Server(url, process)
+
+
+@contextlib.contextmanager
+def model_and_playground(name: str, tmp_path: Path) -> Iterator[str]:
+    """The fixture model `name` and a playground for it; yields the playground's URL."""
+    with model_server(name, tmp_path) as model, playground_for(model.url, tmp_path) as page:
+        yield page.url
+
+
+@pytest.fixture(scope="module")
+def writer(tmp_path_factory) -> Iterator[str]:
+    with model_and_playground("writer", tmp_path_factory.mktemp("writer")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def painter(tmp_path_factory) -> Iterator[str]:
+    with model_and_playground("painter", tmp_path_factory.mktemp("painter")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}: script/test installs it (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("Playwright is not installed: pip install -e '.[dev]'")
+    with sync_playwright() as driver:
+        launched = driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser, tmp_path, request):
+    """A fresh page; its screenshot is saved under tmp_path (and PYCOG_SCREENSHOTS if set)
+    when the test ends, whatever the outcome."""
+    context = browser.new_context(viewport={"width": 1200, "height": 860})
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    yield opened
+    shots = [tmp_path / "screenshots"]
+    if os.environ.get("PYCOG_SCREENSHOTS"):
+        shots.append(Path(os.environ["PYCOG_SCREENSHOTS"]))
+    for folder in shots:
+        folder.mkdir(parents=True, exist_ok=True)
+        opened.screenshot(path=str(folder / f"{request.node.name}.png"), full_page=True)
+    context.close()
+    assert not errors, f"the page raised: {errors}"

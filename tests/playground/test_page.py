@@ -1,0 +1,167 @@
+"""The playground page in headless Chromium: what a person sees when they use it.
+
+Controls are found by their labels, as a person (or an assistive tool) finds them.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+pytestmark = pytest.mark.slow
+
+SEEN = 15_000  # ms for the page to show a result (a poll with a deadline, not a timing claim)
+
+
+def open_page(page: Page, url: str) -> None:
+    page.goto(url)
+    expect(page.locator("body[data-ready=true]")).to_be_attached(timeout=SEEN)
+
+
+def status(page: Page):
+    return page.get_by_label("Prediction status")
+
+
+def test_text_streams_token_by_token(page: Page, writer: str) -> None:
+    """1. type a prompt and a word count; 2. Run (auto: the model streams, so SSE);
+    3. the first words show while the prediction is still processing; 4. then all of them,
+    the logs, predict_time, the timeline and the curl command."""
+    open_page(page, writer)
+    expect(page.get_by_label("Model health")).to_have_text("READY", timeout=SEEN)
+    page.get_by_label("prompt").fill("cat")
+    page.get_by_label("words").fill("4")
+    page.get_by_label("delay").fill("0.4")
+    page.get_by_role("button", name="Run").click()
+    output = page.get_by_label("Prediction output")
+    expect(output).to_contain_text("cat1", timeout=SEEN)
+    assert status(page).inner_text() == "processing"
+    assert "cat4" not in output.inner_text()
+    expect(status(page)).to_have_text("succeeded", timeout=SEEN)
+    expect(output).to_have_text("cat1 cat2 cat3 cat4 ")
+    expect(page.get_by_label("Logs", exact=True)).to_contain_text("writing 4 words")
+    expect(page.get_by_label("Metrics")).to_contain_text("predict_time")
+    expect(page.get_by_label("Timeline")).to_contain_text("output 4", use_inner_text=False)
+    curl = page.get_by_label("curl command").text_content() or ""
+    assert "Accept: text/event-stream" in curl and "/predictions" in curl and '"prompt":"cat"' in curl
+
+
+def test_header_shows_health_versions_and_setup_logs(page: Page, writer: str) -> None:
+    open_page(page, writer)
+    expect(page.get_by_label("Model health")).to_have_text("READY", timeout=SEEN)
+    expect(page.locator("#versions")).to_contain_text("python_sdk 0.23.1")
+    page.get_by_text("Setup logs").click()
+    expect(page.get_by_label("Setup logs")).to_contain_text("warming up the pen")
+
+
+def test_a_value_out_of_bounds_shows_its_message_and_does_not_run(page: Page, writer: str) -> None:
+    """1. words=20 (the bound is 10): the message shows as it is typed; 2. Run sends nothing;
+    3. a missing required prompt is marked too; 4. fixed, with a choice, it runs."""
+    open_page(page, writer)
+    expect(page.get_by_label("Model health")).to_have_text("READY", timeout=SEEN)
+    page.get_by_label("words").fill("20")
+    expect(page.get_by_text("words must be less than or equal to 10")).to_be_visible()
+    expect(page.get_by_label("words")).to_have_attribute("aria-invalid", "true")
+    page.get_by_role("button", name="Run").click()
+    expect(page.get_by_text("prompt is required")).to_be_visible()
+    expect(status(page)).to_have_text("fix the input first")
+    assert page.get_by_label("Timeline").locator("li").count() == 0
+    page.get_by_label("prompt").fill("dog")
+    page.get_by_label("words").fill("2")
+    page.get_by_label("tone").select_option("loud")
+    expect(page.get_by_text("words must be")).to_have_count(0)
+    page.get_by_role("button", name="Run").click()
+    expect(status(page)).to_have_text("succeeded", timeout=SEEN)
+    expect(page.get_by_label("Prediction output")).to_have_text("DOG1 DOG2 ")
+
+
+def test_the_servers_422_shows_beside_its_field(page: Page, writer: str) -> None:
+    """The JSON tab skips the page's own checks, so the server's 422 is what the person sees."""
+    open_page(page, writer)
+    page.get_by_role("tab", name="JSON").click()
+    page.get_by_label("Input JSON").fill('{"prompt": "x", "tone": "shouty"}')
+    page.get_by_role("button", name="Run").click()
+    expect(status(page)).to_have_text("invalid input", timeout=SEEN)
+    page.get_by_role("tab", name="Form").click()
+    expect(page.locator("#input-tone-error")).to_contain_text("tone:")
+    expect(page.get_by_label("Raw response")).to_contain_text("detail", use_inner_text=False)
+
+
+def test_json_tab_and_form_stay_in_step(page: Page, writer: str) -> None:
+    open_page(page, writer)
+    page.get_by_label("prompt").fill("owl")
+    page.get_by_role("tab", name="JSON").click()
+    document = page.get_by_label("Input JSON")
+    expect(document).to_have_value(re.compile(r'"prompt": "owl"'))
+    document.fill('{"prompt": "bat", "words": 7}')
+    page.get_by_role("tab", name="Form").click()
+    expect(page.get_by_label("prompt")).to_have_value("bat")
+    expect(page.get_by_label("words")).to_have_value("7")
+
+
+def test_a_secret_is_a_password_field_and_reaches_the_model(page: Page, writer: str) -> None:
+    open_page(page, writer)
+    secret = page.get_by_label("api_key")
+    expect(secret).to_have_attribute("type", "password")
+    page.get_by_label("prompt").fill("key")
+    secret.fill("sesame")
+    page.keyboard.press("Control+Enter")
+    expect(status(page)).to_have_text("succeeded", timeout=SEEN)
+    expect(page.get_by_label("Logs", exact=True)).to_contain_text("key of 6 characters")
+
+
+def test_a_failing_prediction_shows_its_error(page: Page, writer: str) -> None:
+    open_page(page, writer)
+    page.get_by_label("prompt").fill("boom")
+    page.get_by_role("button", name="Run").click()
+    expect(status(page)).to_have_text("failed", timeout=SEEN)
+    expect(page.get_by_role("alert").filter(has_text="Error:")).to_contain_text(
+        "the writer refuses to write about boom"
+    )
+
+
+def test_cancel_stops_a_running_prediction(page: Page, writer: str) -> None:
+    open_page(page, writer)
+    page.get_by_label("prompt").fill("slow")
+    page.get_by_label("words").fill("10")
+    page.get_by_label("delay").fill("1")
+    page.get_by_role("button", name="Run").click()
+    expect(page.get_by_label("Prediction output")).to_contain_text("slow1", timeout=SEEN)
+    page.get_by_role("button", name="Cancel").click()
+    expect(status(page)).to_have_text("canceled", timeout=SEEN)
+    expect(page.get_by_role("button", name="Cancel")).to_be_hidden()
+    expect(page.get_by_role("button", name="Run")).to_be_enabled()
+    assert "slow10" not in page.get_by_label("Prediction output").inner_text()
+
+
+def test_async_run_with_webhooks_relayed_to_the_page(page: Page, writer: str) -> None:
+    open_page(page, writer)
+    page.get_by_label("prompt").fill("hook")
+    page.get_by_label("Run mode").select_option("async")
+    page.get_by_role("button", name="Run").click()
+    expect(status(page)).to_have_text("succeeded", timeout=SEEN)
+    expect(page.get_by_label("Prediction output")).to_have_text("hook1 hook2 hook3 ")
+    timeline = page.get_by_label("Timeline")
+    expect(timeline).to_contain_text("accepted (202)", use_inner_text=False)
+    expect(timeline).to_contain_text("webhook: succeeded", use_inner_text=False)
+    curl = page.get_by_label("curl command").text_content() or ""
+    assert "Prefer: respond-async" in curl
+
+
+def test_a_file_input_and_an_image_output(page: Page, painter: str, tmp_path) -> None:
+    """1. pick a 40-byte file; 2. Run (sync: the model does not stream); 3. the image shows,
+    40 bytes × scale 3 = 120 pixels wide; 4. the custom metric is listed."""
+    source = tmp_path / "forty.bin"
+    source.write_bytes(b"x" * 40)
+    open_page(page, painter)
+    page.get_by_label("image", exact=True).set_input_files(str(source))
+    page.get_by_label("scale").fill("3")
+    expect(page.get_by_label("Input JSON")).to_have_value(re.compile("data:"), timeout=SEEN)
+    page.get_by_role("button", name="Run").click()
+    expect(status(page)).to_have_text("succeeded", timeout=SEEN)
+    image = page.get_by_role("img", name="output image")
+    expect(image).to_be_visible()
+    assert image.evaluate("img => img.naturalWidth") == 120
+    expect(page.get_by_label("Metrics")).to_contain_text("bytes_read")
+    expect(page.get_by_label("Logs", exact=True)).to_contain_text("read 40 bytes")
