@@ -125,7 +125,9 @@ def painter(tmp_path_factory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def browser():
     if not CHROMIUM.exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}: script/test installs it (apt-get install chromium)")
+        pytest.skip(
+            f"no Chromium at {CHROMIUM}: script/test installs it (apt-get install chromium)"
+        )
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:

@@ -44,7 +44,9 @@ def test_text_streams_token_by_token(page: Page, writer: str) -> None:
     expect(page.get_by_label("Metrics")).to_contain_text("predict_time")
     expect(page.get_by_label("Timeline")).to_contain_text("output 4", use_inner_text=False)
     curl = page.get_by_label("curl command").text_content() or ""
-    assert "Accept: text/event-stream" in curl and "/predictions" in curl and '"prompt":"cat"' in curl
+    assert (
+        "Accept: text/event-stream" in curl and "/predictions" in curl and '"prompt":"cat"' in curl
+    )
 
 
 def test_header_shows_health_versions_and_setup_logs(page: Page, writer: str) -> None:
