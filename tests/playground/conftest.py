@@ -155,3 +155,9 @@ def page(browser, tmp_path, request):
         opened.screenshot(path=str(folder / f"{request.node.name}.png"), full_page=True)
     context.close()
     assert not errors, f"the page raised: {errors}"
+
+
+@pytest.fixture(scope="module")
+def album(tmp_path_factory) -> Iterator[str]:
+    with model_and_playground("album", tmp_path_factory.mktemp("album")) as url:
+        yield url

@@ -167,3 +167,52 @@ def test_a_file_input_and_an_image_output(page: Page, painter: str, tmp_path) ->
     assert image.evaluate("img => img.naturalWidth") == 120
     expect(page.get_by_label("Metrics")).to_contain_text("bytes_read")
     expect(page.get_by_label("Logs", exact=True)).to_contain_text("read 40 bytes")
+
+
+def test_a_list_added_item_by_item_and_a_gallery_of_files(page: Page, album: str) -> None:
+    """1. add two names one at a time; 2. Run; 3. the output is a gallery: two images (in the
+    order given), a playable audio clip and a download link for the text file."""
+    open_page(page, album)
+    for index, name in enumerate(["ant", "bee"], start=1):
+        page.get_by_role("button", name="Add names item").click()
+        page.get_by_label(f"names item {index}", exact=True).fill(name)
+    expect(page.get_by_label("Input JSON")).to_have_value(re.compile(r'"ant",\s+"bee"'))
+    page.get_by_role("button", name="Run").click()
+    expect(status(page)).to_have_text("succeeded", timeout=SEEN)
+    gallery = page.get_by_label("Prediction output").get_by_role("listitem")
+    expect(gallery).to_have_count(4)
+    images = page.get_by_role("img", name="output image")
+    expect(images).to_have_count(2)
+    assert [images.nth(i).evaluate("img => img.naturalWidth") for i in range(2)] == [8, 16]
+    audio = page.get_by_label("output audio")
+    expect(audio).to_have_attribute("controls", "")
+    assert audio.evaluate("a => a.canPlayType('audio/wav')") != ""
+    expect(page.get_by_role("link", name="Download output.txt")).to_have_attribute(
+        "download", "output.txt"
+    )
+
+
+def test_deprecated_inputs_are_folded_away(page: Page, writer: str) -> None:
+    open_page(page, writer)
+    old = page.get_by_label("old_style")
+    expect(old).to_be_hidden()
+    page.get_by_text("Deprecated inputs").click()
+    expect(old).to_be_visible()
+
+
+def test_a_file_dropped_onto_its_control_is_sent(page: Page, painter: str) -> None:
+    """A drop (a real DataTransfer holding a 10-byte file) fills the input like the picker."""
+    open_page(page, painter)
+    page.locator("#field-image").evaluate(
+        """field => {
+            const data = new DataTransfer();
+            data.items.add(new File(["0123456789"], "ten.bin"));
+            field.querySelector("div").dispatchEvent(new DragEvent("drop", { dataTransfer: data, bubbles: true }));
+        }"""
+    )
+    expect(page.get_by_label("Input JSON")).to_have_value(re.compile("data:"), timeout=SEEN)
+    page.get_by_role("button", name="Run").click()
+    expect(status(page)).to_have_text("succeeded", timeout=SEEN)
+    image = page.get_by_role("img", name="output image")
+    expect(image).to_be_visible()
+    assert image.evaluate("img => img.naturalWidth") == 20

@@ -14,12 +14,18 @@ export function concatenates(schema) {
   return schema?.type === "array" && schema["x-cog-array-display"] === "concatenate";
 }
 
+// A data URI carries no file name; its media type gives the extension.
+function dataUriName(url) {
+  const subtype = (/^data:[^/;,]+\/([^;,+]+)/.exec(url) || [])[1] || "bin";
+  return `output.${{ plain: "txt", "x-wav": "wav", mpeg: "mp3", "octet-stream": "bin" }[subtype] || subtype}`;
+}
+
 function fileElement(url, schema) {
   const kind = MEDIA.find(([, pattern]) => pattern.test(url.slice(0, 64)) || pattern.test(url))?.[0];
   if (kind === "image") return make("img", { src: url, alt: "output image" });
   if (kind === "audio") return make("audio", { src: url, controls: true, ariaLabel: "output audio" });
   if (kind === "video") return make("video", { src: url, controls: true, ariaLabel: "output video" });
-  const name = url.startsWith("data:") ? "output" : url.split("/").pop().split("?")[0];
+  const name = url.startsWith("data:") ? dataUriName(url) : url.split("/").pop().split("?")[0];
   return make("a", { href: url, download: name, textContent: `Download ${name}` });
 }
 
