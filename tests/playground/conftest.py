@@ -48,10 +48,7 @@ def _wait_until_answering(url: str, process: subprocess.Popen[str], what: str) -
         if process.poll() is not None:
             raise AssertionError(f"{what} ended early:\n{process.communicate()[0]}")
         with contextlib.suppress(httpx.HTTPError):
-            response = httpx.get(url, timeout=2)
-            if response.status_code == 200 and (
-                "status" not in response.text or '"READY"' in response.text
-            ):
+            if httpx.get(url, timeout=2).status_code == 200:
                 return
         time.sleep(0.05)
     raise AssertionError(f"{what} did not answer {url} within {STARTUP_SECONDS}s")
@@ -81,7 +78,8 @@ def _running(command: list[str], cwd: Path, env: dict[str, str]) -> Iterator[sub
 
 @contextlib.contextmanager
 def model_server(name: str, tmp_path: Path) -> Iterator[Server]:
-    """The fixture model `name` served by `python -m cog.server.http` on a free port."""
+    """The fixture model `name` served by `python -m cog.server.http` on a free port, from
+    the moment its health check answers (it may still be setting up)."""
     project = tmp_path / name
     shutil.copytree(FIXTURES / name, project)
     port = free_port()
@@ -110,15 +108,24 @@ def model_and_playground(name: str, tmp_path: Path) -> Iterator[str]:
         yield page.url
 
 
+def wait_for_setup(url: str) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while httpx.get(f"{url}/api/health-check").json()["status"] == "STARTING":
+        assert time.monotonic() < deadline, f"{url} is still STARTING"
+        time.sleep(0.05)
+
+
 @pytest.fixture(scope="module")
 def writer(tmp_path_factory) -> Iterator[str]:
     with model_and_playground("writer", tmp_path_factory.mktemp("writer")) as url:
+        wait_for_setup(url)
         yield url
 
 
 @pytest.fixture(scope="module")
 def painter(tmp_path_factory) -> Iterator[str]:
     with model_and_playground("painter", tmp_path_factory.mktemp("painter")) as url:
+        wait_for_setup(url)
         yield url
 
 
@@ -160,4 +167,5 @@ def page(browser, tmp_path, request):
 @pytest.fixture(scope="module")
 def album(tmp_path_factory) -> Iterator[str]:
     with model_and_playground("album", tmp_path_factory.mktemp("album")) as url:
+        wait_for_setup(url)
         yield url

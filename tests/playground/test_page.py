@@ -5,10 +5,13 @@ Controls are found by their labels, as a person (or an assistive tool) finds the
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 from playwright.sync_api import Page, expect
+
+from .conftest import model_and_playground
 
 pytestmark = pytest.mark.slow
 
@@ -216,3 +219,32 @@ def test_a_file_dropped_onto_its_control_is_sent(page: Page, painter: str) -> No
     image = page.get_by_role("img", name="output image")
     expect(image).to_be_visible()
     assert image.evaluate("img => img.naturalWidth") == 20
+
+
+def test_health_is_live_from_setup_to_a_structured_output(page: Page, tmp_path) -> None:
+    """1. the page opens while the model sets up: STARTING, waiting for the schema;
+    2. setup is let go on: the header turns READY by itself and the form appears;
+    3. a structured output is shown as pretty JSON."""
+    with model_and_playground("sleepy", tmp_path) as url:
+        page.goto(url)
+        expect(page.get_by_label("Model health")).to_have_text("STARTING", timeout=SEEN)
+        expect(page.locator("#form")).to_contain_text("Waiting for the model's schema")
+        (tmp_path / "sleepy" / "release").touch()
+        expect(page.get_by_label("Model health")).to_have_text("READY", timeout=SEEN)
+        page.get_by_text("Setup logs").click()
+        expect(page.get_by_label("Setup logs")).to_contain_text("loading weights")
+        page.get_by_label("words").fill("7")
+        page.get_by_role("button", name="Run").click()
+        expect(status(page)).to_have_text("succeeded", timeout=SEEN)
+        shown = page.get_by_label("Prediction output").inner_text()
+        assert json.loads(shown) == {"words": 7, "loud": True}
+        assert '\n  "words": 7' in shown  # pretty-printed, not one line
+
+
+def test_a_failed_setup_is_shown_in_the_header(page: Page, tmp_path) -> None:
+    """The header says SETUP_FAILED and opens the setup logs, which hold the error."""
+    with model_and_playground("broken", tmp_path) as url:
+        page.goto(url)
+        expect(page.get_by_label("Model health")).to_have_text("SETUP_FAILED", timeout=SEEN)
+        expect(page.get_by_label("Setup logs")).to_be_visible()
+        expect(page.get_by_label("Setup logs")).to_contain_text("weights file is missing")

@@ -9,6 +9,7 @@ import { watchHealth } from "./health.js";
 
 const $ = (id) => document.getElementById(id);
 const TERMINAL = ["succeeded", "failed", "canceled"];
+const SCHEMA_RETRY_MS = 1000;
 
 const page = { doc: null, form: null, target: "", running: null };
 
@@ -158,15 +159,28 @@ async function cancelNow() {
   await cancel(run.id);
 }
 
+// The schema is served once setup is over (503 before): wait for it, saying so.
+async function loadSchema() {
+  for (;;) {
+    try {
+      const response = await fetch("/api/openapi.json", { cache: "no-store" });
+      if (response.ok) return await response.json();
+      $("form").textContent = `Waiting for the model's schema (HTTP ${response.status})…`;
+    } catch (error) {
+      $("form").textContent = `Waiting for the model's schema (${error.message})…`;
+    }
+    await new Promise((done) => setTimeout(done, SCHEMA_RETRY_MS));
+  }
+}
+
 async function boot() {
-  const [doc, info] = await Promise.all([
-    fetch("/api/openapi.json").then((r) => r.json()),
-    fetch("/info").then((r) => r.json()),
-  ]);
-  page.doc = doc;
+  const info = await fetch("/info").then((r) => r.json());
   page.target = info.target;
   document.title = `Playground · ${info.target}`;
   $("title").textContent = info.target.replace(/^https?:\/\//, "");
+  watchHealth($("health"), $("versions"), $("setup-logs"), () => page.doc?.info);
+  const doc = await loadSchema();
+  page.doc = doc;
   page.form = buildForm($("form"), inputsOf(doc), formChanged);
   formChanged();
   $("json").addEventListener("input", jsonChanged);
@@ -185,8 +199,6 @@ async function boot() {
   document.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) { event.preventDefault(); runNow(); }
   });
-  $("versions").textContent = doc.info ? `${doc.info.title} ${doc.info.version}` : "";
-  watchHealth($("health"), $("versions"), $("setup-logs"), doc.info);
   document.body.dataset.ready = "true";
 }
 
