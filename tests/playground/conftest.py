@@ -8,6 +8,7 @@ say why; the relay and packaging tests run anyway.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -77,17 +78,35 @@ def _running(command: list[str], cwd: Path, env: dict[str, str]) -> Iterator[sub
 
 
 @contextlib.contextmanager
-def model_server(name: str, tmp_path: Path) -> Iterator[Server]:
+def model_server(name: str, tmp_path: Path, reference: bool = False) -> Iterator[Server]:
     """The fixture model `name` served by `python -m cog.server.http` on a free port, from
-    the moment its health check answers (it may still be setting up)."""
+    the moment its health check answers (it may still be setting up). `reference`: by the
+    reference Cog 0.23.1, set up as an image would have it (static schema, type stub)."""
     project = tmp_path / name
     shutil.copytree(FIXTURES / name, project)
     port = free_port()
-    command = [sys.executable, "-m", "cog.server.http", "--host", "127.0.0.1"]
-    with _running(command, project, {"PORT": str(port)}) as process:
+    python, env = sys.executable, {"PORT": str(port)}
+    if reference:
+        python, env = _as_in_an_image(project, env)
+    command = [python, "-m", "cog.server.http", "--host", "127.0.0.1"]
+    with _running(command, project, env) as process:
         url = f"http://127.0.0.1:{port}"
         _wait_until_answering(f"{url}/health-check", process, f"the {name} model server")
         yield Server(url, process)
+
+
+def _as_in_an_image(project: Path, env: dict[str, str]) -> tuple[str, dict[str, str]]:
+    from cog.config import load_config
+    from cog.schema import generate_schema
+    from tests.reference import reference_python
+
+    schema = generate_schema(project, load_config(project), static=True)
+    (project / ".cog").mkdir()
+    (project / ".cog" / "openapi_schema.json").write_text(json.dumps(schema))
+    python = reference_python()
+    # Its worker is started as `python` from PATH, as in an image: the venv comes first.
+    path = f"{python.parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    return str(python), {**env, "PATH": path, "COG_PREDICT_TYPE_STUB": "predict.py:Predictor"}
 
 
 @contextlib.contextmanager
@@ -102,9 +121,12 @@ def playground_for(target: str, cwd: Path) -> Iterator[Server]:
 
 
 @contextlib.contextmanager
-def model_and_playground(name: str, tmp_path: Path) -> Iterator[str]:
+def model_and_playground(name: str, tmp_path: Path, reference: bool = False) -> Iterator[str]:
     """The fixture model `name` and a playground for it; yields the playground's URL."""
-    with model_server(name, tmp_path) as model, playground_for(model.url, tmp_path) as page:
+    with (
+        model_server(name, tmp_path, reference) as model,
+        playground_for(model.url, tmp_path) as page,
+    ):
         yield page.url
 
 

@@ -11,7 +11,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import model_and_playground
+from .conftest import model_and_playground, wait_for_setup
 
 pytestmark = pytest.mark.slow
 
@@ -248,3 +248,19 @@ def test_a_failed_setup_is_shown_in_the_header(page: Page, tmp_path) -> None:
         expect(page.get_by_label("Model health")).to_have_text("SETUP_FAILED", timeout=SEEN)
         expect(page.get_by_label("Setup logs")).to_be_visible()
         expect(page.get_by_label("Setup logs")).to_contain_text("weights file is missing")
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize("mode", ["auto", "async"])
+def test_the_page_drives_the_reference_cog_server(page: Page, tmp_path, mode: str) -> None:
+    """The same page in front of Cog 0.23.1's own server: streamed (auto) and with webhooks."""
+    with model_and_playground("writer", tmp_path, reference=True) as url:
+        wait_for_setup(url)
+        open_page(page, url)
+        expect(page.locator("#versions")).to_contain_text("coglet 0.23.1")
+        page.get_by_label("prompt").fill("ref")
+        page.get_by_label("Run mode").select_option(mode)
+        page.get_by_role("button", name="Run").click()
+        expect(status(page)).to_have_text("succeeded", timeout=SEEN)
+        expect(page.get_by_label("Prediction output")).to_have_text("ref1 ref2 ref3 ")
+        expect(page.get_by_label("Logs", exact=True)).to_contain_text("writing 3 words")
