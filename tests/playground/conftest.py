@@ -110,10 +110,10 @@ def _as_in_an_image(project: Path, env: dict[str, str]) -> tuple[str, dict[str, 
 
 
 @contextlib.contextmanager
-def playground_for(target: str, cwd: Path) -> Iterator[Server]:
-    """`cog playground --target TARGET -p PORT`, the real CLI."""
+def playground_for(target: str, cwd: Path, *options: str) -> Iterator[Server]:
+    """`cog playground --target TARGET -p PORT [OPTIONS]`, the real CLI."""
     port = free_port()
-    command = [cog_executable(), "playground", "--target", target, "-p", str(port)]
+    command = [cog_executable(), "playground", "--target", target, "-p", str(port), *options]
     with _running(command, cwd, {"NO_COLOR": "1"}) as process:
         url = f"http://127.0.0.1:{port}"
         _wait_until_answering(f"{url}/info", process, "cog playground")

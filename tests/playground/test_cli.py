@@ -79,3 +79,25 @@ def test_webhooks_of_an_async_run_are_relayed_as_events(tmp_path) -> None:
         assert "processing" in [state["status"] for state in states[:-1]]
         assert httpx.post(f"{page.url}/relay/webhook/nope", json={}).status_code == 404
         assert httpx.get(f"{page.url}/relay/events/nope").status_code == 404
+
+
+@pytest.mark.slow
+def test_webhook_host_names_how_the_model_reaches_the_playground(tmp_path) -> None:
+    with (
+        model_server("writer", tmp_path) as model,
+        playground_for(model.url, tmp_path, "--webhook-host", "localhost") as page,
+    ):
+        body = httpx.post(f"{page.url}/relay/predictions", json={"input": {"prompt": "l"}}).json()
+        port = page.url.rsplit(":", 1)[1]
+        assert body["request"]["webhook"].startswith(f"http://localhost:{port}/relay/webhook/")
+        with httpx.stream("GET", f"{page.url}/relay/events/{body['token']}", timeout=30) as events:
+            last = [line for line in events.iter_lines() if line.startswith("data: ")][-1]
+        assert json.loads(last[6:])["status"] == "succeeded"
+
+
+def test_cog_serve_refuses_one_port_for_both(tmp_path) -> None:
+    shutil.copytree(FIXTURES / "writer", tmp_path / "writer")
+    args = ("serve", "-p", "9123", "--playground", "--playground-port", "9123")
+    result = run_cog(*args, cwd=tmp_path / "writer", timeout=60)
+    assert result.returncode == 2
+    assert "the playground port 9123 must differ from the model port 9123" in result.stderr

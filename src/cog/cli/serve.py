@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     type=int,
     default=9000,
     show_default=True,
-    help="Port of the playground (with --playground).",
+    help="Port of the playground (with --playground; 0 picks a free port).",
 )
 @runtime_options
 def command(
@@ -45,6 +45,11 @@ def command(
     config_file: str,
 ) -> None:
     """Serve the model's prediction API (Cog's HTTP API) until Ctrl-C."""
+    if playground and playground_port == port:
+        raise click.UsageError(
+            f"the playground port {playground_port} must differ from the model port {port}; "
+            "choose another with --playground-port"
+        )
     config = load_project(config_file)
     try:
         # Bound before the model starts, so that a taken port fails at once, not after setup.

@@ -27,8 +27,11 @@ async def info(request: Request) -> Response:
     return JSONResponse({"target": request.app.state.target})
 
 
-def create_app(target: str) -> Starlette:
-    """The playground for the Cog-compatible server at `target` (e.g. http://127.0.0.1:8393)."""
+def create_app(target: str, webhook_base: str | None = None) -> Starlette:
+    """The playground for the Cog-compatible server at `target` (e.g. http://127.0.0.1:8393).
+
+    `webhook_base`: how the model reaches this playground (http://host:port), when not by the
+    address the page was opened at (a model in a container, say)."""
     target = target.rstrip("/")
 
     @asynccontextmanager
@@ -49,4 +52,5 @@ def create_app(target: str) -> Starlette:
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.target = target
     app.state.relay = relay.Relay()
+    app.state.webhook_base = webhook_base
     return app

@@ -82,7 +82,8 @@ async def start_async(request: Request) -> Response:
     if not isinstance(envelope, dict):
         return JSONResponse({"error": "the body must be a JSON object"}, status_code=400)
     token = relay_of(request).open()
-    envelope["webhook"] = f"{str(request.base_url).rstrip('/')}/relay/webhook/{token}"
+    base = request.app.state.webhook_base or str(request.base_url).rstrip("/")
+    envelope["webhook"] = f"{base}/relay/webhook/{token}"
     envelope["webhook_events_filter"] = WEBHOOK_EVENTS
     client: httpx.AsyncClient = request.app.state.upstream
     try:

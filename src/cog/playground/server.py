@@ -17,12 +17,19 @@ STARTUP_TIMEOUT_SECONDS = 10.0
 class PlaygroundServer:
     """The playground for `target`, listening on host:port once `start()` returns."""
 
-    def __init__(self, target: str, host: str = "127.0.0.1", port: int = 9000) -> None:
+    def __init__(
+        self,
+        target: str,
+        host: str = "127.0.0.1",
+        port: int = 9000,
+        webhook_host: str | None = None,
+    ) -> None:
         self.host = host
-        self.port = port
         self._socket = _bind(host, port)
         self.port = int(self._socket.getsockname()[1])  # port 0 picks a free one
-        config = uvicorn.Config(create_app(target), log_level="warning", lifespan="on")
+        webhook_base = f"http://{webhook_host}:{self.port}" if webhook_host else None
+        app = create_app(target, webhook_base=webhook_base)
+        config = uvicorn.Config(app, log_level="warning", lifespan="on")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name="playground", daemon=True)
 
