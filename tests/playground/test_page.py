@@ -45,8 +45,11 @@ def test_text_streams_token_by_token(page: Page, writer: str) -> None:
     expect(output).to_have_text("cat1 cat2 cat3 cat4 ")
     expect(page.get_by_label("Logs", exact=True)).to_contain_text("writing 4 words")
     expect(page.get_by_label("Metrics")).to_contain_text("predict_time")
-    expect(page.get_by_label("Timeline")).to_contain_text("output 4", use_inner_text=False)
-    curl = page.get_by_label("curl command").text_content() or ""
+    page.get_by_text("Timeline", exact=True).click()
+    expect(page.get_by_label("Timeline")).to_contain_text("output 4")
+    page.get_by_text("curl", exact=True).click()
+    expect(page.get_by_label("curl command")).to_be_visible()
+    curl = page.get_by_label("curl command").inner_text()
     assert (
         "Accept: text/event-stream" in curl and "/predictions" in curl and '"prompt":"cat"' in curl
     )
