@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -175,6 +176,9 @@ def page(browser, tmp_path, request):
     opened = context.new_page()
     errors: list[str] = []
     opened.on("pageerror", lambda error: errors.append(str(error)))
+    # Everything the page loads comes from the playground itself: no CDN, no other host.
+    origins: set[str] = set()
+    opened.on("request", lambda sent: origins.add(urlsplit(sent.url).netloc))
     yield opened
     shots = [tmp_path / "screenshots"]
     if os.environ.get("PYCOG_SCREENSHOTS"):
@@ -184,6 +188,7 @@ def page(browser, tmp_path, request):
         opened.screenshot(path=str(folder / f"{request.node.name}.png"), full_page=True)
     context.close()
     assert not errors, f"the page raised: {errors}"
+    assert len(origins - {""}) <= 1, f"the page loaded from several hosts: {origins}"
 
 
 @pytest.fixture(scope="module")

@@ -78,10 +78,11 @@ def test_a_value_out_of_bounds_shows_its_message_and_does_not_run(page: Page, wr
     page.get_by_label("prompt").fill("dog")
     page.get_by_label("words").fill("2")
     page.get_by_label("tone").select_option("loud")
+    page.get_by_role("checkbox", name="exclaim").check()
     expect(page.get_by_text("words must be")).to_have_count(0)
     page.get_by_role("button", name="Run").click()
     expect(status(page)).to_have_text("succeeded", timeout=SEEN)
-    expect(page.get_by_label("Prediction output")).to_have_text("DOG1 DOG2 ")
+    expect(page.get_by_label("Prediction output")).to_have_text("DOG1! DOG2! ")
 
 
 def test_the_servers_422_shows_beside_its_field(page: Page, writer: str) -> None:
@@ -267,3 +268,21 @@ def test_the_page_drives_the_reference_cog_server(page: Page, tmp_path, mode: st
         expect(status(page)).to_have_text("succeeded", timeout=SEEN)
         expect(page.get_by_label("Prediction output")).to_have_text("ref1 ref2 ref3 ")
         expect(page.get_by_label("Logs", exact=True)).to_contain_text("writing 3 words")
+
+
+def test_the_page_works_from_the_keyboard(page: Page, writer: str) -> None:
+    """Type into the first input, Tab on to the next, switch tabs with the arrow keys, and
+    run with Ctrl+Enter: no mouse."""
+    open_page(page, writer)
+    page.get_by_label("prompt").focus()
+    page.keyboard.type("key")
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("tone")).to_be_focused()
+    page.get_by_role("tab", name="Form").focus()
+    page.keyboard.press("ArrowRight")
+    expect(page.get_by_role("tab", name="JSON")).to_be_focused()
+    expect(page.get_by_label("Input JSON")).to_be_visible()
+    expect(page.get_by_label("Input JSON")).to_have_value(re.compile(r'"prompt": "key"'))
+    page.keyboard.press("Control+Enter")
+    expect(status(page)).to_have_text("succeeded", timeout=SEEN)
+    expect(page.get_by_label("Prediction output")).to_have_text("key1 key2 key3 ")
