@@ -130,13 +130,19 @@ def test_a_failing_prediction_shows_its_error(page: Page, writer: str) -> None:
     )
 
 
-def test_cancel_stops_a_running_prediction(page: Page, writer: str) -> None:
+@pytest.mark.parametrize("mode", ["auto", "sync"])
+def test_cancel_stops_a_running_prediction(page: Page, writer: str, mode: str) -> None:
+    """Streamed (the first word shows) or sync (the header says BUSY): Cancel ends it."""
     open_page(page, writer)
     page.get_by_label("prompt").fill("slow")
     page.get_by_label("words").fill("10")
     page.get_by_label("delay").fill("1")
+    page.get_by_label("Run mode").select_option(mode)
     page.get_by_role("button", name="Run").click()
-    expect(page.get_by_label("Prediction output")).to_contain_text("slow1", timeout=SEEN)
+    if mode == "auto":
+        expect(page.get_by_label("Prediction output")).to_contain_text("slow1", timeout=SEEN)
+    else:
+        expect(page.get_by_label("Model health")).to_have_text("BUSY", timeout=SEEN)
     page.get_by_role("button", name="Cancel").click()
     expect(status(page)).to_have_text("canceled", timeout=SEEN)
     expect(page.get_by_role("button", name="Cancel")).to_be_hidden()

@@ -8,7 +8,6 @@ import { curlCommand } from "./curl.js";
 import { watchHealth } from "./health.js";
 
 const $ = (id) => document.getElementById(id);
-const TERMINAL = ["succeeded", "failed", "canceled"];
 const SCHEMA_RETRY_MS = 1000;
 
 const page = { doc: null, form: null, target: "", running: null };
@@ -116,7 +115,6 @@ function finish(run, { status, body }) {
     run.state.status = "failed";
     run.state.error = body?.error || body?.detail || (typeof body === "string" && body) || `HTTP ${status}`;
   }
-  if (!TERMINAL.includes(run.state.status) && run.state.status !== "invalid input") run.state.status = run.state.status || "done";
   mark(run, `answer: HTTP ${status}`);
   show(run);
 }
