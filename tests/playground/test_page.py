@@ -292,3 +292,13 @@ def test_the_page_works_from_the_keyboard(page: Page, writer: str) -> None:
     page.keyboard.press("Control+Enter")
     expect(status(page)).to_have_text("succeeded", timeout=SEEN)
     expect(page.get_by_label("Prediction output")).to_have_text("key1 key2 key3 ")
+
+
+def test_a_dead_worker_shows_as_a_failed_run_and_defunct(page: Page, tmp_path) -> None:
+    with model_and_playground("dying", tmp_path) as url:
+        wait_for_setup(url)
+        open_page(page, url)
+        page.get_by_role("button", name="Run").click()
+        expect(status(page)).to_have_text("failed", timeout=SEEN)
+        expect(page.get_by_role("alert").filter(has_text="Error:")).to_contain_text("exit code 3")
+        expect(page.get_by_label("Model health")).to_have_text("DEFUNCT", timeout=SEEN)
