@@ -9,9 +9,13 @@ import json
 import re
 
 import pytest
-from playwright.sync_api import Page, expect
 
 from .conftest import model_and_playground, wait_for_setup
+
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="Playwright is not installed: pip install -e '.[dev]'"
+)
+Page, expect = sync_api.Page, sync_api.expect
 
 pytestmark = pytest.mark.slow
 
