@@ -101,3 +101,24 @@ def test_cog_serve_refuses_one_port_for_both(tmp_path) -> None:
     result = run_cog(*args, cwd=tmp_path / "writer", timeout=60)
     assert result.returncode == 2
     assert "the playground port 9123 must differ from the model port 9123" in result.stderr
+
+
+def test_other_sites_cannot_drive_the_playground(tmp_path) -> None:
+    """1. a POST from another site's page (its Origin) is refused; 2. so is a request under a
+    host name that is not loopback (DNS rebinding); 3. the page's own requests pass."""
+    dead = f"http://127.0.0.1:{free_port()}"
+    with playground_for(dead, tmp_path) as page:
+        host = page.url.removeprefix("http://")
+        cross_site = httpx.post(
+            f"{page.url}/relay/predictions", json={}, headers={"origin": "http://evil.example"}
+        )
+        assert cross_site.status_code == 403
+        assert "http://evil.example are not accepted" in cross_site.text
+        rebound = httpx.get(f"{page.url}/info", headers={"host": "evil.example"})
+        assert rebound.status_code == 403
+        assert "loopback names only" in rebound.text
+        own = httpx.post(
+            f"{page.url}/api/predictions", json={}, headers={"origin": page.url, "host": host}
+        )
+        assert own.status_code == 502  # through the guard, to the (absent) model
+        assert httpx.get(f"{page.url}/info", headers={"host": "localhost"}).status_code == 200

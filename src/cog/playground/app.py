@@ -7,12 +7,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from . import proxy, relay
+from .guard import SameOriginGuard
 
 STATIC = Path(__file__).parent / "static"
 API_METHODS = ["GET", "POST", "PUT", "DELETE"]
@@ -27,11 +29,16 @@ async def info(request: Request) -> Response:
     return JSONResponse({"target": request.app.state.target})
 
 
-def create_app(target: str, webhook_base: str | None = None) -> Starlette:
+def create_app(
+    target: str,
+    webhook_base: str | None = None,
+    hosts: frozenset[str] | None = None,
+) -> Starlette:
     """The playground for the Cog-compatible server at `target` (e.g. http://127.0.0.1:8393).
 
     `webhook_base`: how the model reaches this playground (http://host:port), when not by the
-    address the page was opened at (a model in a container, say)."""
+    address the page was opened at (a model in a container, say). `hosts`: the Host names
+    accepted (None: any), see `guard.py`."""
     target = target.rstrip("/")
 
     @asynccontextmanager
@@ -49,7 +56,8 @@ def create_app(target: str, webhook_base: str | None = None) -> Starlette:
         Route("/relay/events/{token}", relay.follow, methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    middleware = [Middleware(SameOriginGuard, hosts=hosts)]
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.target = target
     app.state.relay = relay.Relay()
     app.state.webhook_base = webhook_base

@@ -10,6 +10,7 @@ import uvicorn
 
 from .app import create_app
 from .errors import PortUnavailable
+from .guard import allowed_hosts
 
 STARTUP_TIMEOUT_SECONDS = 10.0
 
@@ -28,7 +29,8 @@ class PlaygroundServer:
         self._socket = _bind(host, port)
         self.port = int(self._socket.getsockname()[1])  # port 0 picks a free one
         webhook_base = f"http://{webhook_host}:{self.port}" if webhook_host else None
-        app = create_app(target, webhook_base=webhook_base)
+        hosts = allowed_hosts(host, webhook_host)
+        app = create_app(target, webhook_base=webhook_base, hosts=hosts)
         config = uvicorn.Config(app, log_level="warning", lifespan="on")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name="playground", daemon=True)
