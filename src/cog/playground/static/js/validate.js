@@ -12,7 +12,13 @@ export function problemWith(field, value) {
   return scalarProblem(field.schema, field.kind, value);
 }
 
+// A Python pattern JavaScript cannot read is left to the server (undefined: not checked).
+function matches(pattern, value) {
+  try { return new RegExp(pattern, "u").test(value); } catch { return undefined; }
+}
+
 function scalarProblem(schema, kind, value) {
+  if (kind === "json" && Number.isNaN(value)) return "must be valid JSON";
   if (kind === "integer" || kind === "number") {
     if (typeof value !== "number" || Number.isNaN(value)) return "must be a number";
     if (kind === "integer" && !Number.isInteger(value)) return "must be a whole number";
@@ -32,8 +38,7 @@ function scalarProblem(schema, kind, value) {
       return `must have at least ${schema.minLength} characters`;
     if (schema.maxLength !== undefined && value.length > schema.maxLength)
       return `must have at most ${schema.maxLength} characters`;
-    if (schema.pattern && !new RegExp(schema.pattern, "u").test(value))
-      return `must match ${schema.pattern}`;
+    if (schema.pattern && matches(schema.pattern, value) === false) return `must match ${schema.pattern}`;
   }
   return null;
 }
