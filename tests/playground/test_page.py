@@ -162,7 +162,9 @@ def test_async_run_with_webhooks_relayed_to_the_page(page: Page, writer: str) ->
     expect(status(page)).to_have_text("succeeded", timeout=SEEN)
     expect(page.get_by_label("Prediction output")).to_have_text("hook1 hook2 hook3 ")
     timeline = page.get_by_label("Timeline")
-    expect(timeline).to_contain_text("accepted (202)", use_inner_text=False)
+    expect(timeline).to_contain_text(
+        f"accepted (202); webhooks to {writer}/relay/webhook/", use_inner_text=False
+    )
     expect(timeline).to_contain_text("webhook: succeeded", use_inner_text=False)
     curl = page.get_by_label("curl command").text_content() or ""
     assert "Prefer: respond-async" in curl

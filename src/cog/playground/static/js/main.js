@@ -94,7 +94,7 @@ function handle(run, name, data) {
     }
     case "log": state.logs += data.data; mark(run, "log"); break;
     case "metric": state.metrics = { ...state.metrics, [data.name]: data.value }; mark(run, `metric ${data.name}`); break;
-    case "accepted": state.status = data.status || "starting"; mark(run, "accepted (202)"); break;
+    case "accepted": state.status = data.status || "starting"; mark(run, `accepted (202); webhooks to ${data.webhook}`); break;
     case "webhook": Object.assign(state, data); mark(run, `webhook: ${data.status}`); break;
     case "completed": Object.assign(state, data); mark(run, `completed: ${data.status}`); break;
     case "error": state.status = "failed"; state.error = data.error || JSON.stringify(data); mark(run, "stream error"); break;

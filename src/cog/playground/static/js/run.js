@@ -60,7 +60,7 @@ async function viaWebhooks(body, on) {
     on("response", { status: started.status_code ?? response.status, body: started.response ?? started });
     return;
   }
-  on("accepted", started.response);
+  on("accepted", { ...started.response, webhook: started.request.webhook });
   await new Promise((done) => {
     const source = new EventSource(`/relay/events/${started.token}`);
     source.addEventListener("webhook", (message) => {
