@@ -15,6 +15,7 @@ COMMAND_MODULES = (
     "init",
     "predict",
     "serve",
+    "playground",
     "train",
     "exec",
     "schema",
