@@ -192,6 +192,13 @@ def page(browser, tmp_path, request):
 
 
 @pytest.fixture(scope="module")
+def projector(tmp_path_factory) -> Iterator[str]:
+    with model_and_playground("projector", tmp_path_factory.mktemp("projector")) as url:
+        wait_for_setup(url)
+        yield url
+
+
+@pytest.fixture(scope="module")
 def album(tmp_path_factory) -> Iterator[str]:
     with model_and_playground("album", tmp_path_factory.mktemp("album")) as url:
         wait_for_setup(url)
