@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "push",
     "debug",
     "doctor",
+    "kubernetes",
 )
 
 
