@@ -153,7 +153,9 @@ def test_redis_credentials_live_in_a_secret_that_the_server_and_keda_read(tmp_pa
     assert env[metadata["usernameFromEnv"]]["valueFrom"]["secretKeyRef"]["key"] == "username"
 
 
-@pytest.mark.parametrize(("grace", "flag"), [("30", ()), ("7.5", ()), ("30", ("--shutdown-grace", "100"))])
+@pytest.mark.parametrize(
+    ("grace", "flag"), [("30", ()), ("7.5", ()), ("30", ("--shutdown-grace", "100"))]
+)
 @pytest.mark.parametrize("mode", ["fixed", "queue"])
 def test_termination_grace_outlasts_the_servers_own_shutdown(tmp_path, mode, grace, flag):
     env = {"PYCOG_SHUTDOWN_GRACE": grace}
@@ -178,7 +180,10 @@ def test_the_startup_probe_allows_the_setup_time_asked_for(tmp_path):
     )
     startup = container["startupProbe"]
     assert startup["periodSeconds"] * startup["failureThreshold"] >= 3600
-    assert container["livenessProbe"]["failureThreshold"] * container["livenessProbe"]["periodSeconds"] < 3600
+    assert (
+        container["livenessProbe"]["failureThreshold"] * container["livenessProbe"]["periodSeconds"]
+        < 3600
+    )
 
 
 def test_user_env_is_added_and_wins(tmp_path):

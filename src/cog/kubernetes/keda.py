@@ -44,8 +44,7 @@ def parse_redis_url(url: str) -> RedisTarget:
         database = int(parts.path.strip("/") or "0")
     except ValueError:
         raise ManifestError(
-            f"--redis-url {url!r}: the port and the database must be numbers "
-            "(redis://HOST:PORT/DB)"
+            f"--redis-url {url!r}: the port and the database must be numbers (redis://HOST:PORT/DB)"
         ) from None
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
     return RedisTarget(
