@@ -13,7 +13,17 @@ from .conftest import by_kind, cog_kubernetes, manifests, validate
 
 MODES = {
     "fixed": ("r8.im/someone/my_model:v3",),
-    "hpa": ("r8.im/someone/my_model:v3", "--min", "2", "--max", "8", "--cpu", "4"),
+    "hpa": (
+        "r8.im/someone/my_model:v3",
+        "--min",
+        "2",
+        "--max",
+        "8",
+        "--cpu",
+        "4",
+        "--image-pull-secret",
+        "registry",
+    ),
     "queue": ("my-model", "--queue", "jobs", "--redis-url", "redis://redis:6379/0"),
     "queue-auth": (
         "my-model",
@@ -94,6 +104,9 @@ def test_names_and_labels_come_from_the_image_and_agree(tmp_path):
     for document in documents:
         assert selector.items() <= document["metadata"]["labels"].items()
     assert kinds["HorizontalPodAutoscaler"]["spec"]["scaleTargetRef"]["name"] == "my-model"
+    assert "replicas" not in deployment["spec"]  # the HPA owns the count
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["imagePullSecrets"] == [{"name": "registry"}]
     named = by_kind(manifests("some/image", "--name", "front", cwd=tmp_path))
     assert named["Service"]["spec"]["selector"] == {"app.kubernetes.io/name": "front"}
 
@@ -115,6 +128,9 @@ def test_a_cpu_model_asks_for_no_gpu(tmp_path):
     deployment = by_kind(manifests("cpu-model", cwd=tmp_path))["Deployment"]
     assert "resources" not in container_of(deployment)
     assert deployment["spec"]["replicas"] == 1
+    three = by_kind(manifests("cpu-model", "--replicas", "3", cwd=tmp_path))["Deployment"]
+    assert three["spec"]["replicas"] == 3
+    assert "imagePullSecrets" not in three["spec"]["template"]["spec"]
 
 
 def test_queue_mode_scales_on_the_consumer_group_and_passes_the_queue_to_the_server(tmp_path):
@@ -201,6 +217,7 @@ def test_user_env_is_added_and_wins(tmp_path):
         (("m", "--queue", "jobs", "--redis-url", "http://r"), "redis://"),
         (("m", "--min", "0", "--max", "3"), "--queue"),
         (("m", "--min", "5", "--max", "3"), "above --max"),
+        (("m", "--replicas", "3", "--max", "5"), "--min"),
         (("m", "--name", "Bad_Name"), "--name"),
         (("m", "--port", "0"), "--port"),
         (("m", "-e", "NOVALUE"), "NAME=value"),

@@ -25,7 +25,7 @@ from .options import find_project_dir, load_project
 @click.option("--name", help="Name of the objects (default: from the image).")
 @click.option("--queue", "queue", help="Take work from this Redis stream (KEDA scales on it).")
 @click.option("--redis-url", help="redis://HOST:PORT/DB of the queue (with --queue).")
-@click.option("--replicas", type=int, default=1, show_default=True, help="Fixed replica count.")
+@click.option("--replicas", type=int, help="Fixed replica count (default 1), without autoscaling.")
 @click.option("--min", "min_replicas", type=int, help="Autoscaling lower bound (0 with --queue).")
 @click.option("--max", "max_replicas", type=int, help="Autoscaling upper bound.")
 @click.option("--port", type=int, default=5000, show_default=True, help="Server port.")
@@ -33,6 +33,7 @@ from .options import find_project_dir, load_project
 @click.option("--cpu", help="CPU request per replica, e.g. 2 or 500m.")
 @click.option("--memory", help="Memory request per replica, e.g. 16Gi.")
 @click.option("-e", "--env", "env", multiple=True, help="NAME=value for the model.")
+@click.option("--image-pull-secret", help="Secret holding the registry's credentials.")
 @click.option(
     "--shutdown-grace",
     type=float,
@@ -58,7 +59,7 @@ def command(
     name: str | None,
     queue: str | None,
     redis_url: str | None,
-    replicas: int,
+    replicas: int | None,
     min_replicas: int | None,
     max_replicas: int | None,
     port: int,
@@ -66,6 +67,7 @@ def command(
     cpu: str | None,
     memory: str | None,
     env: tuple[str, ...],
+    image_pull_secret: str | None,
     shutdown_grace: float | None,
     drain_timeout: int,
     startup_timeout: int,
@@ -93,6 +95,7 @@ def command(
             startup_seconds=startup_timeout,
             concurrency=(config.concurrency_max if config else None) or 1,
             queue=_queue(queue, redis_url),
+            image_pull_secret=image_pull_secret,
         )
         click.echo(to_yaml(build(plan)), nl=False)
     except CogError as exc:

@@ -29,6 +29,8 @@ DRAIN_SETTLE_SECONDS = 5
 TERMINATION_MARGIN_SECONDS = 10
 """Above the server's own bound (2 × grace + 5 s), for process exit and the kubelet."""
 
+DEFAULT_QUEUE_MAX_REPLICAS = 10
+
 Manifest = dict[str, Any]
 
 
@@ -49,7 +51,8 @@ class Plan:
     image: str
     name: str
     port: int = 5000
-    replicas: int = 1
+    replicas: int | None = None
+    """The fixed count (1 when unset); an autoscaler sets it otherwise."""
     min_replicas: int | None = None
     max_replicas: int | None = None
     gpus: int = 0
@@ -63,6 +66,7 @@ class Plan:
     concurrency: int = 1
     """Predictions one replica runs at once: the queue work KEDA gives each replica."""
     target_cpu_percent: int = 80
+    image_pull_secret: str | None = None
     queue: Queue | None = None
     labels: dict[str, str] = field(default_factory=dict)
 
@@ -95,7 +99,7 @@ def build(plan: Plan) -> list[Manifest]:
                 group=plan.queue.group,
                 redis=redis,
                 min_replicas=0 if plan.min_replicas is None else plan.min_replicas,
-                max_replicas=plan.max_replicas or max(plan.replicas, 10),
+                max_replicas=plan.max_replicas or DEFAULT_QUEUE_MAX_REPLICAS,
                 entries_per_replica=plan.concurrency,
             )
         )
@@ -105,8 +109,13 @@ def build(plan: Plan) -> list[Manifest]:
 def check(plan: Plan) -> None:
     if not 1 <= plan.port <= 65535:
         raise ManifestError(f"--port {plan.port} is not a TCP port (1-65535)")
-    if plan.replicas < 0:
+    if plan.replicas is not None and plan.replicas < 0:
         raise ManifestError("--replicas cannot be negative")
+    if plan.replicas is not None and autoscaled(plan):
+        raise ManifestError(
+            "--replicas is a fixed count: with --max or --queue the autoscaler sets it "
+            "(use --min for its lower bound)"
+        )
     if plan.shutdown_grace < 0:
         raise ManifestError("PYCOG_SHUTDOWN_GRACE cannot be negative")
     lowest = 0 if plan.queue else 1
@@ -141,8 +150,11 @@ def deployment(plan: Plan, redis: keda.RedisTarget | None) -> Manifest:
             },
         },
     }
+    if plan.image_pull_secret:
+        pull = [{"name": plan.image_pull_secret}]
+        spec["template"]["spec"]["imagePullSecrets"] = pull
     if not autoscaled(plan):  # an autoscaler owns the count; a fixed one would fight it on apply
-        spec = {"replicas": plan.replicas, **spec}
+        spec = {"replicas": 1 if plan.replicas is None else plan.replicas, **spec}
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
