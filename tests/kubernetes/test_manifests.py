@@ -220,6 +220,7 @@ def test_user_env_is_added_and_wins(tmp_path):
         (("m", "--replicas", "3", "--max", "5"), "--min"),
         (("m", "--name", "Bad_Name"), "--name"),
         (("m", "--port", "0"), "--port"),
+        (("m", "--gpus", "-1"), "--gpus"),
         (("m", "-e", "NOVALUE"), "NAME=value"),
         ((), "IMAGE"),
     ],

@@ -116,8 +116,14 @@ def check(plan: Plan) -> None:
             "--replicas is a fixed count: with --max or --queue the autoscaler sets it "
             "(use --min for its lower bound)"
         )
-    if plan.shutdown_grace < 0:
-        raise ManifestError("PYCOG_SHUTDOWN_GRACE cannot be negative")
+    for flag, value in (
+        ("--shutdown-grace", plan.shutdown_grace),
+        ("--gpus", plan.gpus),
+        ("--drain-timeout", plan.drain_seconds),
+        ("--startup-timeout", plan.startup_seconds),
+    ):
+        if value < 0:
+            raise ManifestError(f"{flag} cannot be negative")
     lowest = 0 if plan.queue else 1
     if plan.min_replicas is not None and plan.min_replicas < lowest:
         raise ManifestError(
