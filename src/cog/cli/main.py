@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "push",
     "debug",
     "doctor",
+    "kubernetes",
 )
 
 
