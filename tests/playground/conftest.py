@@ -152,7 +152,9 @@ def painter(tmp_path_factory) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(
+    scope="package"
+)  # Playwright keeps an event loop running in this thread until it stops
 def browser():
     if not CHROMIUM.exists():
         pytest.skip(
