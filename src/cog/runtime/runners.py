@@ -11,21 +11,33 @@ import asyncio
 import inspect
 import queue
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from ..exceptions import CancelationException
 from .attempt import Attempt, Send
 from .cancel import TaskInterrupt, ThreadInterrupt
 from .events import Predict
+from .inputs import InputCoercer
 from .logs import LogCapture
-from .predictor import LoadedPredictor
+
+
+class Entry(Protocol):
+    """What a runner calls: the predictor's entry function and its inputs' coercion (a
+    `LoadedPredictor`, or in tests any function with an `InputCoercer`)."""
+
+    @property
+    def function(self) -> Callable[..., Any]: ...
+
+    @property
+    def coercer(self) -> InputCoercer: ...
 
 
 class SyncRunner:
     """A synchronous predictor: one prediction at a time on the prediction thread, in order;
     a cancel raises CancelationException in that thread."""
 
-    def __init__(self, predictor: LoadedPredictor, send: Send, capture: LogCapture) -> None:
+    def __init__(self, predictor: Entry, send: Send, capture: LogCapture) -> None:
         self.predictor = predictor
         self.send = send
         self.capture = capture
@@ -91,7 +103,7 @@ class AsyncRunner:
 
     def __init__(
         self,
-        predictor: LoadedPredictor,
+        predictor: Entry,
         send: Send,
         capture: LogCapture,
         loop: asyncio.AbstractEventLoop,
