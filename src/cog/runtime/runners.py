@@ -74,6 +74,8 @@ class SyncRunner:
                 # its Done (it is raised at any bytecode): that prediction ends here.
                 if self.current is not None:
                     self.current.end()
+                    self.attempts.pop(self.current.id, None)
+                    self.current = None
 
     def _serve(self) -> None:
         while (attempt := self.queue.get()) is not None:
