@@ -58,6 +58,8 @@ class Outcome:
 
 
 class Attempt:
+    """One prediction's run; `begin`, `start`, then `take_result`/`record`, then `end`."""
+
     def __init__(self, message: Predict, send: Send, capture: LogCapture) -> None:
         self.message = message
         self.id = message.id
@@ -128,9 +130,9 @@ class Attempt:
         with self.lock:
             if self.state is AttemptState.WAITING:
                 self._cancel_requested = True
-            elif self.state is AttemptState.RUNNING and self._interrupt is not None:
+            elif self.state is AttemptState.RUNNING and not self._settled and self._interrupt:
                 self._interrupt.interrupt()
-            # FINISHED: the call is over and its result stands.
+            # Settled or FINISHED: the call is over and its result stands.
 
     # -- results ---------------------------------------------------------------------------------
 
