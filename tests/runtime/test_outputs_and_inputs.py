@@ -5,6 +5,8 @@ import datetime
 import enum
 import io
 import pathlib
+from collections.abc import Sequence
+from typing import List, Optional  # noqa: UP035
 
 import pytest
 
@@ -86,3 +88,30 @@ def test_inputs_are_coerced_by_annotation(tmp_path):
 def test_a_missing_required_input_is_named(tmp_path):
     with pytest.raises(InputError, match="image"):
         InputCoercer(_predict).prepare({}, str(tmp_path))
+
+
+def _annotated(
+    sequence: Sequence[Path],
+    old: List[File],  # noqa: UP006
+    maybe: Optional[List[Secret]],  # noqa: UP006, UP045
+    either: str | int,
+) -> None: ...
+
+
+def test_coercion_reads_annotations_as_the_schema_does(tmp_path):
+    arguments = InputCoercer(_annotated).prepare(
+        {
+            "sequence": [_data_uri(b"a"), _data_uri(b"b")],
+            "old": [_data_uri(b"c")],
+            "maybe": ["key"],
+            "either": "text",
+        },
+        str(tmp_path),
+    )
+    assert [type(item) for item in arguments["sequence"]] == [Path, Path]
+    assert [item.read_text() for item in arguments["sequence"]] == ["a", "b"]
+    assert [item.read() for item in arguments["old"]] == [b"c"]
+    assert [item.get_secret_value() for item in arguments["maybe"]] == ["key"]
+    assert arguments["either"] == "text"
+    missing = InputCoercer(_annotated).prepare({"sequence": [], "old": [], "either": 1}, "")
+    assert missing["maybe"] is None  # Optional: omitted means None, as the schema says

@@ -1,18 +1,17 @@
-"""JSON inputs → the values `predict()` receives, by its annotations.
+"""JSON inputs → the values `predict()` receives, by its annotations as the schema reads them.
 
-Files (`Path`, `File`, `os.PathLike`, also inside `Optional`/`list`) given as URLs or data URIs
-are downloaded before the call, concurrently, into the prediction's directory; strings for
-`Secret` parameters are wrapped; `Input(...)` defaults are filled in for missing inputs.
+Files (`Path`, `File`, `os.PathLike`, also inside `Optional`/`list`/`Sequence`) given as URLs
+or data URIs are downloaded before the call, concurrently, into the prediction's directory;
+strings for `Secret` parameters are wrapped; `Input(...)` defaults are filled in for missing
+inputs.
 """
 
 from __future__ import annotations
 
 import inspect
 import os
-import pathlib
 import tempfile
 import time
-import types
 import typing
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +19,9 @@ from typing import Any
 
 from .. import envvars
 from ..input import FieldInfo
+from ..schema.errors import SchemaError
+from ..schema.ir import InputType
+from ..schema.runtime import annotation_input_type
 from ..types import File, Path, Secret, URLPath, is_url, open_url
 
 DOWNLOAD_THREADS = 8
@@ -31,38 +33,29 @@ class InputError(ValueError):
     """An input value the predictor cannot take; the message names the input."""
 
 
-def _strip(annotation: Any) -> tuple[Any, bool]:
-    """(inner type, is_list) of an annotation, without Optional/Annotated."""
-    origin = typing.get_origin(annotation)
-    if origin is typing.Annotated:
-        return _strip(typing.get_args(annotation)[0])
-    if origin in (typing.Union, types.UnionType):
-        members = [a for a in typing.get_args(annotation) if a is not type(None)]
-        return _strip(members[0]) if len(members) == 1 else (annotation, False)
-    if origin in (list, typing.List):  # noqa: UP006
-        args = typing.get_args(annotation)
-        return (_strip(args[0])[0] if args else Any), True
-    return annotation, False
+FILES = ("Path", "File")
 
 
-def _nullable(annotation: Any) -> bool:
-    """Whether an annotation admits None (`Optional[T]`, `T | None`, also inside Annotated)."""
-    origin = typing.get_origin(annotation)
-    if origin is typing.Annotated:
-        return _nullable(typing.get_args(annotation)[0])
-    return origin in (typing.Union, types.UnionType) and type(None) in typing.get_args(annotation)
+def _secret(value: Any) -> Secret:
+    return value if isinstance(value, Secret) else Secret(str(value))
 
 
-def _kind(annotation: Any) -> str:
-    inner, _ = _strip(annotation)
-    if inspect.isclass(inner):
-        if issubclass(inner, File):
-            return "file"
-        if issubclass(inner, Secret):
-            return "secret"
-        if issubclass(inner, pathlib.PurePath | os.PathLike):
-            return "path"
-    return "value"
+CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    "Path": Path.validate,
+    "File": File.validate,
+    "Secret": _secret,
+}
+"""What a JSON value becomes for an input of that primitive; the others are passed as given."""
+
+
+def _reading(annotation: Any, name: str) -> InputType | None:
+    """The schema's reading of the annotation (one reading: what /openapi.json describes is
+    what predict() receives). None for what the schema refuses: the worker never serves such a
+    predictor, a direct caller gets the values as given."""
+    try:
+        return annotation_input_type(annotation, f"input '{name}'")
+    except SchemaError:
+        return None
 
 
 class InputCoercer:
@@ -74,13 +67,21 @@ class InputCoercer:
             hints = typing.get_type_hints(function, include_extras=True)
         except Exception:  # an annotation that cannot be resolved: treat values as given
             hints = {}
-        self.kinds = {name: _kind(hints.get(name, Any)) for name in self.signature.parameters}
-        self.lists = {name: _strip(hints.get(name, Any))[1] for name in self.signature.parameters}
-        self.optional = {name for name in self.signature.parameters if _nullable(hints.get(name))}
+        self.types = {
+            name: reading
+            for name in self.signature.parameters
+            if name in hints and (reading := _reading(hints[name], name)) is not None
+        }
+        self.optional = {name for name, reading in self.types.items() if reading.nullable}
+
+    def _primitive(self, name: str) -> str | None:
+        """The primitive a value (or each item of a list) converts to, if any."""
+        reading = self.types.get(name)
+        return None if reading is None or reading.kind == "union" else reading.primitive
 
     def downloads(self, values: dict[str, Any]) -> bool:
         """Whether preparing these inputs may download files (and so should not block a loop)."""
-        return any(self.kinds.get(name) in ("path", "file") for name in values)
+        return any(self._primitive(name) in FILES for name in values)
 
     def prepare(self, values: dict[str, Any], workdir: str) -> dict[str, Any]:
         arguments: dict[str, Any] = {}
@@ -105,7 +106,7 @@ class InputCoercer:
     def _refuse_local_paths(self, name: str, value: Any) -> None:
         """A client names files by URL only: a plain path would hand the model any file the
         server can read (`/etc/passwd`, `/proc/self/environ`). Defaults are the model's own."""
-        if self.kinds.get(name) not in ("path", "file"):
+        if self._primitive(name) not in FILES:
             return
         for item in value if isinstance(value, list) else [value]:
             text = "" if item is None else str(item)
@@ -119,12 +120,11 @@ class InputCoercer:
     def _coerce(self, name: str, value: Any) -> Any:
         if value is None:
             return None
-        kind = self.kinds.get(name, "value")
-        if kind == "value":
+        convert = CONVERTERS.get(self._primitive(name) or "")
+        if convert is None:
             return value
-        convert = {"path": Path.validate, "file": File.validate, "secret": _secret}[kind]
         try:
-            if self.lists.get(name) and isinstance(value, list):
+            if self.types[name].kind == "array" and isinstance(value, list):
                 return [convert(item) for item in value]
             return convert(value)
         except (ValueError, TypeError) as exc:
@@ -152,10 +152,6 @@ class InputCoercer:
                     arguments[name] = local
                 else:
                     arguments[name][position] = local
-
-
-def _secret(value: Any) -> Secret:
-    return value if isinstance(value, Secret) else Secret(str(value))
 
 
 def _fetch(url: URLPath, workdir: str) -> Path:

@@ -17,7 +17,7 @@ from ..input import FieldInfo
 from ..predictor import entry_function, entry_method_name
 from ..types import AsyncConcatenateIterator, ConcatenateIterator, File, Secret
 from .errors import SchemaError
-from .ir import InputField, PredictorInfo
+from .ir import InputField, InputType, PredictorInfo
 from .resolve import check_input, input_type, output_type
 from .types import MISSING, NONE, ModelField, TypeNode
 
@@ -69,6 +69,12 @@ def type_node(annotation: Any) -> TypeNode:
     if inspect.isclass(annotation):
         return _class_node(annotation)
     return TypeNode("unknown", label=repr(annotation))
+
+
+def annotation_input_type(annotation: Any, where: str) -> InputType:
+    """How an input's annotation reads: what the schema describes and the worker coerces to
+    (raises SchemaError for what inputs cannot be)."""
+    return input_type(type_node(annotation), where)
 
 
 def _is_typeddict(cls: type) -> bool:
@@ -180,7 +186,7 @@ def _input_field(parameter: inspect.Parameter, hints: dict[str, Any], order: int
         raise SchemaError(f"{where}: *args, **kwargs and keyword-only parameters are not supported")
     if parameter.name not in hints:
         raise SchemaError(f"{where} has no type annotation")
-    kind = input_type(type_node(hints[parameter.name]), where)
+    kind = annotation_input_type(hints[parameter.name], where)
     default = parameter.default
     info = (
         default
