@@ -25,6 +25,8 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, TypeAlias, TypeVar
 
+from . import envvars
+
 FILENAME_MAX_BYTES = 200
 _UNSAFE_FILENAME_CHARS = ("\x00", "/")
 _URL_SCHEMES = ("http", "https")
@@ -87,7 +89,7 @@ def open_url(url: str, timeout: float = DOWNLOAD_TIMEOUT_SECONDS) -> IO[bytes]:
     import urllib.request  # on first download: slow to import, and most models never need it
 
     headers = {}
-    if user_agent := os.environ.get("COG_USER_AGENT"):
+    if user_agent := envvars.USER_AGENT.get():
         headers["User-Agent"] = user_agent
     from .url_guard import open_checked
 

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
+from .. import envvars
 from ..build.base_image import BaseImageChoice
 from ..build.builder import BuildOptions, BuildPlan, build_image, plan_build, static_schema
 from ..build.engine import PROGRESS_MODES, Docker
@@ -135,6 +136,7 @@ def image_flags(function: F) -> F:
         click.option(
             "--openapi-schema",
             type=click.Path(exists=True, dir_okay=False),
+            envvar=envvars.OPENAPI_SCHEMA.name,
             help="Use this schema file instead of generating one.",
         ),
     ]

@@ -116,7 +116,12 @@ def _start_local(
     environment = prepare_environment(config, report, warn=warn)
     port = port or free_port()
     # The server's own INFO lines are noise in a terminal; the model's logs are shown anyway.
-    variables = {"COG_LOG_LEVEL": "warning", **environment.variables(), **env, "PORT": str(port)}
+    variables = {
+        envvars.LOG_LEVEL.name: "warning",
+        **environment.variables(),
+        **env,
+        envvars.PORT.name: str(port),
+    }
     # The server ends with this CLI even if it is killed (see cog.runtime.lifeline).
     variables[envvars.PARENT_PID.name] = str(os.getpid())
     command = [str(environment.python), "-m", "cog.server.http", "--host", host, *args]
