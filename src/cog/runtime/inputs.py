@@ -21,14 +21,11 @@ from typing import Any
 from .. import envvars
 from ..input import FieldInfo
 from ..types import File, Path, Secret, URLPath, is_url, open_url
+from .errors import InputValueError as InputError  # TODO(merge): rename the uses
 
 DOWNLOAD_THREADS = 8
 MAX_INPUT_FILE_BYTES = 5 * 1024**3
 DOWNLOAD_DEADLINE_SECONDS = 600.0
-
-
-class InputError(ValueError):
-    """An input value the predictor cannot take; the message names the input."""
 
 
 def _strip(annotation: Any) -> tuple[Any, bool]:

@@ -28,6 +28,7 @@ from ..exceptions import CancelationException
 from ..scope import Scope, prediction_scope
 from . import lifeline
 from .cancel import raise_in_thread
+from .errors import SchemaUnreadable
 from .events import (
     Cancel,
     Done,
@@ -342,10 +343,6 @@ def _read_other(ref: str | None, mode: str) -> Any:
     except Exception as exc:
         print(f"schema: /openapi.json leaves out {mode} ({ref}): {exc}", file=sys.stderr)
         return None
-
-
-class SchemaUnreadable(Exception):
-    """The served predictor's schema cannot be read."""
 
 
 def run(fd: int, ref: str, mode: str, concurrency: int, other_ref: str | None = None) -> int:

@@ -12,15 +12,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from ..runtime.outputs import FILE_MARKER
+from .errors import UploadError
 
 if TYPE_CHECKING:
     import httpx
 
 UPLOAD_TIMEOUT = 25.0
-
-
-class UploadError(Exception):
-    """An output file could not be uploaded; the prediction fails with this message."""
 
 
 def mime_type(path: str) -> str:
