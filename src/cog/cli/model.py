@@ -24,11 +24,11 @@ from rich.markup import escape
 
 from .. import envvars
 from ..config import Config
+from ..mode import ModeName
 from .console import say, warn
 from .errors import CliError
 
 Runtime = Literal["auto", "local", "docker"]
-Mode = Literal["predict", "train"]
 READY_POLL_SECONDS = 0.1
 DEFAULT_SETUP_TIMEOUT = 300.0
 STOP_GRACE_SECONDS = 15.0
@@ -75,7 +75,7 @@ def running_model(
     config: Config,
     *,
     runtime: Runtime = "auto",
-    mode: Mode = "predict",
+    mode: ModeName = "predict",
     report: Callable[[str], None] = say,
     env: dict[str, str] | None = None,
     upload_url: str | None = None,

@@ -4,13 +4,12 @@ to `--upload-url` and replaced by their URL."""
 from __future__ import annotations
 
 import asyncio
-import binascii
-import mimetypes
 import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from .. import data_url
 from ..runtime.outputs import FILE_MARKER
 from .errors import UploadError
 
@@ -18,24 +17,6 @@ if TYPE_CHECKING:
     import httpx
 
 UPLOAD_TIMEOUT = 25.0
-
-
-def mime_type(path: str) -> str:
-    return mimetypes.guess_type(path)[0] or "application/octet-stream"
-
-
-# A multiple of 3 bytes: the base64 of the pieces, joined, is that of the whole.
-_BASE64_PIECE = 3 << 20
-
-
-def _data_url(path: str) -> str:
-    # Piece by piece: one b64encode of a big file holds the GIL (and so the server's event
-    # loop, though this runs in a thread) for as long as it takes.
-    pieces = [f"data:{mime_type(path)};base64,"]
-    with open(path, "rb") as file:
-        while piece := file.read(_BASE64_PIECE):
-            pieces.append(binascii.b2a_base64(piece, newline=False).decode("ascii"))
-    return "".join(pieces)
 
 
 class FileResolver:
@@ -59,8 +40,8 @@ class FileResolver:
             raise UploadError(f"the output file {path} does not exist")
         if self.upload_url is None:
             if os.path.getsize(path) > 1 << 20:
-                return await asyncio.to_thread(_data_url, path)
-            return _data_url(path)
+                return await asyncio.to_thread(data_url.encode_file, path)
+            return data_url.encode_file(path)
         return await self._upload(path)
 
     async def _upload(self, path: str) -> str:
@@ -74,7 +55,7 @@ class FileResolver:
             response = await self.client().put(
                 target,
                 content=data,
-                headers={"Content-Type": mime_type(path)},
+                headers={"Content-Type": data_url.guess_media_type(path)},
                 timeout=UPLOAD_TIMEOUT,
                 follow_redirects=True,
             )
