@@ -15,7 +15,7 @@ from .inputs import check_json_inputs, parse_pairs, read_json_inputs, type_input
 from .model import RunningModel, running_model
 from .options import load_project, parse_env, runtime_options
 from .outputs import json_response, save_output, write_json_response
-from .prediction import check_succeeded, run_prediction, streams
+from .prediction import check_succeeded, run_prediction
 from .validation import validate_inputs
 
 
@@ -138,9 +138,11 @@ def _predict(
         elif schema is not None:
             validate_inputs(typed, schema, component)
     assert typed is not None  # typed by `_inputs` whenever the static schema was read
+    from ..schema.render import declares_streaming  # the schema package: not at CLI start
+
     endpoint = "/trainings" if mode == "train" else "/predictions"
     # `--json` prints one document at the end: streamed chunks must not reach stdout first.
-    stream = streams(schema, endpoint) and not json_inputs
+    stream = declares_streaming(schema, endpoint) and not json_inputs
     return run_prediction(model, typed, endpoint=endpoint, stream=stream)
 
 

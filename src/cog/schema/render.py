@@ -30,6 +30,16 @@ class Ordered(dict[str, Any]):
     """A JSON object whose key order is part of the output."""
 
 
+STREAMING_KEY = "x-cog-streaming"
+"""Marks an endpoint whose output streams (Server-Sent Events are offered)."""
+
+
+def declares_streaming(document: dict[str, Any] | None, endpoint: str = "/predictions") -> bool:
+    """Whether a served document says the endpoint's output streams."""
+    post = (document or {}).get("paths", {}).get(endpoint, {}).get("post", {})
+    return bool(post.get(STREAMING_KEY))
+
+
 def title_case(name: str) -> str:
     return " ".join(part[:1].upper() + part[1:] for part in name.split("_"))
 
@@ -292,7 +302,7 @@ def _paths(info: PredictorInfo, names: dict[str, str]) -> Ordered:
         },
     }
     if info.mode != "train" and info.streaming:
-        main["x-cog-streaming"] = True
+        main[STREAMING_KEY] = True
     paths[names["endpoint"]] = {"post": main}
     param = names["param"]
     paths[names["cancel"]] = {
