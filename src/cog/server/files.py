@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -17,6 +17,21 @@ if TYPE_CHECKING:
     import httpx
 
 UPLOAD_TIMEOUT = 25.0
+UPLOAD_PIECE = 1 << 20
+
+
+class FileBody:
+    """A file as an upload body, read a piece at a time in a thread, so that an upload never
+    holds the whole file in memory nor blocks the event loop on the disk. Not a generator:
+    httpx iterates it again, from the start, when a redirect sends the body once more."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with open(self.path, "rb") as file:
+            while piece := await asyncio.to_thread(file.read, UPLOAD_PIECE):
+                yield piece
 
 
 class FileResolver:
@@ -50,12 +65,15 @@ class FileResolver:
         assert self.upload_url is not None
         target = self.upload_url.rstrip("/") + "/" + quote(os.path.basename(path))
         try:
-            with open(path, "rb") as file:
-                data = file.read()
+            size = os.path.getsize(path)
             response = await self.client().put(
                 target,
-                content=data,
-                headers={"Content-Type": data_url.guess_media_type(path)},
+                content=FileBody(path),
+                # A length, not chunks: signed upload URLs (object stores) refuse chunked bodies.
+                headers={
+                    "Content-Type": data_url.guess_media_type(path),
+                    "Content-Length": str(size),
+                },
                 timeout=UPLOAD_TIMEOUT,
                 follow_redirects=True,
             )
