@@ -5,8 +5,15 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import shutil
+import socket
+import subprocess
+import sys
 
 from cog.server.log_format import handler, wants_json
+
+from .conftest import FIXTURES
 
 
 def _log_through(log_format: str | None, emit) -> str:
@@ -67,3 +74,25 @@ def test_a_real_server_writes_json_lines(serve):
     entries = [json.loads(line) for line in lines]  # every server line parses
     assert any(entry["message"].startswith("setup succeeded") for entry in entries), entries
     assert all({"logger", "timestamp", "severity", "message"} <= entry.keys() for entry in entries)
+
+
+def test_uvicorns_own_lines_are_json_too(tmp_path):
+    """uvicorn logs through the root handler, not the console handlers it installs itself."""
+    project = tmp_path / "echo"
+    shutil.copytree(FIXTURES / "echo", project)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "cog.server.http", "--host", "127.0.0.1"],
+            cwd=project,
+            env={**os.environ, "PORT": str(port), "LOG_FORMAT": "json"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode != 0
+    entries = [json.loads(line) for line in result.stderr.splitlines() if line.strip()]
+    bind = [entry for entry in entries if entry["logger"] == "uvicorn.error"]
+    assert bind and "address already in use" in bind[0]["message"], result.stderr
