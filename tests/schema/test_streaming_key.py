@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from cog import BasePredictor, streaming
+from cog._decorators import declares_streaming
 from cog.schema import schema_for_predictors
-from cog.schema.render import declares_streaming
 
 
 class Streams(BasePredictor):

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from .._decorators import declares_streaming
 from ..config import Config
 from ..errors import CogError
 from .console import reporter, warn
@@ -138,8 +139,6 @@ def _predict(
         elif schema is not None:
             validate_inputs(typed, schema, component)
     assert typed is not None  # typed by `_inputs` whenever the static schema was read
-    from ..schema.render import declares_streaming  # the schema package: not at CLI start
-
     endpoint = "/trainings" if mode == "train" else "/predictions"
     # `--json` prints one document at the end: streamed chunks must not reach stdout first.
     stream = declares_streaming(schema, endpoint) and not json_inputs

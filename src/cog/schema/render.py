@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .._decorators import STREAMING_KEY
 from .._version import __version__
 from .ir import PRIMITIVE_JSON, InputField, InputType, OutputType, PredictorInfo
 from .types import MISSING
@@ -28,16 +29,6 @@ VALIDATION_ERROR = {
 
 class Ordered(dict[str, Any]):
     """A JSON object whose key order is part of the output."""
-
-
-STREAMING_KEY = "x-cog-streaming"
-"""Marks an endpoint whose output streams (Server-Sent Events are offered)."""
-
-
-def declares_streaming(document: dict[str, Any] | None, endpoint: str = "/predictions") -> bool:
-    """Whether a served document says the endpoint's output streams."""
-    post = (document or {}).get("paths", {}).get(endpoint, {}).get("post", {})
-    return bool(post.get(STREAMING_KEY))
 
 
 def title_case(name: str) -> str:
