@@ -1,4 +1,9 @@
-"""`@cog.streaming` and `@cog.concurrent(max=N)`: markers read by the schema and the runtime."""
+"""`@cog.streaming` and `@cog.concurrent(max=N)`: markers read by the schema and the runtime.
+
+A streaming method's endpoint carries STREAMING_KEY in the served schema; `declares_streaming`
+is the one reading of it (the server's and the CLI's), here because both already import this
+module and neither needs the schema package.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 STREAMING_ATTR = "__cog_streaming__"
 CONCURRENT_ATTR = "__cog_concurrent_max__"
+STREAMING_KEY = "x-cog-streaming"
+"""Marks an endpoint whose output streams (Server-Sent Events are offered)."""
+
+
+def declares_streaming(document: dict[str, Any] | None, endpoint: str = "/predictions") -> bool:
+    """Whether a served schema says the endpoint's output streams."""
+    post = (document or {}).get("paths", {}).get(endpoint, {}).get("post", {})
+    return bool(post.get(STREAMING_KEY))
 
 
 @overload

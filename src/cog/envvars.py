@@ -139,10 +139,12 @@ READY_FILE = EnvVar(
     "Where the Kubernetes ready file is written (pycog only).",
     "/var/run/cog/ready",
 )
-LOG_LEVEL = EnvVar(
-    "COG_LOG_LEVEL", "Server log level: debug, info, warning or error.", "info", "--log-level"
+LOG_LEVEL = EnvVar("COG_LOG_LEVEL", "Server log level: debug, info, warning or error.", "info")
+LOG_FORMAT = EnvVar(
+    "LOG_FORMAT",
+    "`json` writes the server's own log lines as one JSON object each (`logger`, `timestamp`, "
+    "`severity`, `message`, `prediction_id` where known); otherwise they are for people.",
 )
-LOG_FORMAT = EnvVar("LOG_FORMAT", "`console` for human-readable server logs (default JSON).")
 OPENAPI_SCHEMA = EnvVar(
     "COG_OPENAPI_SCHEMA",
     "Path of a prebuilt OpenAPI schema used instead of reading the predictor.",
@@ -180,7 +182,7 @@ EXIT_ON_STDIN_EOF = EnvVar(
     "PYCOG_EXIT_ON_STDIN_EOF",
     "Set by the CLI for containers: the server shuts down when its stdin is closed (pycog only).",
 )
-NO_COLOR = EnvVar("NO_COLOR", "Disable colour in the CLI's output.", flag="--no-color", where="cli")
+NO_COLOR = EnvVar("NO_COLOR", "Disable colour in the CLI's output.", where="cli")
 
 ALL: tuple[EnvVar, ...] = tuple(
     value for value in list(globals().values()) if isinstance(value, EnvVar)

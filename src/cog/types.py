@@ -11,8 +11,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import io
 import mimetypes
 import os
@@ -24,6 +22,10 @@ import urllib.parse
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, TypeAlias, TypeVar
+
+from . import envvars
+from .data_url import decode as decode_data_url
+from .data_url import media_type as data_url_mime_type
 
 FILENAME_MAX_BYTES = 200
 _UNSAFE_FILENAME_CHARS = ("\x00", "/")
@@ -46,27 +48,6 @@ def _truncate_filename(filename: str, max_bytes: int = FILENAME_MAX_BYTES) -> st
     return f"{stem}~{ext}"
 
 
-def data_url_mime_type(url: str) -> str:
-    """The media type a `data:` URL declares (`text/plain` when it declares none)."""
-    header = url[len("data:") :].split(",", 1)[0]
-    mime = header.split(";", 1)[0].strip()
-    return mime or "text/plain"
-
-
-def decode_data_url(url: str) -> bytes:
-    """The bytes a `data:` URL carries, base64 or percent-encoded."""
-    try:
-        header, payload = url[len("data:") :].split(",", 1)
-    except ValueError:
-        raise ValueError(f"malformed data URL (no comma): {url[:40]!r}...") from None
-    if header.endswith(";base64"):
-        try:
-            return base64.b64decode(payload, validate=False)
-        except binascii.Error as exc:
-            raise ValueError(f"malformed base64 in data URL: {exc}") from None
-    return urllib.parse.unquote_to_bytes(payload)
-
-
 def get_filename(url: str) -> str:
     """The filename a URL input is saved under: its path's basename, made safe."""
     parsed = urllib.parse.urlparse(url)
@@ -87,7 +68,7 @@ def open_url(url: str, timeout: float = DOWNLOAD_TIMEOUT_SECONDS) -> IO[bytes]:
     import urllib.request  # on first download: slow to import, and most models never need it
 
     headers = {}
-    if user_agent := os.environ.get("COG_USER_AGENT"):
+    if user_agent := envvars.USER_AGENT.get():
         headers["User-Agent"] = user_agent
     from .url_guard import open_checked
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import os
 import selectors
@@ -151,17 +152,23 @@ class Cli:
     tree: tuple[Proc, ...] = ()
 
     def read_until(self, marker: str, timeout: float = 120.0) -> bool:
-        """Read stderr until a line holds `marker` (bounded); whether it came."""
+        """Read stderr until it holds `marker` (bounded); whether it came.
+
+        Raw reads of the pipe, not `readline()`: a buffered reader may pull several lines
+        at once and hand back only the first, and select() then waits for bytes that were
+        already read (the marker line, sitting in the buffer)."""
         assert self.process.stderr is not None
+        fd = self.process.stderr.fileno()
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         deadline = time.monotonic() + timeout
         with selectors.DefaultSelector() as selector:
-            selector.register(self.process.stderr, selectors.EVENT_READ)
+            selector.register(fd, selectors.EVENT_READ)
             while marker not in self.stderr and time.monotonic() < deadline:
                 if selector.select(timeout=0.5):
-                    line = self.process.stderr.readline()
-                    if not line:
+                    chunk = os.read(fd, 65536)
+                    if not chunk:
                         break
-                    self.stderr += line
+                    self.stderr += decoder.decode(chunk)
         return marker in self.stderr
 
     def remember_tree(self) -> list[Proc]:

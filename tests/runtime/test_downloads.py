@@ -7,7 +7,8 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from cog import Path
-from cog.runtime.inputs import InputCoercer, InputError
+from cog.runtime.errors import InputValueError
+from cog.runtime.inputs import InputCoercer
 
 
 @pytest.fixture
@@ -40,7 +41,7 @@ def test_url_inputs_download_concurrently_into_the_workdir(files_url, tmp_path):
 def test_a_download_over_the_cap_fails_naming_the_input(files_url, tmp_path, monkeypatch):
     monkeypatch.setenv("PYCOG_MAX_INPUT_FILE_BYTES", "1000")
     workdir = tmp_path / "work"
-    with pytest.raises(InputError, match="second: could not download.*larger than 1000 bytes"):
+    with pytest.raises(InputValueError, match="second: could not download.*larger than 1000 bytes"):
         InputCoercer(_predict).prepare(
             {"first": f"{files_url}/small.txt", "second": f"{files_url}/big.bin"}, str(workdir)
         )
@@ -48,7 +49,7 @@ def test_a_download_over_the_cap_fails_naming_the_input(files_url, tmp_path, mon
 
 
 def test_a_missing_file_fails_naming_the_input(files_url, tmp_path):
-    with pytest.raises(InputError, match="first: could not download"):
+    with pytest.raises(InputValueError, match="first: could not download"):
         InputCoercer(_predict).prepare(
             {"first": f"{files_url}/nope", "second": f"{files_url}/small.txt"}, str(tmp_path)
         )

@@ -11,7 +11,8 @@ from typing import List, Optional  # noqa: UP035
 import pytest
 
 from cog import BaseModel, File, Input, Path, Secret
-from cog.runtime.inputs import InputCoercer, InputError
+from cog.runtime.errors import InputValueError
+from cog.runtime.inputs import InputCoercer
 from cog.runtime.outputs import FILE_MARKER, encode
 
 
@@ -86,7 +87,7 @@ def test_inputs_are_coerced_by_annotation(tmp_path):
 
 
 def test_a_missing_required_input_is_named(tmp_path):
-    with pytest.raises(InputError, match="image"):
+    with pytest.raises(InputValueError, match="image"):
         InputCoercer(_predict).prepare({}, str(tmp_path))
 
 

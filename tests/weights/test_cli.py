@@ -72,6 +72,20 @@ def test_env_vars_set_flags(origin, payloads, tmp_path):
     assert (tmp_path / "s").read_bytes() == payloads["small.bin"]
 
 
+def test_multifile_reads_max_concurrent_files_from_the_environment(tmp_path):
+    """PGET_MAX_CONCURRENT_FILES comes through click's PGET_ prefix, like every other flag."""
+    result = subprocess.run(
+        [sys.executable, "-m", "cog.weights", "multifile", "-"],
+        input="",
+        env={**__import__("os").environ, "PGET_MAX_CONCURRENT_FILES": "many"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "--max-concurrent-files" in result.stderr and "many" in result.stderr
+
+
 def test_manifest_rules(tmp_path):
     entries = parse_manifest("http://a/x /d/x\nhttp://a/x /d/x\n\nhttp://a/y /d/y\n")
     assert [str(e.dest) for e in entries] == ["/d/x", "/d/y"]

@@ -9,8 +9,16 @@ from typing import Any, TypeVar
 
 import click
 
+from .. import envvars
 from ..build.base_image import BaseImageChoice
-from ..build.builder import BuildOptions, BuildPlan, build_image, plan_build, static_schema
+from ..build.builder import (
+    BuildOptions,
+    BuildPlan,
+    BuiltImage,
+    build_image,
+    plan_build,
+    static_schema,
+)
 from ..build.engine import PROGRESS_MODES, Docker
 from ..config import Config
 from ..errors import CogError
@@ -135,6 +143,7 @@ def image_flags(function: F) -> F:
         click.option(
             "--openapi-schema",
             type=click.Path(exists=True, dir_okay=False),
+            envvar=envvars.OPENAPI_SCHEMA.name,
             help="Use this schema file instead of generating one.",
         ),
     ]
@@ -163,14 +172,22 @@ def command(**kwargs: Any) -> None:
     if kwargs["runtime"] == "local":
         build_locally(config, options, kwargs["progress"], kwargs["debug"])
         return
-    docker = Docker()
+    built = build_reporting(config, options, kwargs["debug"], Docker())
+    click.echo(f"Image built as {built.name}", err=True)  # stderr, as Cog says it
+
+
+def build_reporting(
+    config: Config, options: BuildOptions, debug: bool, docker: Docker
+) -> BuiltImage:
+    """Build the image (once the engine answers), then show its warnings and, with `--debug`,
+    its plan: what `cog build` and `cog push` both do before they go their own ways."""
     docker.ping()
     built = build_image(config, options, docker)
     for warning in built.plan.warnings:
         click.echo(f"warning: {warning}", err=True)
-    if kwargs["debug"]:
+    if debug:
         show_plan(built.plan)
-    click.echo(f"Image built as {built.name}", err=True)  # stderr, as Cog says it
+    return built
 
 
 def show_plan(plan: BuildPlan) -> None:

@@ -7,7 +7,11 @@ from collections.abc import Callable
 
 from rich.console import Console
 
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+from .. import envvars
+
+stderr = Console(
+    stderr=True, highlight=False, soft_wrap=True, no_color=envvars.NO_COLOR.get() is not None
+)
 
 
 def say(message: str) -> None:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
-import mimetypes
 import sys
 from pathlib import Path
 from typing import Any
 
+from .. import data_url
 from .errors import InputError
 from .validation import check_input_names, validate_inputs
 
@@ -59,8 +58,7 @@ def _read_file(path: str) -> bytes:
 
 def file_to_data_url(path: str) -> str:
     """A local file as a `data:` URL (what `@path` sends)."""
-    mime = mimetypes.guess_type(path)[0] or "application/octet-stream"
-    return f"data:{mime};base64,{base64.b64encode(_read_file(path)).decode()}"
+    return data_url.encode(_read_file(path), data_url.guess_media_type(path))
 
 
 def input_properties(schema: Schema, component: str = "Input") -> dict[str, Schema]:

@@ -24,11 +24,11 @@ from rich.markup import escape
 
 from .. import envvars
 from ..config import Config
+from ..mode import ModeName
 from .console import say, warn
 from .errors import CliError
 
 Runtime = Literal["auto", "local", "docker"]
-Mode = Literal["predict", "train"]
 READY_POLL_SECONDS = 0.1
 DEFAULT_SETUP_TIMEOUT = 300.0
 STOP_GRACE_SECONDS = 15.0
@@ -75,7 +75,7 @@ def running_model(
     config: Config,
     *,
     runtime: Runtime = "auto",
-    mode: Mode = "predict",
+    mode: ModeName = "predict",
     report: Callable[[str], None] = say,
     env: dict[str, str] | None = None,
     upload_url: str | None = None,
@@ -116,7 +116,12 @@ def _start_local(
     environment = prepare_environment(config, report, warn=warn)
     port = port or free_port()
     # The server's own INFO lines are noise in a terminal; the model's logs are shown anyway.
-    variables = {"COG_LOG_LEVEL": "warning", **environment.variables(), **env, "PORT": str(port)}
+    variables = {
+        envvars.LOG_LEVEL.name: "warning",
+        **environment.variables(),
+        **env,
+        envvars.PORT.name: str(port),
+    }
     # The server ends with this CLI even if it is killed (see cog.runtime.lifeline).
     variables[envvars.PARENT_PID.name] = str(os.getpid())
     command = [str(environment.python), "-m", "cog.server.http", "--host", host, *args]

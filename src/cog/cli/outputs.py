@@ -2,35 +2,23 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import mimetypes
-import urllib.parse
 from pathlib import Path
 from typing import Any
 
+from .. import data_url
+from ..data_url import is_data_url
 from .console import say, warn, write_stdout
 from .errors import CliError
 
 
-def is_data_url(value: Any) -> bool:
-    return isinstance(value, str) and value.startswith("data:") and "," in value
-
-
 def decode_data_url(url: str) -> tuple[bytes, str]:
     """The bytes and the media type of a `data:` URL."""
-    header, _, payload = url[5:].partition(",")
-    mime = header.split(";", 1)[0] or "text/plain"
     try:
-        data = (
-            base64.b64decode(payload)
-            if header.endswith(";base64")
-            else urllib.parse.unquote_to_bytes(payload)
-        )
-    except binascii.Error as exc:
+        return data_url.decode(url), data_url.media_type(url)
+    except ValueError as exc:
         raise CliError(f"the model returned a malformed data URL: {exc}") from None
-    return data, mime
 
 
 def _extension(mime: str) -> str:

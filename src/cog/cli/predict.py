@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from .._decorators import declares_streaming
 from ..config import Config
 from ..errors import CogError
 from .console import reporter, warn
@@ -15,7 +16,7 @@ from .inputs import check_json_inputs, parse_pairs, read_json_inputs, type_input
 from .model import RunningModel, running_model
 from .options import load_project, parse_env, runtime_options
 from .outputs import json_response, save_output, write_json_response
-from .prediction import check_succeeded, run_prediction, streams
+from .prediction import check_succeeded, run_prediction
 from .validation import validate_inputs
 
 
@@ -140,7 +141,7 @@ def _predict(
     assert typed is not None  # typed by `_inputs` whenever the static schema was read
     endpoint = "/trainings" if mode == "train" else "/predictions"
     # `--json` prints one document at the end: streamed chunks must not reach stdout first.
-    stream = streams(schema, endpoint) and not json_inputs
+    stream = declares_streaming(schema, endpoint) and not json_inputs
     return run_prediction(model, typed, endpoint=endpoint, stream=stream)
 
 

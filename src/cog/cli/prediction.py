@@ -17,13 +17,6 @@ from .model import RunningModel
 PREDICTION_TIMEOUT = httpx.Timeout(connect=10, read=None, write=60, pool=10)
 
 
-def streams(schema: dict[str, Any] | None, endpoint: str = "/predictions") -> bool:
-    """Whether the model declares streaming output (`x-cog-streaming`) on the endpoint."""
-    if schema is None:
-        return False
-    return bool(schema.get("paths", {}).get(endpoint, {}).get("post", {}).get("x-cog-streaming"))
-
-
 def run_prediction(
     model: RunningModel,
     inputs: dict[str, Any],

@@ -6,9 +6,8 @@ from typing import Any
 
 import click
 
-from ..build.builder import build_image
 from ..build.engine import Docker
-from .build import build_flags, build_options_from, domain_errors, image_flags, show_plan
+from .build import build_flags, build_options_from, build_reporting, domain_errors, image_flags
 from .options import load_project
 
 
@@ -28,12 +27,7 @@ def command(image: str | None, **kwargs: Any) -> None:
         )
     options = build_options_from({**kwargs, "tag": target})
     docker = Docker()
-    docker.ping()
-    built = build_image(config, options, docker)
-    for warning in built.plan.warnings:
-        click.echo(f"warning: {warning}", err=True)
-    if kwargs["debug"]:
-        show_plan(built.plan)
+    built = build_reporting(config, options, kwargs["debug"], docker)
     # With --separate-weights the weights are one unchanged layer of this image: the registry
     # already has it after the first push, so only the code layer travels again.
     click.echo(f"Pushing {built.name}", err=True)

@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..config.source import Document, parse
 
 _PIN = re.compile(r"^([A-Za-z0-9_.\-\[\]]+)\s*==\s*([^\s;#]+)")
@@ -135,7 +133,3 @@ def _read_python(project: Project, relative: str) -> None:
     except SyntaxError:
         tree = None
     project.python_files[relative] = PythonFile(relative, source, tree)
-
-
-def dump_yaml(data: dict[str, Any]) -> str:
-    return yaml.safe_dump(data, sort_keys=False)

@@ -23,14 +23,11 @@ from ..schema.errors import SchemaError
 from ..schema.ir import InputType
 from ..schema.runtime import annotation_input_type
 from ..types import File, Path, Secret, URLPath, is_url, open_url
+from .errors import InputValueError
 
 DOWNLOAD_THREADS = 8
 MAX_INPUT_FILE_BYTES = 5 * 1024**3
 DOWNLOAD_DEADLINE_SECONDS = 600.0
-
-
-class InputError(ValueError):
-    """An input value the predictor cannot take; the message names the input."""
 
 
 FILES = ("Path", "File")
@@ -99,7 +96,7 @@ class InputCoercer:
                 # The schema lists a bare `Optional[T]` as optional, so omitting it means None.
                 arguments[name] = None
             else:
-                raise InputError(f"{name}: required input is missing")
+                raise InputValueError(f"{name}: required input is missing")
         self._download(arguments, workdir)
         return arguments
 
@@ -112,7 +109,7 @@ class InputCoercer:
             text = "" if item is None else str(item)
             if item is not None and not is_url(text):
                 shown = text if len(text) <= 60 else text[:57] + "..."
-                raise InputError(
+                raise InputValueError(
                     f"{name}: {shown!r} is not a URL; file inputs take http://, https:// or "
                     "data: URLs"
                 )
@@ -128,7 +125,7 @@ class InputCoercer:
                 return [convert(item) for item in value]
             return convert(value)
         except (ValueError, TypeError) as exc:
-            raise InputError(f"{name}: {exc}") from None
+            raise InputValueError(f"{name}: {exc}") from None
 
     def _download(self, arguments: dict[str, Any], workdir: str) -> None:
         pending: list[tuple[str, int | None, URLPath]] = []
@@ -147,7 +144,7 @@ class InputCoercer:
                 try:
                     local = future.result()
                 except Exception as exc:
-                    raise InputError(f"{name}: could not download the file: {exc}") from None
+                    raise InputValueError(f"{name}: could not download the file: {exc}") from None
                 if position is None:
                     arguments[name] = local
                 else:
@@ -161,7 +158,7 @@ def _fetch(url: URLPath, workdir: str) -> Path:
     if workdir:
         os.makedirs(workdir, exist_ok=True)
     limit = envvars.MAX_INPUT_FILE_BYTES.get_int() or MAX_INPUT_FILE_BYTES
-    too_big = InputError(f"larger than {limit} bytes (PYCOG_MAX_INPUT_FILE_BYTES)")
+    too_big = InputValueError(f"larger than {limit} bytes (PYCOG_MAX_INPUT_FILE_BYTES)")
     allowed = envvars.INPUT_DOWNLOAD_TIMEOUT.get_float() or DOWNLOAD_DEADLINE_SECONDS
     deadline = time.monotonic() + allowed
     with open_url(url.source) as source:
@@ -178,7 +175,7 @@ def _fetch(url: URLPath, workdir: str) -> Path:
                 if time.monotonic() > deadline:
                     dest.close()
                     os.unlink(dest.name)
-                    raise InputError(
+                    raise InputValueError(
                         f"the download took longer than {allowed:g}s (PYCOG_INPUT_DOWNLOAD_TIMEOUT)"
                     )
                 size += len(chunk)

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from .. import envvars
+from .errors import FrameTooLarge
 from .events import Done, Healthcheck, Message, Predict, from_wire, to_wire, wire_default
 from .json_slices import carries_much, dumps_in_slices
 
@@ -107,10 +108,6 @@ def _unspill(path: str) -> bytes:
             return file.read()
     finally:
         os.unlink(path)  # read or not, nobody else will
-
-
-class FrameTooLarge(ValueError):
-    pass
 
 
 class FrameBuffer:

@@ -21,6 +21,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from . import lifeline
+from .errors import SchemaUnreadable
 from .events import Cancel, Healthcheck, Message, Predict, Ready, SetupFailed, Shutdown
 from .health import HealthChecks
 from .logs import LogCapture
@@ -143,10 +144,6 @@ def _read_other(ref: str | None, mode: str) -> Any:
     except Exception as exc:
         print(f"schema: /openapi.json leaves out {mode} ({ref}): {exc}", file=sys.stderr)
         return None
-
-
-class SchemaUnreadable(Exception):
-    """The served predictor's schema cannot be read."""
 
 
 def run(fd: int, ref: str, mode: str, concurrency: int, other_ref: str | None = None) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .._decorators import STREAMING_KEY
 from .._version import __version__
 from .ir import PRIMITIVE_JSON, InputField, InputType, OutputType, PredictorInfo
 from .types import MISSING
@@ -292,7 +293,7 @@ def _paths(info: PredictorInfo, names: dict[str, str]) -> Ordered:
         },
     }
     if info.mode != "train" and info.streaming:
-        main["x-cog-streaming"] = True
+        main[STREAMING_KEY] = True
     paths[names["endpoint"]] = {"post": main}
     param = names["param"]
     paths[names["cancel"]] = {

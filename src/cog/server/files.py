@@ -4,41 +4,34 @@ to `--upload-url` and replaced by their URL."""
 from __future__ import annotations
 
 import asyncio
-import binascii
-import mimetypes
 import os
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from .. import data_url
 from ..runtime.outputs import FILE_MARKER
+from .errors import UploadError
 
 if TYPE_CHECKING:
     import httpx
 
 UPLOAD_TIMEOUT = 25.0
+UPLOAD_PIECE = 1 << 20
 
 
-class UploadError(Exception):
-    """An output file could not be uploaded; the prediction fails with this message."""
+class FileBody:
+    """A file as an upload body, read a piece at a time in a thread, so that an upload never
+    holds the whole file in memory nor blocks the event loop on the disk. Not a generator:
+    httpx iterates it again, from the start, when a redirect sends the body once more."""
 
+    def __init__(self, path: str) -> None:
+        self.path = path
 
-def mime_type(path: str) -> str:
-    return mimetypes.guess_type(path)[0] or "application/octet-stream"
-
-
-# A multiple of 3 bytes: the base64 of the pieces, joined, is that of the whole.
-_BASE64_PIECE = 3 << 20
-
-
-def _data_url(path: str) -> str:
-    # Piece by piece: one b64encode of a big file holds the GIL (and so the server's event
-    # loop, though this runs in a thread) for as long as it takes.
-    pieces = [f"data:{mime_type(path)};base64,"]
-    with open(path, "rb") as file:
-        while piece := file.read(_BASE64_PIECE):
-            pieces.append(binascii.b2a_base64(piece, newline=False).decode("ascii"))
-    return "".join(pieces)
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with open(self.path, "rb") as file:
+            while piece := await asyncio.to_thread(file.read, UPLOAD_PIECE):
+                yield piece
 
 
 class FileResolver:
@@ -62,8 +55,8 @@ class FileResolver:
             raise UploadError(f"the output file {path} does not exist")
         if self.upload_url is None:
             if os.path.getsize(path) > 1 << 20:
-                return await asyncio.to_thread(_data_url, path)
-            return _data_url(path)
+                return await asyncio.to_thread(data_url.encode_file, path)
+            return data_url.encode_file(path)
         return await self._upload(path)
 
     async def _upload(self, path: str) -> str:
@@ -72,12 +65,15 @@ class FileResolver:
         assert self.upload_url is not None
         target = self.upload_url.rstrip("/") + "/" + quote(os.path.basename(path))
         try:
-            with open(path, "rb") as file:
-                data = file.read()
+            size = os.path.getsize(path)
             response = await self.client().put(
                 target,
-                content=data,
-                headers={"Content-Type": mime_type(path)},
+                content=FileBody(path),
+                # A length, not chunks: signed upload URLs (object stores) refuse chunked bodies.
+                headers={
+                    "Content-Type": data_url.guess_media_type(path),
+                    "Content-Length": str(size),
+                },
                 timeout=UPLOAD_TIMEOUT,
                 follow_redirects=True,
             )

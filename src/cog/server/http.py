@@ -18,6 +18,7 @@ from typing import Any
 from .. import envvars
 from ..errors import CogError
 from ..runtime import lifeline
+from .log_format import handler, wants_json
 from .settings import ServerSettings, resolve_settings
 from .worker_process import WorkerProcess, spawn_worker
 
@@ -52,11 +53,17 @@ class ParentWatch:
 
 
 def serve(
-    settings: ServerSettings, worker: WorkerProcess | None = None, watch: ParentWatch | None = None
+    settings: ServerSettings,
+    worker: WorkerProcess | None = None,
+    watch: ParentWatch | None = None,
+    *,
+    json_logs: bool = False,
 ) -> None:
     """Run the server until /shutdown, a signal, or the end of the process that started it
-    (blocking)."""
+    (blocking). With `json_logs`, uvicorn's own lines go through the root logger's JSON handler
+    instead of the console handlers uvicorn installs."""
     import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
 
     from .app import create_app
     from .graceful import GracefulServer
@@ -77,6 +84,7 @@ def serve(
         http=OneWriteProtocol,
         access_log=False,
         log_level="warning",
+        log_config=None if json_logs else LOGGING_CONFIG,
         # Requests waiting on predictions end once those end (within the grace); the margin
         # keeps uvicorn from cutting them off first.
         timeout_graceful_shutdown=math.ceil(settings.shutdown_grace) + 5,
@@ -113,10 +121,10 @@ def main(argv: list[str] | None = None) -> None:
     watch.watch()
     name = (envvars.LOG_LEVEL.get() or "info").lower()
     level = {"warn": "WARNING"}.get(name, name.upper())
+    log_format = envvars.LOG_FORMAT.get()
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else getattr(logging, level, logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+        handlers=[handler(sys.stderr, log_format)],
     )
     # One INFO line per webhook delivery (the CLI follows logs by webhook) is noise.
     logging.getLogger("httpx").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
@@ -133,7 +141,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
     # The worker boots (imports the model, runs setup) while this process imports the HTTP stack.
-    serve(settings, spawn_worker(settings), watch)
+    serve(settings, spawn_worker(settings), watch, json_logs=wants_json(log_format))
 
 
 if __name__ == "__main__":

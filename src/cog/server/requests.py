@@ -10,29 +10,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import PlainTextResponse
 from starlette.types import Receive
 
 from . import envelope_errors, strict_json
+from .errors import BadRequest as BadRequest  # re-exported: callers import it from here
 
 # Parsing a body this big takes milliseconds: done in a thread, so that the loop goes on
 # serving (other requests, health checks) between the parser's steps.
 PARSE_IN_THREAD_BYTES = 1 << 20
-
-
-class BadRequest(Exception):
-    """The request cannot be used: the status, and the plain-text line Cog answers with."""
-
-    def __init__(self, status: int, text: str) -> None:
-        super().__init__(text)
-        self.status = status
-        self.text = text
-
-    @property
-    def response(self) -> PlainTextResponse:
-        # After a 413 the rest of the body is not wanted: no reading it to reuse the connection.
-        headers = {"Connection": "close"} if self.status == 413 else None
-        return PlainTextResponse(self.text, status_code=self.status, headers=headers)
 
 
 @dataclass

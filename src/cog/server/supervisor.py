@@ -24,7 +24,11 @@ from typing import TYPE_CHECKING, Any
 from ..runtime import events
 from ..runtime.outputs import FILE_MARKER
 from ..runtime.transport import FrameProtocol
-from .files import FileResolver, UploadError
+from .errors import Busy as Busy  # re-exported, as NotReady and WorkerCrashed: routes import them
+from .errors import NotReady as NotReady
+from .errors import UploadError
+from .errors import WorkerCrashed as WorkerCrashed
+from .files import FileResolver
 from .prediction import Prediction, now
 from .settings import ServerSettings
 from .validation import InputValidator
@@ -38,18 +42,6 @@ HEALTHCHECK_WAIT = 10.0
 WORKDIR_ROOT = os.path.join(tempfile.gettempdir(), "pycog", "predictions")
 _RUN_TOKEN = secrets.token_hex(4)  # this server's, so that two servers never share a workdir
 _workdirs = itertools.count()
-
-
-class Busy(Exception):
-    """Every slot is taken."""
-
-
-class NotReady(Exception):
-    """Setup has not finished (or failed)."""
-
-
-class WorkerCrashed(NotReady):
-    """The worker process exited while the server was serving: nothing can run any more."""
 
 
 @dataclass

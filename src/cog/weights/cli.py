@@ -136,9 +136,7 @@ def build_options(flags: dict[str, Any]) -> DownloadOptions:
         max_conn_per_host=flags["max_conn_per_host"],
         resolve=resolve,
         headers=headers,
-        cache_hosts=tuple(
-            h.strip() for h in (flags["cache_hosts"] or "").split(",") if flags["cache_hosts"]
-        ),
+        cache_hosts=_cache_hosts(flags["cache_hosts"]),
         cache_uri_prefixes=tuple(flags["cache_uri_prefixes"].split()),
     )
 
@@ -216,7 +214,6 @@ def get_command(url: str, dest: str | None, extract: bool, **flags: Any) -> None
     type=int,
     default=DEFAULT_MAX_CONCURRENT_FILES,
     show_default=True,
-    envvar="PGET_MAX_CONCURRENT_FILES",
 )
 @common_flags
 def multifile_command(manifest: str, max_concurrent_files: int, **flags: Any) -> None:

@@ -1,0 +1,59 @@
+"""Errors of the prediction server.
+
+CogError
+└── ServerError          the server cannot do what a request asked; the message says why
+    ├── BadRequest       the request itself cannot be used (an HTTP status and Cog's text)
+    ├── Busy             every prediction slot is taken
+    ├── NotReady         setup has not finished, or failed
+    │   └── WorkerCrashed  the worker process exited: nothing can run any more
+    └── UploadError      an output file could not be uploaded; the prediction fails with it
+
+Nothing here imports Starlette or uvicorn at import time, so a transport-agnostic core can
+raise these.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..errors import CogError
+
+if TYPE_CHECKING:
+    from starlette.responses import PlainTextResponse
+
+
+class ServerError(CogError):
+    """Base of the server's own errors."""
+
+
+class BadRequest(ServerError):
+    """The request cannot be used: the status, and the plain-text line Cog answers with."""
+
+    def __init__(self, status: int, text: str) -> None:
+        super().__init__(text)
+        self.status = status
+        self.text = text
+
+    @property
+    def response(self) -> PlainTextResponse:
+        from starlette.responses import PlainTextResponse
+
+        # After a 413 the rest of the body is not wanted: no reading it to reuse the connection.
+        headers = {"Connection": "close"} if self.status == 413 else None
+        return PlainTextResponse(self.text, status_code=self.status, headers=headers)
+
+
+class Busy(ServerError):
+    """Every slot is taken."""
+
+
+class NotReady(ServerError):
+    """Setup has not finished (or failed)."""
+
+
+class WorkerCrashed(NotReady):
+    """The worker process exited while the server was serving: nothing can run any more."""
+
+
+class UploadError(ServerError):
+    """An output file could not be uploaded; the prediction fails with this message."""
