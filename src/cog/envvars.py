@@ -139,6 +139,18 @@ READY_FILE = EnvVar(
     "Where the Kubernetes ready file is written (pycog only).",
     "/var/run/cog/ready",
 )
+QUEUE = EnvVar(
+    "COG_QUEUE",
+    "The Redis stream a queue worker takes predictions from. `cog kubernetes --queue` writes it "
+    "into its manifests; the queue worker that reads it is not in this pycog yet.",
+    where="queue",
+)
+REDIS_URL = EnvVar(
+    "COG_REDIS_URL",
+    "The Redis server of COG_QUEUE (`redis://HOST:PORT/DB`); written by `cog kubernetes`, for "
+    "the queue worker (not in this pycog yet).",
+    where="queue",
+)
 LOG_LEVEL = EnvVar("COG_LOG_LEVEL", "Server log level: debug, info, warning or error.", "info")
 LOG_FORMAT = EnvVar(
     "LOG_FORMAT",

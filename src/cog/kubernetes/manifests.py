@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import envvars
 from . import keda
 from .errors import ManifestError
 
@@ -228,19 +229,19 @@ def container_resources(plan: Plan) -> Manifest:
 def environment(plan: Plan, redis: keda.RedisTarget | None) -> list[Manifest]:
     env: list[Manifest] = [
         {"name": "PORT", "value": str(plan.port)},
-        {"name": "PYCOG_SHUTDOWN_GRACE", "value": _number(plan.shutdown_grace)},
-        {"name": "PYCOG_READY_FILE", "value": f"{READY_DIRECTORY}/ready"},
+        {"name": envvars.SHUTDOWN_GRACE.name, "value": _number(plan.shutdown_grace)},
+        {"name": envvars.READY_FILE.name, "value": f"{READY_DIRECTORY}/ready"},
     ]
     if plan.queue is not None and redis is not None:
-        env.append({"name": "COG_QUEUE", "value": plan.queue.name})
+        env.append({"name": envvars.QUEUE.name, "value": plan.queue.name})
         if redis.password or redis.username:
-            env.append(_secret_env("COG_REDIS_URL", plan, "url"))
+            env.append(_secret_env(envvars.REDIS_URL.name, plan, "url"))
             if redis.username:
                 env.append(_secret_env(keda.USERNAME_ENV, plan, "username"))
             if redis.password:
                 env.append(_secret_env(keda.PASSWORD_ENV, plan, "password"))
         else:
-            env.append({"name": "COG_REDIS_URL", "value": plan.queue.redis_url})
+            env.append({"name": envvars.REDIS_URL.name, "value": plan.queue.redis_url})
     given = {name for name, _ in plan.env}
     env = [entry for entry in env if entry["name"] not in given]  # -e wins
     env += [{"name": name, "value": value} for name, value in plan.env]
