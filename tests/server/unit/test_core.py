@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import shutil
+import subprocess
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -158,3 +160,16 @@ def test_the_first_ready_health_check_writes_the_ready_file(tmp_path: Path) -> N
         assert ready.exists()
 
     with_core("echo", tmp_path, body, ready_file=ready)
+
+
+def test_the_core_imports_no_web_framework() -> None:
+    """Other entry points (a queue consumer) use the core without the HTTP stack."""
+    script = (
+        "import sys, cog.server.predictions\n"
+        "web = sorted(m for m in sys.modules if m.split('.')[0] in ('starlette', 'uvicorn'))\n"
+        "print(','.join(web))\n"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert found == ""
