@@ -54,6 +54,7 @@ class FastPredictions:
         self.app = app
         self.predictions = predictions
         self.supervisor = predictions.supervisor
+        """For `serve()`, which starts the shutdown of what is in flight."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         target = _target(scope["path"]) if scope["type"] == "http" else None

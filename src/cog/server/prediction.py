@@ -8,13 +8,13 @@ import datetime
 import time
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Literal
+from typing import Any
 
 from ..runtime import events
 from .webhooks import WebhookSender
 
-MetricMode = Literal["replace", "incr", "append"]
 WIRE_MODES: dict[str, str] = {"replace": "replace", "incr": "increment", "append": "append"}
+"""A metric operation as the worker names it → as SSE `metric` events name it."""
 
 
 class Status(str, Enum):
