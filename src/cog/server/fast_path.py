@@ -24,6 +24,7 @@ from .requests import BadRequest, mode_of, parse_envelope_off_loop, read_body, t
 
 KEEPALIVE_SECONDS = 15.0
 _KINDS: dict[str, Kind] = {"predictions": "prediction", "trainings": "training"}
+_COLLECTIONS: dict[str, Kind] = {f"/{name}": kind for name, kind in _KINDS.items()}
 _STATUS = {
     Verdict.COMPLETED: 200,
     Verdict.ACCEPTED: 202,
@@ -117,13 +118,12 @@ class FastPredictions:
 def _target(path: str) -> tuple[Kind, str | None] | None:
     """`/predictions` → (prediction, None); `/predictions/ID` → (prediction, ID); else None
     (and the same for trainings)."""
-    collection, _, item = path[1:].partition("/")
-    kind = _KINDS.get(collection)
-    if kind is None or not path.startswith("/"):
-        return None
-    if path == f"/{collection}":
-        return kind, None
-    if not item or "/" in item:
+    collection = _COLLECTIONS.get(path)  # the hot route: one lookup
+    if collection is not None:
+        return collection, None
+    name, _, item = path[1:].partition("/")
+    kind = _KINDS.get(name)
+    if kind is None or not path.startswith("/") or not item or "/" in item:
         return None
     return kind, item
 
