@@ -141,6 +141,10 @@ class Predictions:
 
     # -- predictions -------------------------------------------------------------------
 
+    def find(self, prediction_id: str | None) -> Prediction | None:
+        """The prediction in flight with this id (to wait on, stream or cancel)."""
+        return self.supervisor.find(prediction_id)
+
     async def create(self, order: Order, disconnected: Disconnected | None = None) -> Answer:
         """Start (or join) a prediction; answer as `order.mode` asks."""
         supervisor = self.supervisor
@@ -150,7 +154,7 @@ class Predictions:
             if not supervisor.can_stream():
                 return Answer(Verdict.CANNOT_STREAM, NO_STREAMING)
         envelope = order.envelope
-        existing = supervisor.find(envelope.id)
+        existing = self.find(envelope.id)
         if existing is not None:
             return await self._attach(order, existing, disconnected)
         prediction_or_refusal = self._new_prediction(order)

@@ -49,9 +49,7 @@ def order(mode: Mode = "sync", kind: Kind = "prediction", **envelope: Any) -> Or
 
 
 async def processing(core: Predictions, prediction_id: str) -> None:
-    while (found := core.supervisor.find(prediction_id)) is None or (
-        found.status is not Status.PROCESSING
-    ):
+    while (found := core.find(prediction_id)) is None or (found.status is not Status.PROCESSING):
         await asyncio.sleep(0.01)
 
 
@@ -107,7 +105,7 @@ def test_a_waiting_client_that_goes_away_cancels_its_prediction(tmp_path: Path) 
         gone = asyncio.Event()
         waiting = asyncio.ensure_future(core.create(order(id="w1"), gone.wait))
         await processing(core, "w1")
-        prediction = core.supervisor.find("w1")
+        prediction = core.find("w1")
         assert prediction is not None
         gone.set()
         assert (await waiting).verdict is Verdict.ABANDONED
