@@ -103,7 +103,7 @@ class Prediction:
     streamed: bool = False
     """An SSE answer follows this prediction: it may subscribe only after the end, and then
     replays the history, `completed` included."""
-    _ended: asyncio.Future[None] | None = None
+    _waiters: list[asyncio.Future[None]] = field(default_factory=list)
 
     # -- state as clients see it ---------------------------------------------------------
 
@@ -139,13 +139,16 @@ class Prediction:
     # -- the one completion primitive ----------------------------------------------------
 
     def ended(self) -> asyncio.Future[None]:
-        """Resolved when the prediction reaches its terminal state (the same future for every
-        waiter: shield it before cancelling a wait on it)."""
-        if self._ended is None:
-            self._ended = asyncio.get_running_loop().create_future()
-            if self.finished:
-                self._ended.set_result(None)
-        return self._ended
+        """A future of the caller's own, resolved when the prediction reaches its terminal
+        state. The caller may settle or cancel it (its client left) without touching anyone
+        else's wait; and it is resolved directly, not through a callback of a shared future,
+        which would cost each waiter a turn of the event loop."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self.finished:
+            future.set_result(None)
+        else:
+            self._waiters.append(future)
+        return future
 
     # -- the state machine ---------------------------------------------------------------
 
@@ -206,8 +209,10 @@ class Prediction:
             self.publish("completed", self.snapshot())
         for subscription in self.subscriptions:
             subscription.closed = True  # each holds `completed` (or its lag error) last
-        if self._ended is not None:
-            self._ended.set_result(None)
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._waiters.clear()
 
     def set_metric(self, name: str, value: Any, mode: str) -> None:
         """Apply a metric operation; dot-separated names build nested objects."""

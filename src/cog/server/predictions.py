@@ -222,24 +222,14 @@ class Predictions:
     async def wait(self, prediction: Prediction, disconnected: Disconnected | None) -> Answer:
         """Answer when the prediction ends; a client that goes away first cancels it."""
         ended = prediction.ended()
-        if disconnected is None:
-            await asyncio.shield(ended)
-            return Answer(Verdict.COMPLETED, prediction.snapshot())
-        # One waiter settled by whichever comes first: cheaper than asyncio.wait.
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-        def settle(_: object) -> None:
-            if not waiter.done():
-                waiter.set_result(None)
-
-        ended.add_done_callback(settle)
-        gone = asyncio.ensure_future(disconnected())
-        gone.add_done_callback(settle)
+        gone = None if disconnected is None else asyncio.ensure_future(disconnected())
+        if gone is not None:
+            gone.add_done_callback(lambda _: _settle(ended))
         try:
-            await waiter
+            await ended
         finally:
-            gone.cancel()
-            ended.remove_done_callback(settle)
+            if gone is not None:
+                gone.cancel()
         if not prediction.finished:
             self.supervisor.cancel(prediction.id)
             return Answer(Verdict.ABANDONED)
@@ -287,6 +277,11 @@ class Predictions:
     def cancel(self, prediction_id: str) -> bool:
         """Ask the model to cancel a prediction in flight; whether there was one."""
         return self.supervisor.cancel(prediction_id)
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def new_prediction_id() -> str:

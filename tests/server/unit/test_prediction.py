@@ -85,13 +85,14 @@ def test_metrics_replace_increment_append_and_nest() -> None:
     assert prediction.metrics == {"count": 3, "seen": ["a", "b"], "gpu": {"memory": {"peak": 7}}}
 
 
-def test_one_future_says_when_it_ends_for_every_waiter() -> None:
+def test_every_waiter_hears_of_the_end_and_may_leave_alone() -> None:
     async def scenario() -> None:
         prediction = Prediction("p1", {})
-        first, second = prediction.ended(), prediction.ended()
-        assert first is second and not first.done()
+        first, second, leaving = prediction.ended(), prediction.ended(), prediction.ended()
+        assert not first.done()
+        leaving.cancel()  # its client went away: the others still wait
         prediction.apply(events.Done("p1"))
-        assert first.done()
+        assert first.done() and second.done() and first.result() is None
         late = Prediction("p2", {})
         late.apply(events.Done("p2"))
         assert late.ended().done()  # made after the end: resolved already
