@@ -447,4 +447,8 @@ def _how_it_ended(code: int) -> str:
 
 
 def _safe(prediction_id: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in prediction_id[:40])
+    """The id as a file name: its first 40 characters, each but `-_.` and alnum as `_`."""
+    short = prediction_id[:40]
+    if short.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        return short  # the usual id (`pred_…`): no character to replace, none looked at alone
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in short)
