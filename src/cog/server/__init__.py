@@ -1,15 +1,17 @@
 """The prediction server: Cog's HTTP API in front of a worker process.
 
-settings     what a server serves (cog.yaml, env vars, flags)
+settings     what a server serves (cog.yaml, env vars, flags), resolved once
 errors       the server's errors (rooted in CogError)
-requests     the request envelope and response modes
+predictions  the core: create / attach / wait / stream / cancel, no transport
+prediction   one prediction's state machine and its event streams
+supervisor   the worker process, health, slots, and worker events → their prediction
 validation   inputs against the schema (Cog's 422 shape)
-prediction   one prediction's state and its event streams
-supervisor   the worker process, health, slots, and worker events → predictions
 files        output files → data URLs or uploads
 webhooks     throttled webhooks, retried terminal ones
-routes       the HTTP routes
-app          the Starlette application
+requests     reading an HTTP request: body, envelope, response mode
+fast_path    creating predictions over HTTP (POST, PUT, SSE), straight on ASGI
+routes       the other HTTP routes (Starlette)
+app          the application: the fast path in front of Starlette, one core
 http         `python -m cog.server.http` and `serve()`
 log_format   the server's log lines: for people, or JSON (LOG_FORMAT=json)
 """

@@ -1,4 +1,5 @@
-"""The Starlette application: routes, and the supervisor's life as the app's lifespan."""
+"""The application: the fast path (creating predictions) in front of Starlette's (the other
+routes), both over one prediction core; the supervisor's life is the app's lifespan."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from starlette.routing import Route
 
 from . import routes
 from .fast_path import FastPredictions
-from .readiness import ReadyFile
+from .predictions import Predictions
 from .settings import ServerSettings
 from .supervisor import Supervisor
 from .worker_process import WorkerProcess
@@ -53,14 +54,11 @@ def _routes() -> list[Route]:
         Route("/openapi.json", routes.openapi, methods=["GET"]),
         Route("/shutdown", routes.shutdown, methods=["POST"]),
     ]
+    # POST /predictions and PUT /predictions/{id} (and for trainings) are the fast path's.
     for prefix in ("/predictions", "/trainings"):
-        table += [
-            Route(prefix, routes.create_prediction, methods=["POST"]),
-            Route(
-                f"{prefix}/{{prediction_id}}", routes.create_prediction_idempotent, methods=["PUT"]
-            ),
-            Route(f"{prefix}/{{prediction_id}}/cancel", routes.cancel_prediction, methods=["POST"]),
-        ]
+        table.append(
+            Route(f"{prefix}/{{prediction_id}}/cancel", routes.cancel_prediction, methods=["POST"])
+        )
     return table
 
 
@@ -71,6 +69,7 @@ def create_app(
 ) -> FastPredictions:
     """The app: Starlette's, with POST /predictions and /trainings taken first by the fast path."""
     supervisor = Supervisor(settings, worker)
+    predictions = Predictions(supervisor)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -85,7 +84,6 @@ def create_app(
     handlers = {404: _empty_answer, 405: _empty_answer}
     app = Starlette(routes=_routes(), lifespan=lifespan, exception_handlers=handlers)
     app.router.redirect_slashes = False  # Cog answers `/predictions/` with 404, not 307
-    app.state.supervisor = supervisor
-    app.state.ready_file = ReadyFile()
+    app.state.predictions = predictions
     app.state.request_shutdown = request_shutdown
-    return FastPredictions(app, supervisor)
+    return FastPredictions(app, predictions)

@@ -1,9 +1,10 @@
-"""`POST /predictions` and `POST /trainings` straight on ASGI.
+"""Creating predictions over HTTP: `POST /predictions`, `PUT /predictions/{id}` (and the same
+for trainings) straight on ASGI, over the prediction core.
 
 The hot route skips Starlette's routing, middleware, request and response objects, which cost
-about as much per prediction as the rest of the server; its logic is the routes' own (`create`).
-Answers streamed as Server-Sent Events are sent as Starlette's StreamingResponse sends them,
-without the anyio task group it starts per stream. Everything else goes to the Starlette app.
+about as much per prediction as the rest of the server. Answers streamed as Server-Sent Events
+are sent as Starlette's StreamingResponse sends them, without the anyio task group it starts
+per stream. Everything else goes to the Starlette app (`routes`).
 """
 
 from __future__ import annotations
@@ -17,24 +18,32 @@ from typing import Any
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..runtime.json_slices import carries_much, dumps_in_slices
-from .prediction import Prediction
+from .prediction import StreamEvent
+from .predictions import HEARTBEAT, Answer, Kind, Order, Predictions, Verdict
 from .requests import BadRequest, mode_of, parse_envelope_off_loop, read_body, trace_headers
-from .routes import SSE_HEADERS, Call, Reply, create, sse_events, wait_for_disconnect
-from .supervisor import Supervisor
 
-_KINDS = {"/predictions": "prediction", "/trainings": "training"}
+KEEPALIVE_SECONDS = 15.0
+_KINDS: dict[str, Kind] = {"predictions": "prediction", "trainings": "training"}
+_COLLECTIONS: dict[str, Kind] = {f"/{name}": kind for name, kind in _KINDS.items()}
+_STATUS = {
+    Verdict.COMPLETED: 200,
+    Verdict.ACCEPTED: 202,
+    Verdict.ABANDONED: 499,
+    Verdict.INVALID: 422,
+    Verdict.BUSY: 409,
+    Verdict.NOT_READY: 503,
+    Verdict.CANNOT_STREAM: 406,
+    Verdict.TOO_MANY_STREAMS: 429,
+}
 _HEADERS = frozenset(
     {"content-type", "content-length", "accept", "prefer", "traceparent", "tracestate"}
 )
 _SERVER_ERROR = b"Internal Server Error"
 _JSON = b"application/json"
 _TEXT = b"text/plain; charset=utf-8"
-# As StreamingResponse(media_type="text/event-stream", headers=SSE_HEADERS) has them.
 _SSE_HEADERS = [
-    *(
-        (name.lower().encode("latin-1"), value.encode("latin-1"))
-        for name, value in SSE_HEADERS.items()
-    ),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
     (b"content-type", b"text/event-stream; charset=utf-8"),
 ]
 
@@ -42,23 +51,34 @@ _SSE_HEADERS = [
 class FastPredictions:
     """ASGI middleware in front of the app: creates predictions itself."""
 
-    def __init__(self, app: ASGIApp, supervisor: Supervisor) -> None:
+    def __init__(self, app: ASGIApp, predictions: Predictions) -> None:
         self.app = app
-        self.supervisor = supervisor
+        self.predictions = predictions
+        self.supervisor = predictions.supervisor
+        """For `serve()`, which starts the shutdown of what is in flight."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = _KINDS.get(scope["path"]) if scope["type"] == "http" else None
-        if kind is None or scope["method"] != "POST":
+        target = _target(scope["path"]) if scope["type"] == "http" else None
+        if target is None:
             await self.app(scope, receive, send)
             return
-        headers = _headers(scope)
-        mode = mode_of(headers.get("accept", ""), headers.get("prefer", ""))
-        call = Call(kind, mode, False, trace_headers(headers), receive)
+        kind, path_id = target
+        allowed = "POST" if path_id is None else "PUT"
+        if scope["method"] != allowed:  # as Starlette answers a route's other methods
+            await _send(send, 405, b"", None, [(b"allow", allowed.encode())])
+            return
+        extra: list[tuple[bytes, bytes]] = []
+        media_type: bytes | None
         try:
-            answer = await self._answer(call, receive, headers)
+            answer = await self._answer(kind, path_id, receive, _headers(scope))
             if answer is None:
                 return  # the client went away before it finished sending
-            if not isinstance(answer, Prediction):
+            if isinstance(answer, BadRequest):
+                status, content, media_type = answer.status, answer.text.encode(), _TEXT
+                if status == 413:  # the rest of the body is not wanted: no reading it
+                    extra.append((b"connection", b"close"))
+            elif answer.prediction is None:
+                status = _STATUS[answer.verdict]
                 if carries_much(answer.body):
                     content, media_type = await asyncio.to_thread(_content, answer.body)
                 else:
@@ -67,23 +87,76 @@ class FastPredictions:
             # As Starlette's ServerErrorMiddleware: a plain 500, and the error for the log.
             await _send(send, 500, _SERVER_ERROR, _TEXT)
             raise
-        if isinstance(answer, Prediction):  # an error once the stream has begun is only logged
-            await _stream(receive, send, sse_events(self.supervisor, answer))
+        if not isinstance(answer, BadRequest) and answer.prediction is not None:
+            # An error once the stream has begun is only logged.
+            events = self.predictions.stream(answer.prediction, KEEPALIVE_SECONDS)
+            await _stream(receive, send, _sse(events))
             return
-        await _send(send, answer.status, content, media_type)
+        await _send(send, status, content, media_type, extra)
 
     async def _answer(
-        self, call: Call, receive: Receive, headers: dict[str, str]
-    ) -> Reply | Prediction | None:
-        limit = self.supervisor.settings.max_request_bytes
+        self, kind: Kind, path_id: str | None, receive: Receive, headers: dict[str, str]
+    ) -> Answer | BadRequest | None:
+        """The core's answer, the request's refusal, or None if the client left."""
+        limit = self.predictions.settings.max_request_bytes
         try:
             body = await read_body(receive, headers.get("content-length"), limit)
             if body is None:
                 return None
             envelope = await parse_envelope_off_loop(body, headers.get("content-type", ""))
         except BadRequest as exc:
-            return Reply(exc.status, exc.text)
-        return await create(self.supervisor, call, envelope)
+            return exc
+        if path_id is not None:
+            if envelope.id is not None and envelope.id != path_id:
+                return _id_mismatch(kind)
+            envelope.id = path_id
+        mode = mode_of(headers.get("accept", ""), headers.get("prefer", ""))
+        order = Order(kind, mode, envelope, trace_headers(headers), idempotent=path_id is not None)
+        return await self.predictions.create(order, lambda: wait_for_disconnect(receive))
+
+
+def _target(path: str) -> tuple[Kind, str | None] | None:
+    """`/predictions` → (prediction, None); `/predictions/ID` → (prediction, ID); else None
+    (and the same for trainings)."""
+    collection = _COLLECTIONS.get(path)  # the hot route: one lookup
+    if collection is not None:
+        return collection, None
+    name, _, item = path[1:].partition("/")
+    kind = _KINDS.get(name)
+    if kind is None or not path.startswith("/") or not item or "/" in item:
+        return None
+    return kind, item
+
+
+def _id_mismatch(kind: Kind) -> Answer:
+    detail = [
+        {
+            "loc": ["body", "id"],
+            "msg": f"{kind} ID must match the ID supplied in the URL",
+            "type": "value_error",
+        }
+    ]
+    return Answer(Verdict.INVALID, {"detail": detail})
+
+
+async def wait_for_disconnect(receive: Receive) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
+async def _sse(events: AsyncGenerator[StreamEvent, None]) -> AsyncGenerator[bytes, None]:
+    """The core's stream as Server-Sent Events."""
+    try:
+        async for event in events:
+            if event is HEARTBEAT:
+                yield b": keep-alive\n\n"
+                continue
+            data = json.dumps(event.data, separators=(",", ":"))
+            yield f"event: {event.name}\ndata: {data}\n\n".encode()
+    finally:
+        await events.aclose()  # its end cancels a prediction its last stream left early
 
 
 async def _stream(receive: Receive, send: Send, events: AsyncGenerator[bytes, None]) -> None:
@@ -146,10 +219,16 @@ def _render(body: Any) -> bytes:
     ).encode("utf-8")
 
 
-async def _send(send: Send, status: int, content: bytes, media_type: bytes | None) -> None:
-    headers = [(b"content-length", str(len(content)).encode())]
-    if status == 413:  # the rest of the body is not wanted: no reading it to reuse the connection
-        headers.append((b"connection", b"close"))
+async def _send(
+    send: Send,
+    status: int,
+    content: bytes,
+    media_type: bytes | None,
+    extra: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    """One response. `extra`: after a 413, `connection: close` (the rest of the body is not
+    wanted: no reading it to reuse the connection); after a 405, the allowed method."""
+    headers = [*(extra or []), (b"content-length", str(len(content)).encode())]
     if media_type is not None:
         headers.append((b"content-type", media_type))
     await send({"type": "http.response.start", "status": status, "headers": headers})

@@ -1,38 +1,54 @@
-"""One prediction's state, and the streams (SSE) that follow it."""
+"""One prediction: its state machine (worker events in, Cog's prediction JSON out), and the
+streams (SSE) that follow it."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime
-import functools
+import time
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
-from .. import envvars
+from ..runtime import events
 from .webhooks import WebhookSender
 
-TERMINAL = ("succeeded", "failed", "canceled")
-WIRE_MODES = {"replace": "replace", "incr": "increment", "append": "append"}
+WIRE_MODES: dict[str, str] = {"replace": "replace", "incr": "increment", "append": "append"}
+"""A metric operation as the worker names it → as SSE `metric` events name it."""
+
+
+class Status(str, Enum):
+    """A prediction's (and setup's) status, as Cog spells it on the wire."""
+
+    STARTING = "starting"
+    PROCESSING = "processing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in _TERMINAL
+
+
+_TERMINAL = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELED})
 
 
 def now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-# The stream limits come from the environment, read once per server (not per prediction).
-@functools.cache
-def _history_capacity() -> int:
-    return envvars.STREAM_HISTORY_CAPACITY.get_int() or 0
+@dataclass(frozen=True)
+class StreamLimits:
+    """How much of a prediction's event stream the server keeps, and for how many clients
+    (resolved once per server, in `ServerSettings`)."""
 
-
-@functools.cache
-def _subscriber_backlog() -> int:
-    return max(1, envvars.STREAM_SUBSCRIBER_BACKLOG.get_int() or 1)
-
-
-@functools.cache
-def _max_subscribers() -> int:
-    return envvars.STREAM_MAX_SUBSCRIBERS.get_int() or 0
+    history: int = 1024
+    """Events kept for replay to streams that attach later; 0 keeps none."""
+    backlog: int = 1024
+    """Events a stream may fall behind before it counts as lagging."""
+    subscribers: int = 1024
+    """Streams one prediction may have at once."""
 
 
 @dataclass
@@ -41,17 +57,35 @@ class StreamEvent:
     data: dict[str, Any]
 
 
+class Subscription:
+    """One stream's events, in order. It ends after `completed`, or once closed (lagging, or
+    made after the end) when what it holds is read."""
+
+    __slots__ = ("closed", "limit", "queue")
+
+    def __init__(self, replay: list[StreamEvent], backlog: int, closed: bool) -> None:
+        self.queue: asyncio.Queue[StreamEvent] = asyncio.Queue()
+        for event in replay:
+            self.queue.put_nowait(event)
+        # Its replayed history is not held against it.
+        self.limit = self.queue.qsize() + backlog
+        self.closed = closed
+
+
 @dataclass
 class Prediction:
-    """A prediction from request to terminal state."""
+    """A prediction from request to terminal state; it applies its worker events itself."""
 
     id: str
     input: dict[str, Any]
     """What the model gets (Secrets in plaintext); never shown: see `shown_input`."""
     shown_input: dict[str, Any] | None = None
     """The input as clients see it, each Secret masked (`input` when it has none)."""
+    limits: StreamLimits = field(default_factory=StreamLimits)
+    webhook: WebhookSender | None = None
+    cancel_on_disconnect: bool = False
     created_at: str = field(default_factory=now)
-    status: str = "starting"
+    status: Status = Status.STARTING
     started_at: str | None = None
     completed_at: str | None = None
     output: Any = None
@@ -61,22 +95,21 @@ class Prediction:
     logs: list[str] = field(default_factory=list)
     error: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
-    webhook: WebhookSender | None = None
     created_monotonic: float = 0.0
-    done: asyncio.Event = field(default_factory=asyncio.Event)
+    workdir: str = ""
     history: list[StreamEvent] = field(default_factory=list)
     dropped: int = 0
-    subscribers: dict[asyncio.Queue[StreamEvent | None], int] = field(default_factory=dict)
-    """Each stream's queue, and how many events it may hold before its client counts as lagging
-    (its replayed history is not held against it)."""
-    cancel_on_disconnect: bool = False
+    subscriptions: list[Subscription] = field(default_factory=list)
     streamed: bool = False
     """An SSE answer follows this prediction: it may subscribe only after the end, and then
     replays the history, `completed` included."""
-    ended: list[asyncio.Future[None]] = field(default_factory=list)
-    workdir: str = ""
+    _waiters: list[asyncio.Future[None]] = field(default_factory=list)
 
     # -- state as clients see it ---------------------------------------------------------
+
+    @property
+    def finished(self) -> bool:
+        return self.status.terminal
 
     def current_output(self) -> Any:
         if self.final_output and not self.iterator:
@@ -89,7 +122,7 @@ class Prediction:
         data: dict[str, Any] = {
             "id": self.id,
             "input": self.input if self.shown_input is None else self.shown_input,
-            "status": self.status,
+            "status": self.status.value,
             "created_at": self.created_at,
             "started_at": self.started_at,
             "completed_at": self.completed_at,
@@ -97,78 +130,89 @@ class Prediction:
             "metrics": dict(self.metrics),
         }
         output = self.current_output()
-        if output is not None or self.status == "succeeded":
+        if output is not None or self.status is Status.SUCCEEDED:
             data["output"] = output
         if self.error is not None:
             data["error"] = self.error
         return data
 
-    # -- events --------------------------------------------------------------------------
+    # -- the one completion primitive ----------------------------------------------------
 
-    def publish(self, name: str, data: dict[str, Any]) -> None:
-        event = StreamEvent(name, data)
-        capacity = _history_capacity()
-        if capacity:
-            self.history.append(event)
-            if len(self.history) > capacity:
-                self.history.pop(0)
-                self.dropped += 1
-        lagging = []
-        for queue, limit in self.subscribers.items():
-            if queue.qsize() >= limit:
-                lagging.append(queue)
-            else:
-                queue.put_nowait(event)
-        for queue in lagging:
-            self._end_lagging(queue)
-
-    def _end_lagging(self, queue: asyncio.Queue[StreamEvent | None]) -> None:
-        """A client too slow to keep up: what it has not read is dropped and its stream ends
-        with an error saying so, rather than the server holding events for it without bound."""
-        skipped = queue.qsize() + 1
-        while not queue.empty():
-            queue.get_nowait()
-        lagged = {"error": "SSE stream lagged; events were dropped", "skipped": skipped}
-        queue.put_nowait(StreamEvent("error", lagged))
-        queue.put_nowait(None)
-        del self.subscribers[queue]
-
-    def has_room_for_a_stream(self) -> bool:
-        return len(self.subscribers) < _max_subscribers()
-
-    def subscribe(self) -> asyncio.Queue[StreamEvent | None]:
-        queue: asyncio.Queue[StreamEvent | None] = asyncio.Queue()
-        for event in self.history:
-            queue.put_nowait(event)
-        if self.done.is_set():
-            queue.put_nowait(None)
-        self.subscribers[queue] = queue.qsize() + _subscriber_backlog()
-        return queue
-
-    def unsubscribe(self, queue: asyncio.Queue[StreamEvent | None]) -> int:
-        self.subscribers.pop(queue, None)
-        return len(self.subscribers)
-
-    def when_done(self) -> asyncio.Future[None]:
-        """A future resolved when the prediction ends: cheaper to wait on than a task waiting on
-        `done`."""
+    def ended(self) -> asyncio.Future[None]:
+        """A future of the caller's own, resolved when the prediction reaches its terminal
+        state. The caller may settle or cancel it (its client left) without touching anyone
+        else's wait; and it is resolved directly, not through a callback of a shared future,
+        which would cost each waiter a turn of the event loop."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        if self.done.is_set():
+        if self.finished:
             future.set_result(None)
         else:
-            self.ended.append(future)
+            self._waiters.append(future)
         return future
 
-    def mark_done(self) -> None:
-        self.done.set()
-        for future in self.ended:
-            if not future.done():
-                future.set_result(None)
-        self.ended.clear()
+    # -- the state machine ---------------------------------------------------------------
 
-    def close_streams(self) -> None:
-        for queue in self.subscribers:
-            queue.put_nowait(None)
+    def submitted(self, workdir: str) -> None:
+        self.created_monotonic = time.monotonic()
+        self.workdir = workdir
+
+    def fail(self, error: str) -> None:
+        """Note an error found by the server (an upload that failed): the prediction fails
+        when it ends, whatever the worker says."""
+        self.error = error
+
+    def apply(self, message: events.Message) -> bool:
+        """Apply one of the worker's events; whether it ended the prediction. A prediction
+        ends once: events after that (it was abandoned at shutdown) are ignored."""
+        if self.finished:
+            return False
+        match message:
+            case events.Started():
+                self.status = Status.PROCESSING
+                self.started_at = now()
+                self.publish("start", {"id": self.id, "status": Status.PROCESSING.value})
+                self._webhook("start")
+            case events.Log(source=source, data=data):
+                self.logs.append(data)
+                self.publish("log", {"source": source, "data": data})
+                self._webhook("logs")
+            case events.Output(value=value):
+                self.iterator = True
+                self.outputs.append(value)
+                self.publish("output", {"chunk": value, "index": len(self.outputs) - 1})
+                self._webhook("output")
+            case events.Metric(name=name, value=value, mode=mode):
+                self.set_metric(name, value, mode)
+            case events.Done():
+                self._end(message)
+                return True
+        return False
+
+    def _webhook(self, kind: str) -> None:
+        if self.webhook is not None:
+            self.webhook.event(kind)
+
+    def _end(self, done: events.Done) -> None:
+        if done.final:
+            self.output, self.final_output = done.output, True
+        self.iterator = self.iterator or done.iterator
+        if done.canceled:
+            self.status = Status.CANCELED
+        elif done.error is not None or self.error is not None:
+            self.status = Status.FAILED
+            self.error = self.error or done.error
+        else:
+            self.status = Status.SUCCEEDED
+        self.completed_at = now()
+        self.metrics["predict_time"] = time.monotonic() - self.created_monotonic
+        if self.streamed or self.subscriptions:  # else no one can ever read it
+            self.publish("completed", self.snapshot())
+        for subscription in self.subscriptions:
+            subscription.closed = True  # each holds `completed` (or its lag error) last
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._waiters.clear()
 
     def set_metric(self, name: str, value: Any, mode: str) -> None:
         """Apply a metric operation; dot-separated names build nested objects."""
@@ -193,3 +237,47 @@ class Prediction:
         else:
             target[leaf] = value
         self.publish("metric", {"name": name, "value": value, "mode": WIRE_MODES.get(mode, mode)})
+
+    # -- streams -------------------------------------------------------------------------
+
+    def publish(self, name: str, data: dict[str, Any]) -> None:
+        event = StreamEvent(name, data)
+        if self.limits.history:
+            self.history.append(event)
+            if len(self.history) > self.limits.history:
+                self.history.pop(0)
+                self.dropped += 1
+        lagging = []
+        for subscription in self.subscriptions:
+            if subscription.queue.qsize() >= subscription.limit:
+                lagging.append(subscription)
+            else:
+                subscription.queue.put_nowait(event)
+        for subscription in lagging:
+            self._end_lagging(subscription)
+
+    def _end_lagging(self, subscription: Subscription) -> None:
+        """A client too slow to keep up: what it has not read is dropped and its stream ends
+        with an error saying so, rather than the server holding events for it without bound."""
+        queue = subscription.queue
+        skipped = queue.qsize() + 1
+        while not queue.empty():
+            queue.get_nowait()
+        lagged = {"error": "SSE stream lagged; events were dropped", "skipped": skipped}
+        queue.put_nowait(StreamEvent("error", lagged))
+        subscription.closed = True
+        self.subscriptions.remove(subscription)
+
+    def has_room_for_a_stream(self) -> bool:
+        return len(self.subscriptions) < self.limits.subscribers
+
+    def subscribe(self) -> Subscription:
+        subscription = Subscription(self.history, self.limits.backlog, closed=self.finished)
+        self.subscriptions.append(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> int:
+        """Forget a stream; how many are left."""
+        if subscription in self.subscriptions:
+            self.subscriptions.remove(subscription)
+        return len(self.subscriptions)

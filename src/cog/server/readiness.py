@@ -6,21 +6,18 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from .. import envvars
-
 log = logging.getLogger("cog.server")
 
 
 class ReadyFile:
-    """Marks readiness on disk when running under Kubernetes; a no-op elsewhere."""
+    """Marks readiness on disk at `path` (None, not under Kubernetes: a no-op)."""
 
-    def __init__(self) -> None:
-        self.enabled = envvars.KUBERNETES_SERVICE_HOST.get() is not None
-        self.path = Path(envvars.READY_FILE.get() or "/var/run/cog/ready")
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
         self.written = False
 
     def mark(self) -> None:
-        if not self.enabled or self.written:
+        if self.path is None or self.written:
             return
         self.written = True
         try:

@@ -1,40 +1,23 @@
-"""Parsing a prediction request: the envelope, and how the client wants the answer."""
+"""Reading an HTTP prediction request: its body (ASGI), the envelope in it, and how the client
+wants the answer."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
-
-from starlette.requests import ClientDisconnect, Request
-from starlette.types import Receive
 
 from . import envelope_errors, strict_json
 from .errors import BadRequest as BadRequest  # re-exported: callers import it from here
+from .predictions import Envelope, Mode
+
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+"""An ASGI receive channel."""
 
 # Parsing a body this big takes milliseconds: done in a thread, so that the loop goes on
 # serving (other requests, health checks) between the parser's steps.
 PARSE_IN_THREAD_BYTES = 1 << 20
-
-
-@dataclass
-class Envelope:
-    id: str | None = None
-    input: Any = field(default_factory=dict)
-    """An object when valid; anything else is refused by input validation, as Cog does."""
-    context: dict[str, str] = field(default_factory=dict)
-    webhook: str | None = None
-    webhook_events_filter: list[str] | None = None
-
-
-async def read_envelope(request: Request, limit: int) -> Envelope:
-    body = await read_body(request.receive, request.headers.get("content-length"), limit)
-    if body is None:
-        raise ClientDisconnect()
-    return await parse_envelope_off_loop(body, request.headers.get("content-type", ""))
 
 
 async def read_body(receive: Receive, content_length: str | None, limit: int) -> bytes | None:
@@ -117,23 +100,15 @@ def _syntax_error(body: bytes, exc: ValueError | RecursionError) -> BadRequest:
     return BadRequest(400, f"{envelope_errors.PARSE}{exc}")
 
 
-def response_mode(request: Request) -> str:
-    return mode_of(request.headers.get("accept", ""), request.headers.get("prefer", ""))
-
-
 def trace_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """The W3C trace headers of a request, passed on to its webhooks."""
     return {k: v for k in ("traceparent", "tracestate") if (v := headers.get(k))}
 
 
-def mode_of(accept: str, prefer: str) -> str:
+def mode_of(accept: str, prefer: str) -> Mode:
     """`sse`, `async` or `sync`, from the Accept and Prefer headers (Cog's rules)."""
     if "text/event-stream" in accept:
         return "sse"
     if prefer.strip() == "respond-async":
         return "async"
     return "sync"
-
-
-def new_prediction_id() -> str:
-    return f"pred_{time.time_ns():x}"

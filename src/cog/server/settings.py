@@ -10,6 +10,7 @@ from pathlib import Path
 from .. import envvars
 from ..config import Config, ConfigError, load_config
 from ..errors import CogError, PredictorNotSet
+from .prediction import StreamLimits
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,13 @@ class ServerSettings:
     idle_timeout: float = 30.0
     shutdown_grace: float = 30.0
     """Seconds a shutdown gives canceled predictions to end, then their terminal webhooks."""
+    stream_limits: StreamLimits = StreamLimits()
+    webhook_token: str | None = None
+    """Sent as a bearer token with every webhook."""
+    webhook_interval: float = 0.5
+    """Minimum seconds between one prediction's non-terminal webhooks."""
+    ready_file: Path | None = None
+    """The Kubernetes ready file (None when not under Kubernetes)."""
 
 
 def _load_config(directory: Path) -> tuple[Config | None, CogError | None]:
@@ -111,4 +119,18 @@ def resolve_settings(
         max_request_bytes=envvars.MAX_REQUEST_BYTES.get_int() or 100 * 1024**2,
         idle_timeout=envvars.IDLE_TIMEOUT.get_float() or 30.0,
         shutdown_grace=max(0.0, envvars.SHUTDOWN_GRACE.get_float() or 0.0),
+        stream_limits=StreamLimits(
+            history=envvars.STREAM_HISTORY_CAPACITY.get_int() or 0,
+            backlog=max(1, envvars.STREAM_SUBSCRIBER_BACKLOG.get_int() or 1),
+            subscribers=envvars.STREAM_MAX_SUBSCRIBERS.get_int() or 0,
+        ),
+        webhook_token=envvars.WEBHOOK_AUTH_TOKEN.get() or None,
+        webhook_interval=envvars.THROTTLE_RESPONSE_INTERVAL.get_float() or 0.0,
+        ready_file=_ready_file(),
     )
+
+
+def _ready_file() -> Path | None:
+    if envvars.KUBERNETES_SERVICE_HOST.get() is None:
+        return None
+    return Path(envvars.READY_FILE.get() or "/var/run/cog/ready")

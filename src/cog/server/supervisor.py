@@ -1,5 +1,6 @@
-"""The worker supervisor: starts the worker, tracks health and slots, and turns worker events
-into prediction state, webhooks and stream events."""
+"""The worker supervisor: starts the worker, tracks health and slots, and routes each worker
+event to its prediction (which applies it); when one ends, frees its slot, cleans up, and hands
+the terminal state to its webhook sender."""
 
 from __future__ import annotations
 
@@ -15,21 +16,22 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from enum import Enum
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..runtime import events
+from ..runtime.health import HEALTHCHECK_TIMEOUT
 from ..runtime.outputs import FILE_MARKER
 from ..runtime.transport import FrameProtocol
-from .errors import Busy as Busy  # re-exported, as NotReady and WorkerCrashed: routes import them
+from .errors import Busy as Busy  # re-exported, as NotReady and WorkerCrashed
 from .errors import NotReady as NotReady
 from .errors import UploadError
 from .errors import WorkerCrashed as WorkerCrashed
 from .files import FileResolver
-from .prediction import Prediction, now
+from .prediction import Prediction, Status, now
 from .settings import ServerSettings
 from .validation import InputValidator
 from .worker_process import WorkerProcess, spawn_worker
@@ -38,21 +40,39 @@ if TYPE_CHECKING:
     import httpx
 
 log = logging.getLogger("cog.server")
-HEALTHCHECK_WAIT = 10.0
+# The worker gives up on the model's check first and says so in Cog's words; this only covers
+# a worker that cannot answer at all.
+HEALTHCHECK_WAIT = HEALTHCHECK_TIMEOUT + 1.0
 WORKDIR_ROOT = os.path.join(tempfile.gettempdir(), "pycog", "predictions")
 _RUN_TOKEN = secrets.token_hex(4)  # this server's, so that two servers never share a workdir
 _workdirs = itertools.count()
+
+
+Component = Literal["Input", "TrainingInput"]
+"""The schema component a request's input is validated against."""
+
+
+class Health(str, Enum):
+    """What `/health-check` reports (Cog's names)."""
+
+    STARTING = "STARTING"
+    READY = "READY"
+    BUSY = "BUSY"
+    UNHEALTHY = "UNHEALTHY"
+    SETUP_FAILED = "SETUP_FAILED"
+    DEFUNCT = "DEFUNCT"
+    STOPPING = "STOPPING"
 
 
 @dataclass
 class Setup:
     started_at: str = field(default_factory=now)
     completed_at: str | None = None
-    status: str = "starting"
+    status: Status = Status.STARTING
     logs: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"started_at": self.started_at, "status": self.status}
+        data: dict[str, Any] = {"started_at": self.started_at, "status": self.status.value}
         if self.completed_at:
             data["completed_at"] = self.completed_at
         data["logs"] = "".join(self.logs)  # always, as Cog: clients read it unguarded
@@ -65,18 +85,17 @@ class Supervisor:
     def __init__(self, settings: ServerSettings, worker: WorkerProcess | None = None) -> None:
         self.settings = settings
         self.worker = worker
-        self.state = "STARTING"
+        self.state = Health.STARTING
         self.setup = Setup()
         self.schema: dict[str, Any] | None = None
         self.streams = False
-        self.validators: dict[str, InputValidator] = {}
+        self.validators: dict[Component, InputValidator] = {}
         self.predictions: dict[str, Prediction] = {}
         # Events of a prediction waiting behind an output whose files are being resolved.
         self.backlogs: dict[str, deque[events.Message]] = {}
         self.slots = settings.concurrency
         self.health_waiters: dict[str, asyncio.Future[events.HealthcheckResult]] = {}
         self._healthcheck: asyncio.Future[str | None] | None = None
-        self.user_health_error: str | None = None
         self.crash: str | None = None
         """Why the worker is gone, once it exited while serving."""
         self.process: subprocess.Popen[bytes] | None = None
@@ -118,7 +137,7 @@ class Supervisor:
 
     async def _setup_deadline(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
-        if self.state == "STARTING":
+        if self.state is Health.STARTING:
             self._setup_failed("worker setup timed out")
             if self.process is not None and self.process.poll() is None:
                 self.process.kill()
@@ -134,7 +153,7 @@ class Supervisor:
         self._shutdown = self._spawn(self._end_in_flight(self.settings.shutdown_grace))
 
     async def _end_in_flight(self, grace: float) -> None:
-        ended = [prediction.when_done() for prediction in self.predictions.values()]
+        ended = [prediction.ended() for prediction in self.predictions.values()]
         if ended:
             await asyncio.wait(ended, timeout=grace)
         self._abandon_in_flight(grace)
@@ -148,7 +167,7 @@ class Supervisor:
         )
         for prediction in list(self.predictions.values()):
             self.backlogs.pop(prediction.id, None)  # outputs still being uploaded: too late
-            self._finish(prediction, events.Done(prediction.id, reason))
+            self._apply(prediction, events.Done(prediction.id, reason))
 
     async def stop(self) -> None:
         """Cancel what runs, end what outlives the grace, deliver the terminal webhooks (for
@@ -156,7 +175,7 @@ class Supervisor:
         self.begin_shutdown()
         assert self._shutdown is not None
         await asyncio.shield(self._shutdown)
-        self.state = "STOPPING"
+        self.state = Health.STOPPING
         self._abandon_in_flight(self.settings.shutdown_grace)  # any that came in meanwhile
         if self.deliveries:
             # Terminal webhooks may be retrying; the HTTP client must outlive them.
@@ -180,15 +199,30 @@ class Supervisor:
 
     # -- health ----------------------------------------------------------------------------
 
-    def status(self) -> str:
-        if self.state == "READY" and self.slots <= 0:
-            return "BUSY"
+    def health(self) -> Health:
+        if self.state is Health.READY and self.slots <= 0:
+            return Health.BUSY
         return self.state
+
+    def serves_trainings(self) -> bool:
+        schemas = (self.schema or {}).get("components", {}).get("schemas", {})
+        return self.settings.has_train or "TrainingInput" in schemas
+
+    def can_stream(self) -> bool:
+        """Whether the model streams (`@cog.streaming`, as the worker or the schema says)."""
+        if self.streams:
+            return True
+        post = (self.schema or {}).get("paths", {}).get("/predictions", {}).get("post", {})
+        return bool(post.get("x-cog-streaming"))
+
+    def find(self, prediction_id: str | None) -> Prediction | None:
+        """The prediction in flight with this id."""
+        return self.predictions.get(prediction_id or "")
 
     async def user_healthcheck(self) -> str | None:
         """Run the model's healthcheck(); the error text, or None when healthy. Probes that
         arrive while one runs share its answer (a slow check is not run once per probe)."""
-        if self.state != "READY" or self.channel is None:
+        if self.state is not Health.READY or self.channel is None:
             return None
         if self._healthcheck is None:
             self._healthcheck = asyncio.ensure_future(self._ask_healthcheck())
@@ -208,7 +242,7 @@ class Supervisor:
         self.channel.send(events.Healthcheck(check_id))
         try:
             result = await asyncio.wait_for(waiter, HEALTHCHECK_WAIT)
-        except TimeoutError:
+        except asyncio.TimeoutError:  # not the builtin one before 3.11
             return "healthcheck timed out"
         except WorkerCrashed:
             return None  # the status says it: DEFUNCT
@@ -218,7 +252,7 @@ class Supervisor:
 
     # -- predictions -----------------------------------------------------------------------
 
-    def validator(self, component: str) -> InputValidator | None:
+    def validator(self, component: Component) -> InputValidator | None:
         if self.schema is None:
             return None
         if component not in self.validators:
@@ -229,16 +263,15 @@ class Supervisor:
         """Send a validated prediction to the worker (raises Busy / NotReady)."""
         if self.crash is not None:
             raise WorkerCrashed(self.crash)
-        if self.state != "READY" or self.channel is None:
+        if self.state is not Health.READY or self.channel is None:
             raise NotReady()
         if self.slots <= 0:
             raise Busy()
         self.slots -= 1
-        prediction.created_monotonic = time.monotonic()
         # Named here, created (with its parents) by the worker only if it downloads inputs or
         # writes outputs; unique even when a client reuses a prediction id.
-        prediction.workdir = os.path.join(
-            WORKDIR_ROOT, f"{_safe(prediction.id)}-{_RUN_TOKEN}{next(_workdirs):x}"
+        prediction.submitted(
+            os.path.join(WORKDIR_ROOT, f"{_safe(prediction.id)}-{_RUN_TOKEN}{next(_workdirs):x}")
         )
         self.predictions[prediction.id] = prediction
         self.channel.send(
@@ -272,7 +305,7 @@ class Supervisor:
                 try:
                     message = await self._resolve(message)
                 except UploadError as exc:
-                    prediction.error = str(exc)
+                    prediction.fail(str(exc))
                     if not isinstance(message, events.Done):
                         continue  # the item is dropped; the prediction fails when it ends
                     message = dataclasses.replace(message, output=None, final=False)
@@ -289,54 +322,17 @@ class Supervisor:
         return message
 
     def _apply(self, prediction: Prediction, message: events.Message) -> None:
-        if prediction.done.is_set():
-            return  # ended already (abandoned at shutdown): a prediction ends once
-        if isinstance(message, events.Started):
-            prediction.status = "processing"
-            prediction.started_at = now()
-            prediction.publish("start", {"id": prediction.id, "status": "processing"})
-            if prediction.webhook:
-                prediction.webhook.event("start")
-        elif isinstance(message, events.Log):
-            prediction.logs.append(message.data)
-            prediction.publish("log", {"source": message.source, "data": message.data})
-            if prediction.webhook:
-                prediction.webhook.event("logs")
-        elif isinstance(message, events.Output):
-            prediction.iterator = True
-            prediction.outputs.append(message.value)
-            index = len(prediction.outputs) - 1
-            prediction.publish("output", {"chunk": message.value, "index": index})
-            if prediction.webhook:
-                prediction.webhook.event("output")
-        elif isinstance(message, events.Metric):
-            prediction.set_metric(message.name, message.value, message.mode)
-        elif isinstance(message, events.Done):
-            self._finish(prediction, message)
+        if prediction.apply(message):
+            self._release(prediction)
 
-    def _finish(self, prediction: Prediction, done: events.Done) -> None:
-        if done.final:
-            prediction.output, prediction.final_output = done.output, True
-        prediction.iterator = prediction.iterator or done.iterator
-        if done.canceled:
-            prediction.status = "canceled"
-        elif done.error is not None or prediction.error is not None:
-            prediction.status = "failed"
-            prediction.error = prediction.error or done.error
-        else:
-            prediction.status = "succeeded"
-        prediction.completed_at = now()
-        prediction.metrics["predict_time"] = time.monotonic() - prediction.created_monotonic
-        # The slot is free before anyone hears of the result: a client that sends its next
-        # request as soon as it has this response never finds the model busy.
+    def _release(self, prediction: Prediction) -> None:
+        """A prediction has ended. Its waiters and streams run only after this returns, so the
+        slot is free before anyone hears of the result: a client that sends its next request
+        as soon as it has this response never finds the model busy."""
         self.slots += 1
         self.predictions.pop(prediction.id, None)
         if os.path.lexists(prediction.workdir):  # most predictions never make one
             shutil.rmtree(prediction.workdir, ignore_errors=True)
-        if prediction.streamed or prediction.subscribers:  # else no one can ever read it
-            prediction.publish("completed", prediction.snapshot())
-        prediction.close_streams()
-        prediction.mark_done()
         if prediction.webhook is not None:
             delivery = prediction.webhook.finish()
             if delivery is not None:
@@ -361,7 +357,7 @@ class Supervisor:
             self._worker_log(message)
 
     def _worker_log(self, message: events.Log) -> None:
-        if self.state == "STARTING":
+        if self.state is Health.STARTING:
             self.setup.logs.append(message.data)
         stream = sys.stdout if message.source == "stdout" else sys.stderr
         stream.write(message.data)
@@ -372,22 +368,23 @@ class Supervisor:
         self.streams = message.streams
         if not self.settings.concurrency_set and message.concurrency:
             self.slots += message.concurrency - self.settings.concurrency
-        for component in ("Input", "TrainingInput"):  # compiled now, not on the first request
+        components: tuple[Component, ...] = ("Input", "TrainingInput")
+        for component in components:  # compiled now, not on the first request
             self.validator(component)
         # What is alive now (modules, the app, schema, validators) lives as long as the server:
         # out of the collector's sight, a full collection takes microseconds, not milliseconds
         # that every request in flight would wait for.
         gc.freeze()
-        self.state = "READY"
-        self.setup.status = "succeeded"
+        self.state = Health.READY
+        self.setup.status = Status.SUCCEEDED
         self.setup.completed_at = now()
         log.info("setup succeeded; ready for predictions")
 
     def _setup_failed(self, error: str) -> None:
-        if self.state != "STARTING":
+        if self.state is not Health.STARTING:
             return
-        self.state = "SETUP_FAILED"
-        self.setup.status = "failed"
+        self.state = Health.SETUP_FAILED
+        self.setup.status = Status.FAILED
         self.setup.completed_at = now()
         if error.startswith("Traceback"):
             if error not in "".join(self.setup.logs):  # else the worker printed it already
@@ -399,12 +396,12 @@ class Supervisor:
     async def _watch_process(self) -> None:
         assert self.process is not None
         code = await asyncio.to_thread(self.process.wait)
-        if self.state == "STARTING":
+        if self.state is Health.STARTING:
             self._setup_failed(f"the worker exited during setup ({_how_it_ended(code)})")
             return
-        if self.state != "READY":
+        if self.state is not Health.READY:
             return
-        self.state = "DEFUNCT"
+        self.state = Health.DEFUNCT
         self.crash = (
             f"the model's worker process exited unexpectedly ({_how_it_ended(code)}); "
             "the model can no longer predict: restart the server"
@@ -445,4 +442,8 @@ def _how_it_ended(code: int) -> str:
 
 
 def _safe(prediction_id: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in prediction_id[:40])
+    """The id as a file name: its first 40 characters, each but `-_.` and alnum as `_`."""
+    short = prediction_id[:40]
+    if short.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        return short  # the usual id (`pred_…`): no character to replace, none looked at alone
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in short)

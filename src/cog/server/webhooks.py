@@ -20,8 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .. import envvars
-
 if TYPE_CHECKING:
     import httpx
 
@@ -31,6 +29,8 @@ TERMINAL_RETRIES = 12
 BACKOFF_BASE = 0.2
 TIMEOUT = 30.0
 EVENTS = ("start", "output", "logs", "completed")
+INTERVAL = 0.5
+"""Cog's default throttle (COG_THROTTLE_RESPONSE_INTERVAL; the server passes its setting)."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,9 @@ class WebhookSender:
         client: httpx.AsyncClient,
         headers: dict[str, str] | None = None,
         backoff: float = BACKOFF_BASE,
+        *,
+        token: str | None = None,
+        interval: float = INTERVAL,
     ) -> None:
         self.url = url
         self.backoff = backoff
@@ -68,10 +71,10 @@ class WebhookSender:
         self.snapshot = snapshot
         self.client = client
         self.headers = {**(headers or {}), "Content-Type": "application/json"}
-        token = envvars.WEBHOOK_AUTH_TOKEN.get()
         if token:
             self.headers["Authorization"] = f"Bearer {token}"
-        self.interval = envvars.THROTTLE_RESPONSE_INTERVAL.get_float() or 0.0
+        self.interval = interval
+        """Minimum seconds between two non-terminal webhooks."""
         self.last_queued = -1e9
         self.trailing: asyncio.TimerHandle | None = None
         self.outbox: deque[Webhook] = deque()

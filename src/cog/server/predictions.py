@@ -1,0 +1,288 @@
+"""The prediction core: create, attach to, wait on, stream and cancel predictions.
+
+Plain data in (an `Order`), plain data out (an `Answer`: a verdict and Cog's JSON body); no
+transport here. The HTTP adapters (`fast_path` for creating, `routes` for the rest) turn
+requests into orders and verdicts into statuses; a queue consumer would do the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import platform
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Literal
+
+from .._version import COG_API_VERSION, __version__
+from .echo import echoed
+from .prediction import Prediction, Status, StreamEvent
+from .readiness import ReadyFile
+from .settings import ServerSettings
+from .supervisor import Busy, Component, Health, NotReady, Supervisor, WorkerCrashed
+from .validation import not_an_object
+from .webhooks import WebhookSender
+
+Kind = Literal["prediction", "training"]
+Mode = Literal["sync", "async", "sse"]
+"""How the client wants the answer: when it ends, at once (and by webhook), or as a stream."""
+
+HEARTBEAT = StreamEvent("heartbeat", {})
+"""Yielded by `stream` when nothing happened for its heartbeat interval."""
+NOT_READY = {
+    "error": "Setup has not finished yet. Wait until it has finished, or GET /health-check for status.",
+    "status": Status.FAILED.value,
+}
+AT_CAPACITY = {"error": "At capacity - all prediction slots busy", "status": Status.FAILED.value}
+TOO_MANY_STREAMS = {"error": "Too many stream subscribers"}
+NO_STREAMING = {
+    "error": "This model does not support streaming responses. Add @cog.streaming to "
+    "predict() to enable SSE."
+}
+NO_TRAINING_STREAMS = {"error": "Training endpoints do not support streaming responses."}
+
+
+@dataclass
+class Envelope:
+    """What a client sends to create a prediction."""
+
+    id: str | None = None
+    input: Any = field(default_factory=dict)
+    """An object when valid; anything else is refused by input validation, as Cog does."""
+    context: dict[str, str] = field(default_factory=dict)
+    webhook: str | None = None
+    webhook_events_filter: list[str] | None = None
+
+
+@dataclass
+class Order:
+    """A request to create (or join) a prediction."""
+
+    kind: Kind
+    mode: Mode
+    envelope: Envelope
+    trace: dict[str, str] = field(default_factory=dict)
+    """The W3C trace headers, passed on to webhooks."""
+    idempotent: bool = False
+    """Made with its id (HTTP PUT): joining one in flight answers its state at once."""
+
+
+class Verdict(str, Enum):
+    COMPLETED = "completed"
+    """It ended: the body is its terminal state."""
+    ACCEPTED = "accepted"
+    """It runs; the body is its state now (answer by webhook)."""
+    STREAM = "stream"
+    """Follow `Answer.prediction` with `stream`."""
+    ABANDONED = "abandoned"
+    """The client went away while waiting: the prediction was canceled."""
+    INVALID = "invalid"
+    BUSY = "busy"
+    NOT_READY = "not_ready"
+    CANNOT_STREAM = "cannot_stream"
+    TOO_MANY_STREAMS = "too_many_streams"
+
+
+@dataclass
+class Answer:
+    verdict: Verdict
+    body: dict[str, Any] | None = None
+    prediction: Prediction | None = None
+
+
+Disconnected = Callable[[], Awaitable[Any]]
+"""Returns when the client has gone away (a waiting client that leaves cancels its prediction)."""
+
+
+class Predictions:
+    """Every entry point's way to the model."""
+
+    def __init__(self, supervisor: Supervisor) -> None:
+        self.supervisor = supervisor
+        self.settings: ServerSettings = supervisor.settings
+        self.ready_file = ReadyFile(self.settings.ready_file)
+
+    # -- the server --------------------------------------------------------------------
+
+    async def health(self) -> dict[str, Any]:
+        """Cog's health report: the status, setup, versions; the model's healthcheck() when
+        it is ready."""
+        supervisor = self.supervisor
+        status = supervisor.health()
+        body: dict[str, Any] = {
+            "status": status.value,
+            "setup": supervisor.setup.as_json(),
+            "version": {
+                "pycog": __version__,
+                "python_sdk": COG_API_VERSION,
+                "python": platform.python_version(),
+            },
+        }
+        if status in (Health.READY, Health.BUSY):
+            error = await supervisor.user_healthcheck()
+            if supervisor.state is Health.DEFUNCT:  # the worker died while the probe waited
+                body["status"] = Health.DEFUNCT.value
+            elif error is not None:
+                body["status"] = Health.UNHEALTHY.value
+                body["user_healthcheck_error"] = error
+        if body["status"] == Health.READY.value:
+            self.ready_file.mark()
+        return body
+
+    def schema(self) -> dict[str, Any] | None:
+        """The model's OpenAPI schema, once setup is over."""
+        if self.supervisor.state is Health.STARTING:
+            return None
+        return self.supervisor.schema
+
+    def serves_trainings(self) -> bool:
+        return self.supervisor.serves_trainings()
+
+    # -- predictions -------------------------------------------------------------------
+
+    def find(self, prediction_id: str | None) -> Prediction | None:
+        """The prediction in flight with this id (to wait on, stream or cancel)."""
+        return self.supervisor.find(prediction_id)
+
+    async def create(self, order: Order, disconnected: Disconnected | None = None) -> Answer:
+        """Start (or join) a prediction; answer as `order.mode` asks."""
+        supervisor = self.supervisor
+        if order.mode == "sse":
+            if order.kind == "training":
+                return Answer(Verdict.CANNOT_STREAM, NO_TRAINING_STREAMS)
+            if not supervisor.can_stream():
+                return Answer(Verdict.CANNOT_STREAM, NO_STREAMING)
+        envelope = order.envelope
+        existing = self.find(envelope.id)
+        if existing is not None:
+            return await self._attach(order, existing, disconnected)
+        prediction_or_refusal = self._new_prediction(order)
+        if isinstance(prediction_or_refusal, Answer):
+            return prediction_or_refusal
+        prediction = prediction_or_refusal
+        try:
+            supervisor.submit(prediction, envelope.context)
+        except WorkerCrashed as exc:
+            return Answer(Verdict.NOT_READY, {"error": str(exc), "status": Status.FAILED.value})
+        except NotReady:
+            return Answer(Verdict.NOT_READY, NOT_READY)
+        except Busy:
+            return Answer(Verdict.BUSY, AT_CAPACITY)
+        if order.mode == "async":
+            return Answer(Verdict.ACCEPTED, {"id": prediction.id, "status": Status.STARTING.value})
+        if order.mode == "sse":
+            return Answer(Verdict.STREAM, prediction=prediction)
+        return await self.wait(prediction, disconnected)
+
+    def _new_prediction(self, order: Order) -> Prediction | Answer:
+        """The validated prediction, or the answer refusing its input."""
+        envelope = order.envelope
+        component: Component = "TrainingInput" if order.kind == "training" else "Input"
+        validator = self.supervisor.validator(component)
+        inputs, shown = envelope.input, None
+        if validator is not None:
+            inputs, errors = validator.validate(inputs)
+            if errors:
+                return Answer(Verdict.INVALID, {"detail": errors})
+            shown = validator.masked(inputs)
+        elif not isinstance(inputs, dict):
+            return Answer(Verdict.INVALID, {"detail": [not_an_object(inputs)]})
+        shown = echoed(inputs if shown is None else shown)
+        prediction = Prediction(
+            new_prediction_id() if envelope.id is None else envelope.id,
+            inputs,
+            None if shown is inputs else shown,
+            limits=self.settings.stream_limits,
+            cancel_on_disconnect=order.mode == "sse",
+        )
+        if envelope.webhook:
+            prediction.webhook = WebhookSender(
+                envelope.webhook,
+                envelope.webhook_events_filter,
+                prediction.snapshot,
+                self.supervisor.http,
+                order.trace,
+                token=self.settings.webhook_token,
+                interval=self.settings.webhook_interval,
+            )
+        return prediction
+
+    async def _attach(
+        self, order: Order, prediction: Prediction, disconnected: Disconnected | None
+    ) -> Answer:
+        if order.mode == "sse":
+            if not prediction.has_room_for_a_stream():
+                return Answer(Verdict.TOO_MANY_STREAMS, TOO_MANY_STREAMS)
+            return Answer(Verdict.STREAM, prediction=prediction)
+        if order.mode == "async" or order.idempotent:
+            return Answer(Verdict.ACCEPTED, prediction.snapshot())
+        return await self.wait(prediction, disconnected)
+
+    async def wait(self, prediction: Prediction, disconnected: Disconnected | None) -> Answer:
+        """Answer when the prediction ends; a client that goes away first cancels it."""
+        ended = prediction.ended()
+        gone = None if disconnected is None else asyncio.ensure_future(disconnected())
+        if gone is not None:
+            gone.add_done_callback(lambda _: _settle(ended))
+        try:
+            await ended
+        finally:
+            if gone is not None:
+                gone.cancel()
+        if not prediction.finished:
+            self.supervisor.cancel(prediction.id)
+            return Answer(Verdict.ABANDONED)
+        return Answer(Verdict.COMPLETED, prediction.snapshot())
+
+    def stream(self, prediction: Prediction, heartbeat: float) -> AsyncGenerator[StreamEvent, None]:
+        """A prediction's events from its start (replayed) to its end, HEARTBEAT after each
+        `heartbeat` seconds without one; the prediction is canceled when its last stream goes
+        away early (if it was made to stream)."""
+        prediction.streamed = True  # before the generator runs: it may first run after the end
+        return self._events(prediction, heartbeat)
+
+    async def _events(
+        self, prediction: Prediction, heartbeat: float
+    ) -> AsyncGenerator[StreamEvent, None]:
+        subscription = prediction.subscribe()
+        queue = subscription.queue
+        try:
+            if prediction.dropped:
+                body = {
+                    "error": "SSE stream replay truncated; events were dropped",
+                    "skipped": prediction.dropped,
+                }
+                yield StreamEvent("error", body)
+                return
+            while True:
+                if not queue.empty():
+                    event = queue.get_nowait()
+                elif subscription.closed:
+                    return
+                else:  # wait_for costs a task: only when there is a wait
+                    try:
+                        event = await asyncio.wait_for(queue.get(), heartbeat)
+                    except asyncio.TimeoutError:  # not the builtin one before 3.11
+                        yield HEARTBEAT
+                        continue
+                yield event
+                if event.name == "completed":
+                    return
+        finally:
+            left = prediction.unsubscribe(subscription)
+            if left == 0 and prediction.cancel_on_disconnect and not prediction.finished:
+                self.supervisor.cancel(prediction.id)
+
+    def cancel(self, prediction_id: str) -> bool:
+        """Ask the model to cancel a prediction in flight; whether there was one."""
+        return self.supervisor.cancel(prediction_id)
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def new_prediction_id() -> str:
+    return f"pred_{time.time_ns():x}"
