@@ -46,7 +46,6 @@ class Ready:
     """Setup finished; the predictor's schema (runtime reading) and its kind."""
 
     schema: dict[str, Any] | None
-    is_async: bool
     streams: bool
     concurrency: int | None
 

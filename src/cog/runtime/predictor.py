@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import os
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -56,7 +55,3 @@ async def _kept_off_loop(coroutine: Coroutine[Any, Any, Any]) -> BaseException |
     except BaseException as exc:
         return exc
     return None
-
-
-def project_dir() -> str:
-    return os.getcwd()

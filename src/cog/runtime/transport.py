@@ -305,7 +305,3 @@ class FrameProtocol(asyncio.Protocol):
                 _discard(frame)  # the worker is gone: nobody will read its spill file
         for message in held:
             self.send(message)
-
-    def close(self) -> None:
-        if self.transport is not None:
-            self.transport.close()

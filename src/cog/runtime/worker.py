@@ -170,7 +170,7 @@ def run(fd: int, ref: str, mode: str, concurrency: int, other_ref: str | None = 
         channel.send(SetupFailed(error))
         return 1
     worker = Worker(channel, predictor, capture, loop)
-    channel.send(Ready(schema, predictor.is_async, predictor.streams, predictor.concurrency))
+    channel.send(Ready(schema, predictor.streams, predictor.concurrency))
     worker.serve()
     return 0
 

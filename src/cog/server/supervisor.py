@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Literal
 
+from .._decorators import declares_streaming
 from ..runtime import events
 from ..runtime.health import HEALTHCHECK_TIMEOUT
 from ..runtime.outputs import FILE_MARKER
@@ -210,10 +211,7 @@ class Supervisor:
 
     def can_stream(self) -> bool:
         """Whether the model streams (`@cog.streaming`, as the worker or the schema says)."""
-        if self.streams:
-            return True
-        post = (self.schema or {}).get("paths", {}).get("/predictions", {}).get("post", {})
-        return bool(post.get("x-cog-streaming"))
+        return self.streams or declares_streaming(self.schema)
 
     def find(self, prediction_id: str | None) -> Prediction | None:
         """The prediction in flight with this id."""
