@@ -60,6 +60,7 @@ def server(side: str, model: str) -> Iterator[tuple[str, float]]:
     env = {**os.environ, "PORT": str(port)}
     if side == "reference":
         python = reference_python()
+        env.pop("PYTHONPATH", None)  # a PYTHONPATH meant for pycog (an older tree) is not Cog's
         env |= {
             "PATH": f"{python.parent}:{env['PATH']}",
             "COG_PREDICT_TYPE_STUB": "predict.py:Predictor",
