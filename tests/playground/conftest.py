@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -138,23 +139,26 @@ def wait_for_setup(url: str) -> None:
         time.sleep(0.05)
 
 
-@pytest.fixture(scope="module")
-def writer(tmp_path_factory) -> Iterator[str]:
-    with model_and_playground("writer", tmp_path_factory.mktemp("writer")) as url:
-        wait_for_setup(url)
-        yield url
+def _ready_playground(name: str) -> Any:
+    """A module-scoped fixture: the fixture model `name` set up, behind a playground."""
+
+    @pytest.fixture(scope="module", name=name)
+    def fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+        with model_and_playground(name, tmp_path_factory.mktemp(name)) as url:
+            wait_for_setup(url)
+            yield url
+
+    return fixture
 
 
-@pytest.fixture(scope="module")
-def painter(tmp_path_factory) -> Iterator[str]:
-    with model_and_playground("painter", tmp_path_factory.mktemp("painter")) as url:
-        wait_for_setup(url)
-        yield url
+writer = _ready_playground("writer")
+painter = _ready_playground("painter")
+projector = _ready_playground("projector")
+album = _ready_playground("album")
 
 
-@pytest.fixture(
-    scope="package"
-)  # Playwright keeps an event loop running in this thread until it stops
+# Package scope: Playwright keeps an event loop running in this thread until it stops.
+@pytest.fixture(scope="package")
 def browser():
     if not CHROMIUM.exists():
         pytest.skip(
@@ -191,17 +195,3 @@ def page(browser, tmp_path, request):
     context.close()
     assert not errors, f"the page raised: {errors}"
     assert len(origins - {""}) <= 1, f"the page loaded from several hosts: {origins}"
-
-
-@pytest.fixture(scope="module")
-def projector(tmp_path_factory) -> Iterator[str]:
-    with model_and_playground("projector", tmp_path_factory.mktemp("projector")) as url:
-        wait_for_setup(url)
-        yield url
-
-
-@pytest.fixture(scope="module")
-def album(tmp_path_factory) -> Iterator[str]:
-    with model_and_playground("album", tmp_path_factory.mktemp("album")) as url:
-        wait_for_setup(url)
-        yield url

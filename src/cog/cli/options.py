@@ -16,24 +16,37 @@ from .errors import as_click_error
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+RUNTIMES = ["auto", "local", "docker"]
+
+
+def runtime_option(
+    help: str = "Where the model runs: a Docker container or the local isolated environment "
+    "(auto: Docker when an engine answers).",
+) -> Callable[[F], F]:
+    return click.option(
+        "--runtime", type=click.Choice(RUNTIMES), default="auto", show_default=True, help=help
+    )
+
+
+def progress_option() -> Callable[[F], F]:
+    return click.option(
+        "--progress",
+        type=click.Choice(["auto", "plain", "quiet"]),
+        default="auto",
+        show_default=True,
+        help="How to show long steps (environment build, image build).",
+    )
+
+
+def config_file_option() -> Callable[[F], F]:
+    return click.option("-f", "--file", "config_file", default="cog.yaml", show_default=True)
+
+
 def runtime_options(fn: F) -> F:
     """`--runtime`, `--progress`, `-e`, `--setup-timeout`, `-f` (the config file)."""
     decorators = [
-        click.option(
-            "--runtime",
-            type=click.Choice(["auto", "local", "docker"]),
-            default="auto",
-            show_default=True,
-            help="Where the model runs: a Docker container or the local isolated environment "
-            "(auto: Docker when an engine answers).",
-        ),
-        click.option(
-            "--progress",
-            type=click.Choice(["auto", "plain", "quiet"]),
-            default="auto",
-            show_default=True,
-            help="How to show long steps (environment build, image build).",
-        ),
+        runtime_option(),
+        progress_option(),
         click.option("-e", "--env", "env", multiple=True, help="NAME=value for the model."),
         click.option(
             "--setup-timeout",
@@ -42,7 +55,7 @@ def runtime_options(fn: F) -> F:
             show_default=True,
             help="Seconds to wait for setup() to finish.",
         ),
-        click.option("-f", "--file", "config_file", default="cog.yaml", show_default=True),
+        config_file_option(),
     ]
     for decorator in reversed(decorators):
         fn = decorator(fn)

@@ -18,7 +18,7 @@ from ..errors import CogError
 from .console import reporter, say, warn
 from .errors import as_click_error
 from .model import choose_runtime
-from .options import load_project
+from .options import config_file_option, load_project, progress_option, runtime_option
 
 SCHEMA_TIMEOUT_SECONDS = 600
 
@@ -26,22 +26,12 @@ SCHEMA_TIMEOUT_SECONDS = 600
 @click.command("schema")
 @click.argument("path", required=False, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--static", is_flag=True, help="Read the source only; never import the model.")
-@click.option(
-    "--runtime",
-    type=click.Choice(["auto", "local", "docker"]),
-    default="auto",
-    show_default=True,
-    help="Where the model is imported (not with --static): a Docker container or the local "
-    "isolated environment (auto: Docker when an engine answers).",
+@runtime_option(
+    "Where the model is imported (not with --static): a Docker container or the local "
+    "isolated environment (auto: Docker when an engine answers)."
 )
-@click.option(
-    "--progress",
-    type=click.Choice(["auto", "plain", "quiet"]),
-    default="auto",
-    show_default=True,
-    help="How to show long steps (environment build, image build).",
-)
-@click.option("-f", "--file", "config_file", default="cog.yaml", show_default=True)
+@progress_option()
+@config_file_option()
 def command(path: Path | None, static: bool, runtime: str, progress: str, config_file: str) -> None:
     """Print the OpenAPI schema of the model in PATH (default: this directory)."""
     from ..schema import dumps, generate_schema

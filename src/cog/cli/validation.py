@@ -11,12 +11,13 @@ its 422 wording for HTTP clients) is a separate concern.
 from __future__ import annotations
 
 import json
-import math
-import re
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import InputError
+
+if TYPE_CHECKING:
+    import jsonschema
 
 Schema = dict[str, Any]
 
@@ -81,6 +82,7 @@ class _Resolver:
 
     def __init__(self, document: Schema) -> None:
         self.components: Schema = document.get("components", {}).get("schemas", {})
+        self.root: Schema = {"components": {"schemas": self.components}}
 
     def resolve(self, schema: Schema) -> Schema:
         ref = schema.get("$ref")
@@ -113,78 +115,60 @@ def _object_problems(values: dict[str, Any], target: Schema, resolver: _Resolver
         yield from _value_problems(value, resolver.resolve(_property(target, name)), name, resolver)
 
 
-def _value_problems(value: Any, schema: Schema, path: str, resolver: _Resolver) -> Iterator[str]:
-    prefix = f"invalid input {_quote(path)}: "
-    if value is None:
-        return
-    options = schema.get("anyOf")
-    if options is not None:
-        resolved = [resolver.resolve(option) for option in options]
-        if not any(not list(_value_problems(value, option, path, resolver)) for option in resolved):
-            yield prefix + 'doesn\'t match any schema from "anyOf"'
-        return
-    expected = schema.get("type")
-    if isinstance(expected, str) and not _has_type(value, expected):
-        yield prefix + f"expected {expected}, got {_type_name(value)}"
-        return
-    if "enum" in schema and value not in schema["enum"]:
-        yield prefix + "must be one of: " + ", ".join(_go_value(item) for item in schema["enum"])
-        return
-    yield from (prefix + reason for reason in _constraint_problems(value, schema))
-    if isinstance(value, list) and isinstance(schema.get("items"), dict):
-        items = resolver.resolve(schema["items"])
-        for index, item in enumerate(value):
-            if item is None and not _allows_null(items):
-                yield f'invalid input "{path}.{index}": must not be null'
-            else:
-                yield from _value_problems(item, items, f"{path}.{index}", resolver)
+def _value_problems(value: Any, schema: Schema, name: str, resolver: _Resolver) -> Iterator[str]:
+    """jsonschema's verdict on one value, each error in Cog's CLI words."""
+    import jsonschema
+
+    validator = jsonschema.Draft7Validator({**resolver.root, **schema})
+    for error in _first_errors(validator.iter_errors(value)):
+        path = ".".join([name, *map(str, error.absolute_path)])
+        if error.validator == "type" and error.instance is None:
+            yield f"invalid input {_quote(path)}: must not be null"
+        else:
+            yield f"invalid input {_quote(path)}: {_cog_words(error)}"
 
 
-def _constraint_problems(value: Any, schema: Schema) -> Iterator[str]:
-    """The keyword checks Cog's schema emits: bounds, lengths, pattern, item counts."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        if "minimum" in schema and value < schema["minimum"]:
-            yield f"number must be at least {_go_value(schema['minimum'])}"
-        if "maximum" in schema and value > schema["maximum"]:
-            yield f"number must be at most {_go_value(schema['maximum'])}"
-    if isinstance(value, str):
-        if "minLength" in schema and len(value) < schema["minLength"]:
-            yield f"minimum string length is {schema['minLength']}"
-        if "maxLength" in schema and len(value) > schema["maxLength"]:
-            yield f"maximum string length is {schema['maxLength']}"
-        pattern = schema.get("pattern")
-        if isinstance(pattern, str) and not _matches(pattern, value):
-            yield f'string doesn\'t match the regular expression "{pattern}"'
-    if isinstance(value, list):
-        if "minItems" in schema and len(value) < schema["minItems"]:
-            yield f"minimum number of items is {schema['minItems']}"
-        if "maxItems" in schema and len(value) > schema["maxItems"]:
-            yield f"maximum number of items is {schema['maxItems']}"
+def _first_errors(
+    errors: Iterator[jsonschema.ValidationError],
+) -> Iterator[jsonschema.ValidationError]:
+    """As Cog's CLI reports them: a value of the wrong type or outside its enum gets that
+    error alone, not also the checks that assume its type."""
+    found = list(errors)
+    decisive: dict[tuple[Any, ...], jsonschema.ValidationError] = {}
+    for error in found:
+        if error.validator in ("type", "enum"):
+            decisive.setdefault(tuple(error.absolute_path), error)
+    for error in found:
+        first = decisive.get(tuple(error.absolute_path))
+        if first is None or first is error:
+            yield error
 
 
-def _matches(pattern: str, value: str) -> bool:
-    try:
-        return re.search(pattern, value) is not None
-    except re.error:
-        return True  # a pattern Python cannot read is the model's problem, not the input's
-
-
-def _has_type(value: Any, expected: str) -> bool:
-    if expected == "integer":
-        return (isinstance(value, int) and not isinstance(value, bool)) or (
-            isinstance(value, float) and math.isfinite(value) and value.is_integer()
-        )
-    if expected == "number":
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if expected == "boolean":
-        return isinstance(value, bool)
-    if expected == "string":
-        return isinstance(value, str)
-    if expected == "array":
-        return isinstance(value, list)
-    if expected == "object":
-        return isinstance(value, dict)
-    return True
+def _cog_words(error: jsonschema.ValidationError) -> str:
+    limit: Any = error.validator_value
+    value = error.instance
+    match error.validator:
+        case "type":
+            return f"expected {limit}, got {_type_name(value)}"
+        case "enum":
+            return "must be one of: " + ", ".join(_go_value(item) for item in limit)
+        case "anyOf":
+            return 'doesn\'t match any schema from "anyOf"'
+        case "minimum":
+            return f"number must be at least {_go_value(limit)}"
+        case "maximum":
+            return f"number must be at most {_go_value(limit)}"
+        case "minLength":
+            return f"minimum string length is {limit}"
+        case "maxLength":
+            return f"maximum string length is {limit}"
+        case "pattern":
+            return f'string doesn\'t match the regular expression "{limit}"'
+        case "minItems":
+            return f"minimum number of items is {limit}"
+        case "maxItems":
+            return f"maximum number of items is {limit}"
+    return str(error.message)
 
 
 def _type_name(value: Any) -> str:
