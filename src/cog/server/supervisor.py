@@ -32,6 +32,7 @@ from .errors import NotReady as NotReady
 from .errors import UploadError
 from .errors import WorkerCrashed as WorkerCrashed
 from .files import FileResolver
+from .observers import Observer
 from .prediction import Prediction, Status, now
 from .settings import ServerSettings
 from .validation import InputValidator
@@ -107,6 +108,7 @@ class Supervisor:
         self.deliveries: set[asyncio.Task[Any]] = set()
         self.stopping = False
         self._shutdown: asyncio.Task[None] | None = None
+        self.observers: list[Observer] = []
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -275,6 +277,8 @@ class Supervisor:
         self.channel.send(
             events.Predict(prediction.id, prediction.input, context, prediction.workdir)
         )
+        for observer in self.observers:
+            observer.submitted(prediction)
         if self.stopping:  # came in as the server began to shut down
             self.cancel(prediction.id)
 
@@ -331,6 +335,8 @@ class Supervisor:
         self.predictions.pop(prediction.id, None)
         if os.path.lexists(prediction.workdir):  # most predictions never make one
             shutil.rmtree(prediction.workdir, ignore_errors=True)
+        for observer in self.observers:
+            observer.ended(prediction)
         if prediction.webhook is not None:
             delivery = prediction.webhook.finish()
             if delivery is not None:
