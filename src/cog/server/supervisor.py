@@ -372,6 +372,8 @@ class Supervisor:
         self.streams = message.streams
         if not self.settings.concurrency_set and message.concurrency:
             self.slots += message.concurrency - self.settings.concurrency
+        if message.batch_size:  # nothing runs before Ready: self.slots is the slot count
+            self.slots *= message.batch_size
         components: tuple[Component, ...] = ("Input", "TrainingInput")
         for component in components:  # compiled now, not on the first request
             self.validator(component)
