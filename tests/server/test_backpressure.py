@@ -161,3 +161,25 @@ def test_without_a_queue_a_busy_model_answers_409(tmp_path: Path):
         assert busy.status_code == 409 and "retry-after" not in busy.headers
         assert "queue_depth" not in server.health()
         open_gate(server, "a")
+
+
+def test_waiters_fail_when_the_worker_dies(queued):
+    """1. `a` runs and will crash the worker once its gate opens; `w` waits. 2. The crash
+    fails `a`, and `w`, which can never run, with the reason."""
+    server = queued
+    with server.client() as client:
+        crashing = {"input": {"label": "a", "gated": True, "crash": True}}
+        client.put("/predictions/a", json=crashing, headers=ASYNC)
+        processing(client, "a")
+        client.put("/predictions/w", json=gated("w"), headers=ASYNC)
+        assert depth(server) == 1
+        open_gate(server, "a")
+        failed = until(
+            lambda: (s := client.get("/predictions/w").json())["status"] == "failed" and s,
+            "w fails",
+        )
+        crashed = client.get("/predictions/a").json()
+        assert depth(server) == 0 and server.health()["status"] == "DEFUNCT"
+    assert crashed["error"] == "Worker crashed (exit code 3)"
+    assert "worker process exited unexpectedly" in failed["error"]
+    assert runs(server) == ["a"]
