@@ -337,6 +337,11 @@ class Supervisor:
             shutil.rmtree(prediction.workdir, ignore_errors=True)
         for observer in self.observers:
             observer.ended(prediction)
+        self.finish_webhook(prediction)
+
+    def finish_webhook(self, prediction: Prediction) -> None:
+        """Hand an ended prediction's terminal state to its webhook sender; a shutdown waits
+        for the delivery (also for predictions that ended waiting for a slot)."""
         if prediction.webhook is not None:
             delivery = prediction.webhook.finish()
             if delivery is not None:
