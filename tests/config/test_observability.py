@@ -79,7 +79,9 @@ def test_the_config_file_must_be_a_python_file_in_the_project(tmp_path):
 
 
 def test_tracing_variables_are_reserved_from_environment(tmp_path):
-    found, _ = problems(tmp_path, "environment:\n  - OTEL_SERVICE_NAME=x\n  - COG_TRACE_ENABLED=1\n")
+    found, _ = problems(
+        tmp_path, "environment:\n  - OTEL_SERVICE_NAME=x\n  - COG_TRACE_ENABLED=1\n"
+    )
     assert [message for _, _, message, _ in found] == [
         "OTEL_SERVICE_NAME is reserved by Cog and cannot be set here",
         "COG_TRACE_ENABLED is reserved by Cog and cannot be set here",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from .. import envvars
+
 TOP_LEVEL_KEYS = (
     "build",
     "image",
@@ -84,6 +86,7 @@ RESERVED_ENVIRONMENT = (
     "LIBRARY_PATH",
     "HF_ENDPOINT",
     "HF_HUB_ENABLE_HF_TRANSFER",
+    envvars.TRACE_ENABLED.name,  # tracing is switched where the model runs
 )
 RESERVED_ENVIRONMENT_PREFIXES = (
     "R8_",
@@ -95,8 +98,6 @@ RESERVED_ENVIRONMENT_PREFIXES = (
     "KUBERNETES_",
     # Tracing is set where the model runs (collector, credentials), not in the model.
     "OTEL_",
-    "COG_TRACE_",
-    "COG_OBSERVABILITY_",
 )
 
 _IMAGE_NAME_UNSAFE = re.compile(r"[^a-z0-9-]")

@@ -10,7 +10,9 @@ from pathlib import Path
 from .. import envvars
 from ..config import Config, ConfigError, load_config
 from ..errors import CogError, PredictorNotSet
+from ..runtime.tracing import TraceSettings
 from .prediction import StreamLimits
+from .tracing import resolve_tracing
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,8 @@ class ServerSettings:
     """Minimum seconds between one prediction's non-terminal webhooks."""
     ready_file: Path | None = None
     """The Kubernetes ready file (None when not under Kubernetes)."""
+    tracing: TraceSettings | None = None
+    """OpenTelemetry tracing (cog.yaml `observability:`, COG_TRACE_ENABLED, OTEL_*); None: off."""
 
 
 def _load_config(directory: Path) -> tuple[Config | None, CogError | None]:
@@ -78,15 +82,16 @@ def resolve_settings(
 ) -> ServerSettings:
     """Settings for a project: env vars (as a built image sets them) win over cog.yaml."""
     directory = Path(project_dir).resolve()
-    predict_ref, train_ref, concurrency = None, None, None
+    predict_ref, train_ref, concurrency, observability = None, None, None, None
     config_fault: CogError | None = None
     if (directory / "cog.yaml").exists():
         config, config_fault = _load_config(directory)
         if config is not None:
-            predict_ref, train_ref, concurrency = (
+            predict_ref, train_ref, concurrency, observability = (
                 config.predict,
                 config.train,
                 config.concurrency_max,
+                config.observability,
             )
     predict_ref = envvars.PREDICT_TYPE_STUB.get() or predict_ref
     train_ref = envvars.TRAIN_TYPE_STUB.get() or train_ref
@@ -127,6 +132,7 @@ def resolve_settings(
         webhook_token=envvars.WEBHOOK_AUTH_TOKEN.get() or None,
         webhook_interval=envvars.THROTTLE_RESPONSE_INTERVAL.get_float() or 0.0,
         ready_file=_ready_file(),
+        tracing=resolve_tracing(observability),
     )
 
 
