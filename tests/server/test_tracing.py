@@ -287,3 +287,49 @@ def test_tracing_that_cannot_export_is_off_with_a_warning(tmp_path):
         output, _ = server.process.communicate(timeout=30)
     assert "tracing is off: no collector: set OTEL_EXPORTER_OTLP_ENDPOINT" in output
     assert "opentelemetry.sdk" not in output
+
+
+def test_a_custom_provider_an_extra_jaeger_header_and_an_async_model(tmp_path, collector):
+    """cog.yaml's `observability.config` makes the worker's provider; the parent comes in a
+    configured Jaeger header, and goes out in it to the webhook."""
+    env = {**FAST_EXPORT, "OTEL_EXPORTER_OTLP_ENDPOINT": collector.url}
+    trace_id, caller_span = secrets.token_hex(16), secrets.token_hex(8)
+    jaeger = f"{trace_id}:{caller_span}:0:1"
+    with Receiver() as webhooks, run_server("tracing_custom", tmp_path, env=env) as server:
+        with server.client() as client:
+            body = {"input": {"text": "x"}, "webhook": f"{webhooks.url}/hook"}
+            response = client.post("/predictions", json=body, headers={"x-company-trace": jaeger})
+            assert response.status_code == 200, response.text
+            names = {
+                "POST /predictions",
+                "cog.prediction",
+                "cog.prediction.invoke",
+                "model.async_step",
+            }
+            spans = collector.wait_for(names, trace_id)
+            deadline = time.monotonic() + 10
+            while not webhooks.webhook_headers and time.monotonic() < deadline:
+                time.sleep(0.05)
+        server.process.terminate()
+        output, _ = server.process.communicate(timeout=30)
+    assert "instrumentation configured" in output
+    one = {name: found[0] for name, found in spans.items()}
+    assert one["POST /predictions"].parent_id == caller_span
+    assert one["model.async_step"].parent_id == one["cog.prediction.invoke"].span_id
+    assert one["model.async_step"].resource["model.name"] == "acme/custom"
+    assert "model.name" not in one["cog.prediction"].resource  # the server's own provider
+    prediction = one["cog.prediction"].span_id
+    sent = {k.lower(): v for k, v in webhooks.webhook_headers[-1].items()}
+    assert sent["traceparent"] == f"00-{trace_id}-{prediction}-01"
+    assert sent["x-company-trace"] == f"{trace_id}:{prediction}:0:01"
+
+
+def test_a_broken_custom_provider_fails_setup(tmp_path):
+    env = {"OTEL_TRACES_EXPORTER": "console"}
+    with run_server("tracing_broken", tmp_path, env=env) as server:
+        health = server.health()
+    assert health["status"] == "SETUP_FAILED"
+    assert (
+        "create_tracer_provider() must return an opentelemetry.sdk.trace.TracerProvider, not int"
+        in health["setup"]["logs"]
+    )
