@@ -63,6 +63,14 @@ def sdk_installed() -> bool:
         return False
 
 
+def grpc_exporter_installed() -> bool:
+    try:
+        spec = importlib.util.find_spec("opentelemetry.exporter.otlp.proto.grpc")
+    except ModuleNotFoundError:
+        return False
+    return spec is not None
+
+
 def install_provider(
     settings: TraceSettings, role: Role, console: IO[str] | None = None
 ) -> TracerProvider:

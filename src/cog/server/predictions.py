@@ -65,8 +65,7 @@ class Order:
     mode: Mode
     envelope: Envelope
     trace: dict[str, str] = field(default_factory=dict)
-    """The W3C trace headers (and the configured extra trace header): passed on to webhooks,
-    and the parent of its span when tracing is on."""
+    """The W3C trace headers: passed on to webhooks (when tracing is on, its span's instead)."""
     idempotent: bool = False
     """Made with its id (HTTP PUT): joining one in flight answers its state at once."""
 

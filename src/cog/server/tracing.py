@@ -24,7 +24,13 @@ from typing import TYPE_CHECKING, Any
 from .. import envvars
 from ..config import Observability
 from ..config.rules import RATIO_SAMPLERS, TRACE_SAMPLERS
-from ..runtime.tracing import TraceSettings, install_provider, sdk_installed, shutdown_provider
+from ..runtime.tracing import (
+    TraceSettings,
+    grpc_exporter_installed,
+    install_provider,
+    sdk_installed,
+    shutdown_provider,
+)
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context
@@ -135,6 +141,11 @@ def _problem(exporter: str) -> str | None:
         return (
             "the OpenTelemetry SDK is not installed in the model's environment: install "
             "`pycog[tracing]` (or opentelemetry-sdk and opentelemetry-exporter-otlp-proto-http)"
+        )
+    if exporter == "otlp" and _protocol() == "grpc" and not grpc_exporter_installed():
+        return (
+            "OTEL_EXPORTER_OTLP_PROTOCOL=grpc needs opentelemetry-exporter-otlp-proto-grpc in "
+            "the model's environment: add it to its requirements, or use http/protobuf"
         )
     return None
 
