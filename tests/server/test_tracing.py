@@ -13,7 +13,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+pytest.importorskip("opentelemetry.sdk", reason="the tracing extra is not installed")
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+)
 
 from .conftest import run_server
 from .receiver import Receiver
@@ -333,3 +337,19 @@ def test_a_broken_custom_provider_fails_setup(tmp_path):
         "create_tracer_provider() must return an opentelemetry.sdk.trace.TracerProvider, not int"
         in health["setup"]["logs"]
     )
+
+
+def test_a_streamed_prediction_is_traced_to_its_end(tmp_path, collector):
+    env = {**FAST_EXPORT, "OTEL_EXPORTER_OTLP_ENDPOINT": collector.url, "COG_TRACE_ENABLED": "1"}
+    traceparent, trace_id, _ = _traceparent()
+    with run_server("stream", tmp_path, env=env) as server, server.client() as client:
+        headers = {"accept": "text/event-stream", "traceparent": traceparent}
+        with client.stream("POST", "/predictions", json={"input": {}}, headers=headers) as answer:
+            events = [line for line in answer.iter_lines() if line.startswith("event: ")]
+        assert events[-1] == "event: completed"
+        names = {"POST /predictions", "cog.prediction", "cog.prediction.invoke"}
+        spans = collector.wait_for(names, trace_id)
+    prediction = spans["cog.prediction"][0]
+    assert prediction.attributes["cog.prediction.response_mode"] == "sse"
+    assert prediction.attributes["cog.prediction.status"] == "succeeded"
+    assert spans["POST /predictions"][0].attributes["http.response.status_code"] == 200
