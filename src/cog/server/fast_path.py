@@ -80,7 +80,7 @@ class FastPredictions:
             await self._respond(kind, path_id, receive, send, headers)
             return
         route = f"/{kind}s" if path_id is None else f"/{kind}s/{{{kind}_id}}"
-        with self.tracing.request(allowed, route, headers) as request:
+        with self.tracing.request(method, route, headers) as request:
             await self._respond(kind, path_id, receive, request.watch(send), headers)
 
     async def _respond(
