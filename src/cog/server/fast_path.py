@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -55,7 +55,8 @@ class FastPredictions:
         self.app = app
         self.predictions = predictions
         self.supervisor = predictions.supervisor
-        """For `serve()`, which starts the shutdown of what is in flight."""
+        self.begin_shutdown: Callable[[], None] = self.supervisor.begin_shutdown
+        """For `serve()`: starts the shutdown of what is in flight."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         target = _target(scope["path"]) if scope["type"] == "http" else None
@@ -77,7 +78,7 @@ class FastPredictions:
                 status, content, media_type = answer.status, answer.text.encode(), _TEXT
                 if status == 413:  # the rest of the body is not wanted: no reading it
                     extra.append((b"connection", b"close"))
-            elif answer.prediction is None:
+            elif answer.verdict is not Verdict.STREAM:
                 status = _STATUS[answer.verdict]
                 if carries_much(answer.body):
                     content, media_type = await asyncio.to_thread(_content, answer.body)
@@ -87,7 +88,8 @@ class FastPredictions:
             # As Starlette's ServerErrorMiddleware: a plain 500, and the error for the log.
             await _send(send, 500, _SERVER_ERROR, _TEXT)
             raise
-        if not isinstance(answer, BadRequest) and answer.prediction is not None:
+        if not isinstance(answer, BadRequest) and answer.verdict is Verdict.STREAM:
+            assert answer.prediction is not None
             # An error once the stream has begun is only logged.
             events = self.predictions.stream(answer.prediction, KEEPALIVE_SECONDS)
             await _stream(receive, send, _sse(events))

@@ -2,6 +2,13 @@
 
 python -m cog.server.http [--host H] [--port P] [--x-mode predict|train]
                           [--upload-url URL] [--await-explicit-shutdown true]
+                          [--redis-url URL --queue NAME [--queue-group G] [--queue-consumer C]
+                           [--queue-result-ttl S] [--queue-claim-after S]
+                           [--queue-max-deliveries N]]
+
+With `--redis-url` and `--queue` (or COG_REDIS_URL and COG_QUEUE) the server also takes
+predictions from that Redis stream (queue mode: see `cog.queue.settings` for the flags and
+`cog.queue.worker` for the rules); its HTTP API serves as ever.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from typing import Any
 
 from .. import envvars
 from ..errors import CogError
+from ..queue.settings import resolve_queue_settings
 from ..runtime import lifeline
 from .log_format import handler, wants_json
 from .settings import ServerSettings, resolve_settings
@@ -94,7 +102,7 @@ def serve(
     )
     server = GracefulServer(config)
     server.ignore_sigterm = settings.await_explicit_shutdown
-    server.on_shutdown = app.supervisor.begin_shutdown
+    server.on_shutdown = app.begin_shutdown
     if watch is not None:
         watch.exit_after = 2 * settings.shutdown_grace + ORPHAN_EXIT_MARGIN
         watch.server = server
@@ -107,6 +115,16 @@ def _truthy(value: str) -> bool:
     return bool(value)
 
 
+def _queue_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--redis-url", default=None)
+    parser.add_argument("--queue", default=None)
+    parser.add_argument("--queue-group", default=None)
+    parser.add_argument("--queue-consumer", default=None)
+    parser.add_argument("--queue-result-ttl", type=int, default=None)
+    parser.add_argument("--queue-claim-after", type=float, default=None)
+    parser.add_argument("--queue-max-deliveries", type=int, default=None)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m cog.server.http")
     parser.add_argument("--host", default="0.0.0.0")
@@ -116,6 +134,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--await-explicit-shutdown", type=_truthy, default=False)
     parser.add_argument("--threads", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("-v", "--verbose", action="store_true")
+    _queue_arguments(parser)
     args = parser.parse_args(argv)
     watch = ParentWatch()
     watch.watch()
@@ -136,6 +155,15 @@ def main(argv: list[str] | None = None) -> None:
             port=args.port,
             upload_url=args.upload_url,
             await_explicit_shutdown=args.await_explicit_shutdown,
+            queue=resolve_queue_settings(
+                redis_url=args.redis_url,
+                queue=args.queue,
+                group=args.queue_group,
+                consumer=args.queue_consumer,
+                result_ttl=args.queue_result_ttl,
+                claim_after=args.queue_claim_after,
+                max_deliveries=args.queue_max_deliveries,
+            ),
         )
     except CogError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from .._version import COG_API_VERSION, __version__
 from .echo import echoed
+from .followers import Follower
 from .prediction import Prediction, Status, StreamEvent
 from .readiness import ReadyFile
 from .settings import ServerSettings
@@ -66,6 +67,9 @@ class Order:
     """The W3C trace headers, passed on to webhooks."""
     idempotent: bool = False
     """Made with its id (HTTP PUT): joining one in flight answers its state at once."""
+    follow: Callable[[Prediction], Follower] | None = None
+    """Makes one more follower of the prediction's state (a queue's response writer); given
+    the prediction this order made or joined."""
 
 
 class Verdict(str, Enum):
@@ -89,6 +93,7 @@ class Answer:
     verdict: Verdict
     body: dict[str, Any] | None = None
     prediction: Prediction | None = None
+    """The prediction to follow (STREAM) or that runs (ACCEPTED)."""
 
 
 Disconnected = Callable[[], Awaitable[Any]]
@@ -102,6 +107,8 @@ class Predictions:
         self.supervisor = supervisor
         self.settings: ServerSettings = supervisor.settings
         self.ready_file = ReadyFile(self.settings.ready_file)
+        self.health_sections: dict[str, Callable[[], dict[str, Any]]] = {}
+        """More of the health report, by key (the queue worker's `queue`)."""
 
     # -- the server --------------------------------------------------------------------
 
@@ -128,6 +135,10 @@ class Predictions:
                 body["user_healthcheck_error"] = error
         if body["status"] == Health.READY.value:
             self.ready_file.mark()
+        # Beside Cog's keys: what a drain waits on (BUSY says only that every slot is taken).
+        body["in_flight"] = len(supervisor.predictions)
+        for key, section in self.health_sections.items():
+            body[key] = section()
         return body
 
     def schema(self) -> dict[str, Any] | None:
@@ -170,7 +181,8 @@ class Predictions:
         except Busy:
             return Answer(Verdict.BUSY, AT_CAPACITY)
         if order.mode == "async":
-            return Answer(Verdict.ACCEPTED, {"id": prediction.id, "status": Status.STARTING.value})
+            body = {"id": prediction.id, "status": Status.STARTING.value}
+            return Answer(Verdict.ACCEPTED, body, prediction)
         if order.mode == "sse":
             return Answer(Verdict.STREAM, prediction=prediction)
         return await self.wait(prediction, disconnected)
@@ -197,7 +209,7 @@ class Predictions:
             cancel_on_disconnect=order.mode == "sse",
         )
         if envelope.webhook:
-            prediction.webhook = WebhookSender(
+            sender = WebhookSender(
                 envelope.webhook,
                 envelope.webhook_events_filter,
                 prediction.snapshot,
@@ -206,17 +218,22 @@ class Predictions:
                 token=self.settings.webhook_token,
                 interval=self.settings.webhook_interval,
             )
+            prediction.followers.append(sender)
+        if order.follow is not None:
+            prediction.followers.append(order.follow(prediction))
         return prediction
 
     async def _attach(
         self, order: Order, prediction: Prediction, disconnected: Disconnected | None
     ) -> Answer:
+        if order.follow is not None:
+            prediction.followers.append(order.follow(prediction))
         if order.mode == "sse":
             if not prediction.has_room_for_a_stream():
                 return Answer(Verdict.TOO_MANY_STREAMS, TOO_MANY_STREAMS)
             return Answer(Verdict.STREAM, prediction=prediction)
         if order.mode == "async" or order.idempotent:
-            return Answer(Verdict.ACCEPTED, prediction.snapshot())
+            return Answer(Verdict.ACCEPTED, prediction.snapshot(), prediction)
         return await self.wait(prediction, disconnected)
 
     async def wait(self, prediction: Prediction, disconnected: Disconnected | None) -> Answer:

@@ -10,6 +10,7 @@ from pathlib import Path
 from .. import envvars
 from ..config import Config, ConfigError, load_config
 from ..errors import CogError, PredictorNotSet
+from ..queue.settings import QueueSettings
 from .prediction import StreamLimits
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,8 @@ class ServerSettings:
     """Minimum seconds between one prediction's non-terminal webhooks."""
     ready_file: Path | None = None
     """The Kubernetes ready file (None when not under Kubernetes)."""
+    queue: QueueSettings | None = None
+    """The Redis stream the server also takes predictions from (queue mode), if any."""
 
 
 def _load_config(directory: Path) -> tuple[Config | None, CogError | None]:
@@ -75,6 +78,7 @@ def resolve_settings(
     port: int | None = None,
     upload_url: str | None = None,
     await_explicit_shutdown: bool = False,
+    queue: QueueSettings | None = None,
 ) -> ServerSettings:
     """Settings for a project: env vars (as a built image sets them) win over cog.yaml."""
     directory = Path(project_dir).resolve()
@@ -127,6 +131,7 @@ def resolve_settings(
         webhook_token=envvars.WEBHOOK_AUTH_TOKEN.get() or None,
         webhook_interval=envvars.THROTTLE_RESPONSE_INTERVAL.get_float() or 0.0,
         ready_file=_ready_file(),
+        queue=queue,
     )
 
 

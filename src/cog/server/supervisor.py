@@ -1,6 +1,6 @@
 """The worker supervisor: starts the worker, tracks health and slots, and routes each worker
 event to its prediction (which applies it); when one ends, frees its slot, cleans up, and hands
-the terminal state to its webhook sender."""
+the terminal state to its followers (its webhook sender, a queue's responses)."""
 
 from __future__ import annotations
 
@@ -337,8 +337,8 @@ class Supervisor:
             shutil.rmtree(prediction.workdir, ignore_errors=True)
         for observer in self.observers:
             observer.ended(prediction)
-        if prediction.webhook is not None:
-            delivery = prediction.webhook.finish()
+        for follower in prediction.followers:
+            delivery = follower.finish()
             if delivery is not None:
                 self.deliveries.add(delivery)
                 delivery.add_done_callback(self.deliveries.discard)
