@@ -81,6 +81,8 @@ class Responder:
         entry is run again elsewhere, and the crash is not its answer)."""
         self.dirty = False
         self.finished = False
+        self.dropped = False
+        """Nothing more is written (the terminal state is not to be stored)."""
         self.courier: asyncio.Task[None] | None = None
         self._ending = asyncio.Event()
         self.stored: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
@@ -98,12 +100,15 @@ class Responder:
 
     def finish(self) -> asyncio.Task[None] | None:
         self.finished = True
-        self._ending.set()
         if not self.keep():
+            # Checked by the courier too: a cancel alone can be lost (wait_for before 3.12
+            # returns the result of a wait that ended as it was canceled).
+            self.dropped = True
             if self.courier is not None:
                 self.courier.cancel()
             self._settle(False)
             return None
+        self._ending.set()
         self._changed()
         return self.courier
 
@@ -120,7 +125,7 @@ class Responder:
 
     async def _write_in_order(self) -> None:
         try:
-            while self.dirty:
+            while self.dirty and not self.dropped:
                 self.dirty = False
                 ending = self.finished
                 await self.responses.store(self.prediction_id, self.snapshot())
