@@ -97,12 +97,15 @@ def test_sigterm_lets_in_flight_predictions_finish_then_exits_0(
 ) -> None:
     project = make_project(tmp_path)
     producer = Producer(redis_server.url)
-    worker = start_worker(project, redis_server.url)
+    # Two slots: one prediction in flight leaves the server READY, not BUSY.
+    worker = start_worker(project, redis_server.url, env={"COG_MAX_CONCURRENCY": "2"})
     try:
         worker.wait_for("READY")
         producer.submit({"id": "slow", "input": {"tag": "slow", "sleep": 1.5}})
         producer.submit({"id": "queued", "input": {"tag": "queued"}})
         producer.wait("slow", ("processing",))
+        producer.wait("queued")
+        assert worker.health()["status"] == "READY"
         # The kubelet's preStop drain waits on the in-flight count...
         probe = subprocess.Popen(
             [
