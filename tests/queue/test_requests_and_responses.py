@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from ..server.receiver import Receiver
 from .conftest import RedisServer
 from .workers import QUEUE, Producer, make_project, running_workers
 
@@ -151,3 +152,61 @@ def test_flags_without_their_pair_are_refused(tmp_path: Path) -> None:
     )
     assert done.returncode == 1
     assert "--redis-url" in done.stderr
+
+
+def test_webhooks_and_response_queue_are_served_for_queued_requests(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    project = make_project(tmp_path)
+    producer = Producer(redis_server.url)
+    with Receiver() as receiver, running_workers(project, redis_server.url):
+        producer.submit(
+            {
+                "id": "hooked",
+                "input": {"tag": "hooked", "token": "s3cret"},
+                "webhook": f"{receiver.url}/hook",
+                "webhook_events_filter": ["completed"],
+                "response_queue": "legacy-responses:hooked",  # Cog's former worker's key
+            }
+        )
+        response = producer.wait("hooked")
+        deadline = time.monotonic() + 10
+        while not receiver.webhooks and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert [hook["status"] for hook in receiver.webhooks] == ["succeeded"]
+        assert receiver.webhooks[0]["input"]["token"] == "**********"
+        legacy = producer.redis.get("legacy-responses:hooked")
+        assert legacy is not None and json.loads(legacy) == response
+
+
+def test_many_logs_are_written_coalesced_and_the_end_in_full(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    project = make_project(tmp_path)
+    producer = Producer(redis_server.url)
+    subscriber = producer.redis.pubsub()
+    subscriber.subscribe(f"{QUEUE}:response:chatty")
+    with running_workers(project, redis_server.url):
+        # A line every 5 ms for a second or more: unthrottled, a write each.
+        producer.submit({"id": "chatty", "input": {"logs": 200, "log_gap": 0.005}})
+        response = producer.wait("chatty")
+        assert response["logs"].count("\n") == 200
+    published = []
+    while (message := subscriber.get_message(timeout=1)) is not None:
+        if message["type"] == "message":
+            published.append(json.loads(message["data"]))
+    assert published[-1] == response
+    assert len(published) < 60  # at most one write per 0.1 s, and the end
+    assert [state["status"] for state in published].count("succeeded") == 1
+
+
+def test_acked_entries_leave_the_stream(redis_server: RedisServer, tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    producer = Producer(redis_server.url)
+    with running_workers(project, redis_server.url):
+        for n in range(5):
+            producer.submit({"id": f"e{n}", "input": {}})
+        for n in range(5):
+            producer.wait(f"e{n}")
+        producer.wait_all_acked()
+    assert producer.redis.xlen(QUEUE) == 0

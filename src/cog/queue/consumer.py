@@ -10,6 +10,7 @@ dead workers, keeping its claims alive, and acknowledging.
 - `keep_alive` resets the idle time of the entries this worker runs (XCLAIM JUSTID to itself,
   which does not count as a delivery), every `keepalive_every` seconds, so a live worker's
   long predictions are never taken over.
+- `ack` acknowledges and deletes the entry: the stream is the work not done yet.
 - `hand_back` makes entries this worker cannot run (its model crashed) look idle for longer
   than `claim_after` at once, so another worker takes them over at its next look.
 """
@@ -135,8 +136,14 @@ class Consumer:
         await self.link.retry("handing entries back", call)
 
     async def ack(self, entry_ids: list[str]) -> None:
+        """Acknowledge and delete (as Cog's former worker did): the stream holds only the work
+        not done yet, and does not grow without bound."""
+
         async def call() -> Any:
-            return await self.link.redis.xack(self.stream, self.group, *entry_ids)
+            pipe = self.link.redis.pipeline(transaction=True)
+            pipe.xack(self.stream, self.group, *entry_ids)
+            pipe.xdel(self.stream, *entry_ids)
+            return await pipe.execute()
 
         await self.link.retry("acknowledging", call)
 

@@ -1,6 +1,7 @@
 """What a stream entry asks for: its one field `value`, a Cog PredictionRequest as JSON
-(`id`, `input`, `webhook`, `webhook_events_filter`, `context`, and optionally `cancel_key`),
-the format of Cog's former queue worker.
+(`id`, `input`, `webhook`, `webhook_events_filter`, `context`, and optionally `cancel_key` and
+`response_queue`), the format of Cog's former queue worker. Its `response_queue`, a key name,
+gets each response too (as `NAME:response:ID` does), so producers written for that worker work.
 
 An entry without `id` is given its stream entry id as its prediction id: the producer knows it
 (XADD answers it), and a redelivered entry keeps its id, so it is never run twice after success.
@@ -26,6 +27,8 @@ class QueuedRequest:
     envelope: Envelope
     cancel_key: str | None
     """The key whose existence cancels it, when the request names its own."""
+    response_queue: str | None = None
+    """One more key its responses are written to, when the request names one."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,10 @@ def read_entry(entry_id: str, fields: dict[bytes, bytes] | None) -> QueuedReques
     if cancel_key is not None and (not isinstance(cancel_key, str) or not cancel_key):
         error = "`cancel_key` must be a non-empty string (the key whose existence cancels it)"
         return Unreadable(entry_id, prediction_id, error)
+    response_queue = data.get("response_queue")
+    if response_queue is not None and (not isinstance(response_queue, str) or not response_queue):
+        error = "`response_queue` must be a non-empty string (a key to write responses to)"
+        return Unreadable(entry_id, prediction_id, error)
     envelope = Envelope(
         id=prediction_id,
         input={} if data.get("input") is None else data["input"],
@@ -85,4 +92,4 @@ def read_entry(entry_id: str, fields: dict[bytes, bytes] | None) -> QueuedReques
         webhook=data.get("webhook"),
         webhook_events_filter=data.get("webhook_events_filter"),
     )
-    return QueuedRequest(entry_id, prediction_id, envelope, cancel_key)
+    return QueuedRequest(entry_id, prediction_id, envelope, cancel_key, response_queue)

@@ -36,14 +36,19 @@ class Responses:
         self.queue = queue
         self.ttl = ttl
 
-    async def store(self, prediction_id: str, state: dict[str, Any]) -> None:
-        """Write one state (and publish it), retrying until Redis has it."""
+    async def store(
+        self, prediction_id: str, state: dict[str, Any], also: str | None = None
+    ) -> None:
+        """Write one state (and publish it), retrying until Redis has it; `also` is one more
+        key to SET it at (the request's `response_queue`, as Cog's former worker did)."""
         key = response_key(self.queue, prediction_id)
         body = encode(state)
 
         async def write() -> None:
             pipe = self.link.redis.pipeline(transaction=True)
             pipe.set(key, body, ex=self.ttl)
+            if also:
+                pipe.set(also, body, ex=self.ttl)
             pipe.publish(key, body)
             await pipe.execute()
 
@@ -72,9 +77,11 @@ class Responder:
         responses: Responses,
         prediction_id: str,
         keep: Callable[[], bool],
+        also: str | None = None,
     ) -> None:
         self.responses = responses
         self.prediction_id = prediction_id
+        self.also = also
         self.snapshot: Callable[[], dict[str, Any]] = dict
         self.keep = keep
         """Whether the terminal state is to be stored; False once the worker crashed (the
@@ -128,7 +135,7 @@ class Responder:
             while self.dirty and not self.dropped:
                 self.dirty = False
                 ending = self.finished
-                await self.responses.store(self.prediction_id, self.snapshot())
+                await self.responses.store(self.prediction_id, self.snapshot(), self.also)
                 if ending:
                     self._settle(True)
                     return

@@ -217,7 +217,9 @@ class QueueWorker:
         self.slot_freed.set()
 
     async def _run(self, request: QueuedRequest) -> None:
-        responder = Responder(self.responses, request.prediction_id, self._keeps_answers)
+        responder = Responder(
+            self.responses, request.prediction_id, self._keeps_answers, request.response_queue
+        )
         order = Order(self.kind, "async", request.envelope, follow=responder.follow)
         answer = await self._submit(order)
         if answer is None:  # the model cannot take it: for another worker
