@@ -12,6 +12,8 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+from redis.exceptions import ResponseError
+
 from .link import LOST, Link
 
 log = logging.getLogger("cog.queue")
@@ -41,6 +43,8 @@ class CancelWatcher:
                 await self._look()
             except LOST as exc:  # Redis is away: the next poll asks again
                 self.link.lost("looking for cancel keys", exc)
+            except ResponseError as exc:  # a refusal must not end the watch
+                log.error("looking for cancel keys failed: %s", exc)
 
     async def _look(self) -> None:
         watched = list(self.watched.items())

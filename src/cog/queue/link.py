@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import urllib.parse
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -32,7 +33,8 @@ SOCKET_TIMEOUT = 10.0
 
 class Link:
     def __init__(self, url: str) -> None:
-        self.url = url
+        self.url = _shown(url)
+        """The URL as logs show it (without its password)."""
         pool = aioredis.ConnectionPool.from_url(
             url,
             socket_connect_timeout=2.0,
@@ -78,3 +80,12 @@ class Link:
     async def close(self) -> None:
         self.closing = True
         await self.redis.aclose()
+
+
+def _shown(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    user = f"{parts.username}:" if parts.username else ":"
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}***@{host}"))

@@ -22,6 +22,8 @@ import logging
 import time
 from typing import Any
 
+from redis.exceptions import ResponseError
+
 from ..server.prediction import Prediction
 from ..server.predictions import Answer, Order, Predictions, Verdict
 from ..server.supervisor import Health
@@ -38,6 +40,7 @@ log = logging.getLogger("cog.queue")
 RETRY_SUBMIT = 0.05
 """Seconds before an entry that found every slot busy (HTTP took it) tries again."""
 READY_POLL = 0.05
+REFUSED_BACKOFF = 1.0
 
 
 class QueueWorker:
@@ -61,6 +64,7 @@ class QueueWorker:
         self.loops: list[asyncio.Task[None]] = []
         self.slot_freed = asyncio.Event()
         self._drain: asyncio.Task[None] | None = None
+        self._next_reclaim = 0.0
         predictions.health_sections["queue"] = self.health
         self.supervisor.observers.append(self)
 
@@ -105,8 +109,11 @@ class QueueWorker:
         if self.handlers:
             bound = 2 * self.supervisor.settings.shutdown_grace + 5
             _, left = await asyncio.wait(set(self.handlers), timeout=bound)
-            if left:
+            if left:  # Redis is away: they are run again elsewhere once it is back
                 log.error("shutdown: %d queued entr(ies) left unacknowledged", len(left))
+                for handler in left:
+                    handler.cancel()
+                await asyncio.gather(*left, return_exceptions=True)
         for task in self.loops:
             task.cancel()
         await asyncio.gather(*self.loops, return_exceptions=True)
@@ -129,32 +136,41 @@ class QueueWorker:
             if not await self._wait_until_ready():
                 return
             await self.consumer.join()
-            next_reclaim = 0.0
             while self.reading and self.supervisor.crash is None:
-                free = self.supervisor.slots - self.taking
-                if free <= 0:
-                    self.slot_freed.clear()
-                    try:
-                        await asyncio.wait_for(self.slot_freed.wait(), 0.5)
-                    except asyncio.TimeoutError:  # not the builtin one before 3.11
-                        pass
-                    continue
-                found: list[Delivery] = []
-                now = time.monotonic()
-                if now >= next_reclaim:
-                    found = await self.consumer.reclaim(free)
-                    next_reclaim = now + self.settings.reclaim_every
-                if not found:
-                    wait = max(0.0, next_reclaim - time.monotonic())
-                    block = max(1, min(1000, int(wait * 1000)))
-                    found = await self.consumer.read(free, block)
-                for delivery in found:
-                    if self.reading:
-                        self._take(delivery)
+                try:
+                    await self._read_some()
+                except (ResponseError, ValueError, KeyError) as exc:
+                    # Not a Redis that is away (retried where it happens) but one that refuses:
+                    # the stream's key holds something else, say. Said, and tried again.
+                    log.error("reading %s failed: %s; trying again", self.settings.name, exc)
+                    await asyncio.sleep(REFUSED_BACKOFF)
         except asyncio.CancelledError:
             pass
         finally:
             self.reading = False
+
+    async def _read_some(self) -> None:
+        """Take as many entries as there are free slots: first those idle too long (when it
+        is time to look for them), then new ones; or wait for a slot to free."""
+        free = self.supervisor.slots - self.taking
+        if free <= 0:
+            self.slot_freed.clear()
+            try:
+                await asyncio.wait_for(self.slot_freed.wait(), 0.5)
+            except asyncio.TimeoutError:  # not the builtin one before 3.11
+                pass
+            return
+        found: list[Delivery] = []
+        now = time.monotonic()
+        if now >= self._next_reclaim:
+            found = await self.consumer.reclaim(free)
+            self._next_reclaim = now + self.settings.reclaim_every
+        if not found:
+            wait = max(0.0, self._next_reclaim - time.monotonic())
+            found = await self.consumer.read(free, max(1, min(1000, int(wait * 1000))))
+        for delivery in found:
+            if self.reading:
+                self._take(delivery)
 
     async def _wait_until_ready(self) -> bool:
         while self.supervisor.state is Health.STARTING:
@@ -182,6 +198,8 @@ class QueueWorker:
                 self.link.answered()
             except LOST as exc:
                 self.link.lost("keeping claims alive", exc)
+            except ResponseError as exc:  # the group is gone (Redis lost its data)
+                log.error("could not keep the claims on %s alive: %s", self.settings.name, exc)
 
     # -- one entry ---------------------------------------------------------------------
 
@@ -190,15 +208,18 @@ class QueueWorker:
         submitting = True  # until `_submit` takes over the slot this entry counts as taking
         try:
             request = read_entry(entry_id, delivery.fields)
+            if isinstance(request, QueuedRequest) and await self.responses.terminal(
+                request.prediction_id
+            ):
+                # It ran to its end before (its worker died before the ack): not again.
+                log.info("%s already has a terminal response: acknowledged", request.prediction_id)
+                await self.consumer.ack([entry_id])
+                return
             if delivery.deliveries > self.settings.max_deliveries:
                 await self._dead_letter(delivery, request)
                 return
             if isinstance(request, Unreadable):
                 await self._answer(entry_id, request.response())
-                return
-            if await self.responses.terminal(request.prediction_id) is not None:
-                log.info("%s already has a terminal response: acknowledged", request.prediction_id)
-                await self.consumer.ack([entry_id])
                 return
             submitting = False
             await self._run(request)
