@@ -55,8 +55,6 @@ class QueueWorker:
         self.cancels = CancelWatcher(self.link, predictions.cancel)
         self.held: set[str] = set()
         """The entries this worker holds (delivered, not yet acked or handed back)."""
-        self.running: dict[str, str] = {}
-        """Entry id → prediction id, for those whose prediction runs."""
         self.taking = 0
         """Entries delivered whose prediction is not submitted yet (each will take a slot)."""
         self.reading = False
@@ -231,7 +229,6 @@ class QueueWorker:
             if submitting:
                 self._slot_back()
             self.held.discard(entry_id)
-            self.running.pop(entry_id, None)
 
     def _slot_back(self) -> None:
         self.taking -= 1
@@ -244,7 +241,7 @@ class QueueWorker:
         order = Order(self.kind, "async", request.envelope, follow=responder.follow)
         answer = await self._submit(order)
         if answer is None:  # the model cannot take it: for another worker
-            await self.consumer.hand_back([request.entry_id])
+            await self._hand_back(request.entry_id)
             return
         if answer.verdict is not Verdict.ACCEPTED:
             if answer.verdict is Verdict.INVALID:
@@ -254,7 +251,6 @@ class QueueWorker:
             failed = Unreadable(request.entry_id, request.prediction_id, error)
             await self._answer(request.entry_id, failed.response())
             return
-        self.running[request.entry_id] = request.prediction_id
         self.cancels.watch(
             request.prediction_id,
             request.cancel_key or cancel_key(self.settings.name, request.prediction_id),
@@ -272,7 +268,7 @@ class QueueWorker:
                 request.prediction_id,
                 request.entry_id,
             )
-            await self.consumer.hand_back([request.entry_id])
+            await self._hand_back(request.entry_id)
 
     async def _submit(self, order: Order) -> Answer | None:
         """The core's answer; None when the model will not take it (crashed, or stopping).
@@ -287,6 +283,10 @@ class QueueWorker:
                 await asyncio.sleep(RETRY_SUBMIT)
         finally:
             self._slot_back()
+
+    async def _hand_back(self, entry_id: str) -> None:
+        self.held.discard(entry_id)  # first: a keepalive after the hand-back would undo it
+        await self.consumer.hand_back([entry_id])
 
     def _keeps_answers(self) -> bool:
         """A prediction's end is its answer unless the model's worker crashed."""
