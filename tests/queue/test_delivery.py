@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import httpx
 import redis
 
 from .conftest import RedisServer
@@ -158,3 +159,39 @@ def test_responses_arrive_when_redis_restarts_mid_run(
     runs = project.run_counts()
     assert set(runs) == set(ids)
     assert max(runs.values()) == 1
+
+
+def test_a_long_prediction_is_not_taken_over_while_its_worker_lives(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    project = make_project(tmp_path)
+    producer = Producer(redis_server.url)
+    # Claims are renewed well within the 0.6 s after which an idle entry may be taken over.
+    with running_workers(project, redis_server.url, 2, "--queue-claim-after", "0.6"):
+        producer.submit({"id": "long", "input": {"tag": "long", "sleep": 2.5}})
+        assert producer.wait("long", timeout=20)["status"] == "succeeded"
+        producer.wait_all_acked()
+    assert project.run_counts() == {"long": 1}
+
+
+def test_a_worker_started_before_redis_serves_once_it_comes(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    project = make_project(tmp_path)
+    redis_server.stop()
+    worker = start_worker(project, redis_server.url)
+    try:
+        health = worker.wait_for("READY")
+        assert health["queue"]["connected"] is False
+        redis_server.start()
+        producer = Producer(redis_server.url)
+        producer.submit({"id": "late", "input": {"tag": "late"}})
+        assert producer.wait("late", timeout=20)["status"] == "succeeded"
+        # The HTTP API serves as ever beside the queue.
+        answer = httpx.post(
+            f"{worker.url}/predictions", json={"input": {"tag": "http"}}, timeout=10
+        )
+        assert answer.json()["output"] == "done http"
+    finally:
+        stop(worker)
+    assert project.run_counts() == {"late": 1, "http": 1}
