@@ -9,7 +9,8 @@ dead workers, keeping its claims alive, and acknowledging.
   after its last sign of life.
 - `keep_alive` resets the idle time of the entries this worker runs (XCLAIM JUSTID to itself,
   which does not count as a delivery), every `keepalive_every` seconds, so a live worker's
-  long predictions are never taken over.
+  long predictions are never taken over. (XCLAIM has no "only if still mine": were an entry
+  taken over all the same, the next keepalive would take it back; hence the wide margin.)
 - `ack` acknowledges and deletes the entry: the stream is the work not done yet.
 - `hand_back` makes entries this worker cannot run (its model crashed) look idle for longer
   than `claim_after` at once, so another worker takes them over at its next look.

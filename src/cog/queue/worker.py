@@ -25,7 +25,7 @@ from typing import Any
 from redis.exceptions import ResponseError
 
 from ..server.prediction import Prediction
-from ..server.predictions import Answer, Order, Predictions, Verdict
+from ..server.predictions import Answer, Kind, Order, Predictions, Verdict
 from ..server.supervisor import Health
 from .cancel import CancelWatcher
 from .consumer import Consumer, Delivery
@@ -48,7 +48,7 @@ class QueueWorker:
         self.settings = settings
         self.predictions = predictions
         self.supervisor = predictions.supervisor
-        self.kind: Any = "training" if self.supervisor.settings.mode == "train" else "prediction"
+        self.kind: Kind = "training" if self.supervisor.settings.mode == "train" else "prediction"
         self.link = Link(settings.redis_url)
         self.consumer = Consumer(self.link, settings)
         self.responses = Responses(self.link, settings.name, settings.result_ttl)
