@@ -31,7 +31,8 @@ from .settings import ServerSettings, resolve_settings
 from .worker_process import WorkerProcess, spawn_worker
 
 # A server whose parent is gone and whose graceful shutdown hangs still ends: this long after
-# the shutdown's own bound (its grace twice, once for predictions, once for their webhooks).
+# the shutdown's own bound (its grace twice, once for predictions, once for their webhooks;
+# in queue mode three times).
 ORPHAN_EXIT_MARGIN = 20.0
 
 
@@ -104,7 +105,9 @@ def serve(
     server.ignore_sigterm = settings.await_explicit_shutdown
     server.on_shutdown = app.begin_shutdown
     if watch is not None:
-        watch.exit_after = 2 * settings.shutdown_grace + ORPHAN_EXIT_MARGIN
+        # A queue worker first lets what runs finish, for one grace more (cog.queue.worker).
+        graces = 2 if settings.queue is None else 3
+        watch.exit_after = graces * settings.shutdown_grace + ORPHAN_EXIT_MARGIN
         watch.server = server
         server.should_exit = watch.gone
     server.run()
