@@ -17,7 +17,7 @@ import redis
 from .conftest import RedisServer
 from .workers import QUEUE, TERMINAL, Producer, make_project, running_workers, start_worker, stop
 
-FAST_CLAIMS = ("--queue-claim-after", "1")
+FAST_CLAIMS = ("--queue-claim-after", "2")
 
 
 def count_terminal(url: str) -> tuple[Counter[str], threading.Event, object]:
@@ -166,9 +166,9 @@ def test_a_long_prediction_is_not_taken_over_while_its_worker_lives(
 ) -> None:
     project = make_project(tmp_path)
     producer = Producer(redis_server.url)
-    # Claims are renewed well within the 0.6 s after which an idle entry may be taken over.
-    with running_workers(project, redis_server.url, 2, "--queue-claim-after", "0.6"):
-        producer.submit({"id": "long", "input": {"tag": "long", "sleep": 2.5}})
+    # Claims are renewed well within the 1.5 s after which an idle entry may be taken over.
+    with running_workers(project, redis_server.url, 2, "--queue-claim-after", "1.5"):
+        producer.submit({"id": "long", "input": {"tag": "long", "sleep": 4}})
         assert producer.wait("long", timeout=20)["status"] == "succeeded"
         producer.wait_all_acked()
     assert project.run_counts() == {"long": 1}
