@@ -159,14 +159,22 @@ READY_FILE = EnvVar(
 )
 QUEUE = EnvVar(
     "COG_QUEUE",
-    "The Redis stream a queue worker takes predictions from. `cog kubernetes --queue` writes it "
-    "into its manifests; the queue worker that reads it is not in this pycog yet.",
+    "The Redis stream the server also takes predictions from (queue mode, with COG_REDIS_URL); "
+    "responses go to `NAME:response:ID`. The server's `--queue` flag wins over it; `cog "
+    "kubernetes --queue` writes it into its manifests.",
     where="queue",
 )
 REDIS_URL = EnvVar(
     "COG_REDIS_URL",
-    "The Redis server of COG_QUEUE (`redis://HOST:PORT/DB`); written by `cog kubernetes`, for "
-    "the queue worker (not in this pycog yet).",
+    "The Redis server of COG_QUEUE (`redis://HOST:PORT/DB`); the server's `--redis-url` flag "
+    "wins over it.",
+    where="queue",
+)
+QUEUE_CLAIM_AFTER = EnvVar(
+    "COG_QUEUE_CLAIM_AFTER",
+    "Seconds a queue entry of another worker may stay idle (its worker presumably dead) before "
+    "this worker takes it over; the server's `--queue-claim-after` flag wins over it.",
+    "30",
     where="queue",
 )
 LOG_LEVEL = EnvVar("COG_LOG_LEVEL", "Server log level: debug, info, warning or error.", "info")

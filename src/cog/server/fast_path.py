@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -55,10 +55,11 @@ class FastPredictions:
     def __init__(self, app: ASGIApp, predictions: Predictions) -> None:
         self.app = app
         self.predictions = predictions
-        """Also for `serve()`, which starts the shutdown of what is in flight."""
         self.tracing = predictions.tracing
         extra = None if self.tracing is None else self.tracing.settings.trace_header
         self.header_names = _HEADERS if extra is None else _HEADERS | {extra}
+        self.begin_shutdown: Callable[[], None] = predictions.begin_shutdown
+        """For `serve()`: starts the shutdown of what is in flight."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         target = _target(scope["path"]) if scope["type"] == "http" else None
@@ -101,7 +102,7 @@ class FastPredictions:
                 status, content, media_type = answer.status, answer.text.encode(), _TEXT
                 if status == 413:  # the rest of the body is not wanted: no reading it
                     extra.append((b"connection", b"close"))
-            elif answer.prediction is None:
+            elif answer.verdict is not Verdict.STREAM:
                 status = _STATUS[answer.verdict]
                 if answer.retry_after is not None:
                     extra.append((b"retry-after", str(answer.retry_after).encode()))
@@ -113,7 +114,8 @@ class FastPredictions:
             # As Starlette's ServerErrorMiddleware: a plain 500, and the error for the log.
             await _send(send, 500, _SERVER_ERROR, _TEXT)
             raise
-        if not isinstance(answer, BadRequest) and answer.prediction is not None:
+        if not isinstance(answer, BadRequest) and answer.verdict is Verdict.STREAM:
+            assert answer.prediction is not None
             # An error once the stream has begun is only logged.
             events = self.predictions.stream(answer.prediction, KEEPALIVE_SECONDS)
             await _stream(receive, send, _sse(events))

@@ -19,6 +19,7 @@ from typing import Any, Literal
 from .._version import COG_API_VERSION, __version__
 from .admission import Admission, QueueFull
 from .echo import echoed
+from .followers import Follower
 from .prediction import Prediction, Status, StreamEvent
 from .readiness import ReadyFile
 from .results import ResultStore
@@ -70,6 +71,9 @@ class Order:
     """The W3C trace headers: passed on to webhooks (when tracing is on, its span's instead)."""
     idempotent: bool = False
     """Made with its id (HTTP PUT): joining one in flight answers its state at once."""
+    follow: Callable[[Prediction], Follower] | None = None
+    """Makes one more follower of the prediction's state (a queue's response writer); given
+    the prediction this order made or joined."""
 
 
 class Verdict(str, Enum):
@@ -95,6 +99,7 @@ class Answer:
     verdict: Verdict
     body: dict[str, Any] | None = None
     prediction: Prediction | None = None
+    """The prediction to follow (STREAM) or that runs (ACCEPTED)."""
     retry_after: int | None = None
     """Seconds after which a refused request (QUEUE_FULL) may be worth sending again."""
 
@@ -129,6 +134,8 @@ class Predictions:
     async def stop(self) -> None:
         self.admission.close()
         await self.supervisor.stop()
+        self.health_sections: dict[str, Callable[[], dict[str, Any]]] = {}
+        """More of the health report, by key (the queue worker's `queue`)."""
 
     # -- the server --------------------------------------------------------------------
 
@@ -157,6 +164,10 @@ class Predictions:
             self.ready_file.mark()
         if self.admission.capacity > 0:  # a key of pycog's: only where there is a queue
             body["queue_depth"] = self.admission.waiting
+        # Beside Cog's keys: what a drain waits on (BUSY says only that every slot is taken).
+        body["in_flight"] = len(supervisor.predictions)
+        for key, section in self.health_sections.items():
+            body[key] = section()
         return body
 
     def schema(self) -> dict[str, Any] | None:
@@ -213,7 +224,8 @@ class Predictions:
             return refusal
         assert isinstance(prediction, Prediction)
         if order.mode == "async":
-            return Answer(Verdict.ACCEPTED, {"id": prediction.id, "status": Status.STARTING.value})
+            body = {"id": prediction.id, "status": Status.STARTING.value}
+            return Answer(Verdict.ACCEPTED, body, prediction)
         if order.mode == "sse":
             return Answer(Verdict.STREAM, prediction=prediction)
         return await self.wait(prediction, disconnected)
@@ -265,7 +277,7 @@ class Predictions:
             cancel_on_disconnect=order.mode == "sse",
         )
         if envelope.webhook:
-            prediction.webhook = WebhookSender(
+            sender = WebhookSender(
                 envelope.webhook,
                 envelope.webhook_events_filter,
                 prediction.snapshot,
@@ -274,11 +286,16 @@ class Predictions:
                 token=self.settings.webhook_token,
                 interval=self.settings.webhook_interval,
             )
+            prediction.followers.append(sender)
+        if order.follow is not None:
+            prediction.followers.append(order.follow(prediction))
         return prediction
 
     async def _attach(
         self, order: Order, prediction: Prediction, disconnected: Disconnected | None
     ) -> Answer:
+        if order.follow is not None:
+            prediction.followers.append(order.follow(prediction))
         if order.mode == "sse":
             if not prediction.has_room_for_a_stream():
                 return Answer(Verdict.TOO_MANY_STREAMS, TOO_MANY_STREAMS)
@@ -286,7 +303,7 @@ class Predictions:
         if prediction.finished and order.mode == "sync":
             return Answer(Verdict.COMPLETED, prediction.snapshot())  # as when it ended
         if order.mode == "async" or order.idempotent:
-            return Answer(Verdict.ACCEPTED, prediction.snapshot())
+            return Answer(Verdict.ACCEPTED, prediction.snapshot(), prediction)
         return await self.wait(prediction, disconnected)
 
     async def wait(self, prediction: Prediction, disconnected: Disconnected | None) -> Answer:

@@ -10,6 +10,7 @@ from pathlib import Path
 from .. import envvars
 from ..config import Config, ConfigError, load_config
 from ..errors import CogError, PredictorNotSet
+from ..queue.settings import QueueSettings
 from ..runtime.tracing import TraceSettings
 from .prediction import StreamLimits
 from .tracing import resolve_tracing
@@ -56,6 +57,8 @@ class ServerSettings:
     """Requests that may wait for a slot (0: a busy model answers 409, as Cog's)."""
     tracing: TraceSettings | None = None
     """OpenTelemetry tracing (cog.yaml `observability:`, COG_TRACE_ENABLED, OTEL_*); None: off."""
+    queue: QueueSettings | None = None
+    """The Redis stream the server also takes predictions from (queue mode), if any."""
 
 
 def _load_config(directory: Path) -> tuple[Config | None, CogError | None]:
@@ -85,6 +88,7 @@ def resolve_settings(
     port: int | None = None,
     upload_url: str | None = None,
     await_explicit_shutdown: bool = False,
+    queue: QueueSettings | None = None,
 ) -> ServerSettings:
     """Settings for a project: env vars (as a built image sets them) win over cog.yaml."""
     directory = Path(project_dir).resolve()
@@ -143,6 +147,7 @@ def resolve_settings(
         result_count=max(0, envvars.RESULT_COUNT.get_int() or 0),
         max_queue=max(0, envvars.MAX_QUEUE.get_int() or 0),
         tracing=resolve_tracing(observability),
+        queue=queue,
     )
 
 

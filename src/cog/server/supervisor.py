@@ -1,6 +1,6 @@
 """The worker supervisor: starts the worker, tracks health and slots, and routes each worker
 event to its prediction (which applies it); when one ends, frees its slot, cleans up, and hands
-the terminal state to its webhook sender."""
+the terminal state to its followers (its webhook sender, a queue's responses)."""
 
 from __future__ import annotations
 
@@ -363,10 +363,11 @@ class Supervisor:
         self.finish_webhook(prediction)
 
     def finish_webhook(self, prediction: Prediction) -> None:
-        """Hand an ended prediction's terminal state to its webhook sender; a shutdown waits
-        for the delivery (also for predictions that ended waiting for a slot)."""
-        if prediction.webhook is not None:
-            delivery = prediction.webhook.finish()
+        """Hand an ended prediction's terminal state to its followers (its webhook sender, a
+        queue's responder); a shutdown waits for their deliveries (also for predictions that
+        ended waiting for a slot)."""
+        for follower in prediction.followers:
+            delivery = follower.finish()
             if delivery is not None:
                 self.deliveries.add(delivery)
                 delivery.add_done_callback(self.deliveries.discard)
