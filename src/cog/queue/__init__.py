@@ -1,9 +1,14 @@
-"""Predictions through a Redis stream: many workers behind one queue (docs/scale-out.md).
+"""Queue workers: the prediction server taking work from a Redis stream as well as over HTTP.
 
-client   `QueueClient`: submit, get, wait for and cancel queued predictions
+`settings` the flags, `keys` the names on Redis, `requests` what an entry asks for, `responses`
+writing a prediction's state back, `cancel` watching cancel keys, `dead_letter` entries that
+keep failing, `consumer` reading, claiming and acknowledging, `worker` the whole, started by the
+server in queue mode. Only `consumer`, `responses`, `cancel`, `dead_letter` and `worker` import
+redis (its asyncio client), and only the server in queue mode imports them.
 
-`QueueClient` is imported on first use: the server imports parts of this package in every
-mode, and should not pay for redis-py's synchronous client there.
+`client`: `QueueClient`, a producer's side (submit, get, wait, cancel) on redis-py's
+synchronous client, imported on first use (`from cog.queue import QueueClient`) so that the
+server, which imports `settings` in every mode, does not pay for it.
 """
 
 from __future__ import annotations

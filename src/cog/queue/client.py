@@ -33,6 +33,7 @@ from redis.client import PubSub
 
 from ..data_url import encode_file
 from ..errors import CogError
+from . import keys
 
 # The statuses after which a prediction changes no more (cog.server.prediction.Status, not
 # imported: a producer needs no part of the server).
@@ -96,10 +97,10 @@ class QueueClient:
 
     def response_key(self, prediction_id: str) -> str:
         """The key (and channel) of a prediction's responses."""
-        return f"{self.queue}:response:{prediction_id}"
+        return keys.response_key(self.queue, prediction_id)
 
     def cancel_key(self, prediction_id: str) -> str:
-        return f"{self.queue}:cancel:{prediction_id}"
+        return keys.cancel_key(self.queue, prediction_id)
 
     def submit(
         self,

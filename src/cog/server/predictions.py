@@ -8,6 +8,7 @@ requests into orders and verdicts into statuses; a queue consumer would do the s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import platform
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
@@ -16,11 +17,15 @@ from enum import Enum
 from typing import Any, Literal
 
 from .._version import COG_API_VERSION, __version__
+from .admission import Admission, QueueFull
 from .echo import echoed
+from .followers import Follower
 from .prediction import Prediction, Status, StreamEvent
 from .readiness import ReadyFile
+from .results import ResultStore
 from .settings import ServerSettings
 from .supervisor import Busy, Component, Health, NotReady, Supervisor, WorkerCrashed
+from .tracing import PredictionSpan
 from .validation import not_an_object
 from .webhooks import WebhookSender
 
@@ -63,9 +68,12 @@ class Order:
     mode: Mode
     envelope: Envelope
     trace: dict[str, str] = field(default_factory=dict)
-    """The W3C trace headers, passed on to webhooks."""
+    """The W3C trace headers: passed on to webhooks (when tracing is on, its span's instead)."""
     idempotent: bool = False
     """Made with its id (HTTP PUT): joining one in flight answers its state at once."""
+    follow: Callable[[Prediction], Follower] | None = None
+    """Makes one more follower of the prediction's state (a queue's response writer); given
+    the prediction this order made or joined."""
 
 
 class Verdict(str, Enum):
@@ -79,6 +87,8 @@ class Verdict(str, Enum):
     """The client went away while waiting: the prediction was canceled."""
     INVALID = "invalid"
     BUSY = "busy"
+    QUEUE_FULL = "queue_full"
+    """Every slot is busy and the wait queue is full: `Answer.retry_after` says when to retry."""
     NOT_READY = "not_ready"
     CANNOT_STREAM = "cannot_stream"
     TOO_MANY_STREAMS = "too_many_streams"
@@ -89,6 +99,9 @@ class Answer:
     verdict: Verdict
     body: dict[str, Any] | None = None
     prediction: Prediction | None = None
+    """The prediction to follow (STREAM) or that runs (ACCEPTED)."""
+    retry_after: int | None = None
+    """Seconds after which a refused request (QUEUE_FULL) may be worth sending again."""
 
 
 Disconnected = Callable[[], Awaitable[Any]]
@@ -102,6 +115,27 @@ class Predictions:
         self.supervisor = supervisor
         self.settings: ServerSettings = supervisor.settings
         self.ready_file = ReadyFile(self.settings.ready_file)
+        self.results = ResultStore(self.settings.result_ttl, self.settings.result_count)
+        self.admission = Admission(supervisor, self.settings.max_queue, self.results)
+        supervisor.observers += [self.results, self.admission]
+        self.tracing = supervisor.tracing
+
+    @property
+    def waiting(self) -> int:
+        """Predictions waiting for a slot (the wait queue's depth; 0 without a queue)."""
+        return self.admission.waiting
+
+    def begin_shutdown(self) -> None:
+        """The server is shutting down: waiting predictions end canceled, running ones are
+        canceled (see `Supervisor.begin_shutdown`)."""
+        self.admission.close()
+        self.supervisor.begin_shutdown()
+
+    async def stop(self) -> None:
+        self.admission.close()
+        await self.supervisor.stop()
+        self.health_sections: dict[str, Callable[[], dict[str, Any]]] = {}
+        """More of the health report, by key (the queue worker's `queue`)."""
 
     # -- the server --------------------------------------------------------------------
 
@@ -128,6 +162,12 @@ class Predictions:
                 body["user_healthcheck_error"] = error
         if body["status"] == Health.READY.value:
             self.ready_file.mark()
+        if self.admission.capacity > 0:  # a key of pycog's: only where there is a queue
+            body["queue_depth"] = self.admission.waiting
+        # Beside Cog's keys: what a drain waits on (BUSY says only that every slot is taken).
+        body["in_flight"] = len(supervisor.predictions)
+        for key, section in self.health_sections.items():
+            body[key] = section()
         return body
 
     def schema(self) -> dict[str, Any] | None:
@@ -142,8 +182,20 @@ class Predictions:
     # -- predictions -------------------------------------------------------------------
 
     def find(self, prediction_id: str | None) -> Prediction | None:
-        """The prediction in flight with this id (to wait on, stream or cancel)."""
-        return self.supervisor.find(prediction_id)
+        """The prediction in flight (running, or waiting for a slot) with this id."""
+        return self.supervisor.find(prediction_id) or self.admission.find(prediction_id)
+
+    def state(self, prediction_id: str) -> dict[str, Any] | None:
+        """A prediction's response as it is now: in flight, or finished and still kept."""
+        prediction = self.find(prediction_id) or self.results.get(prediction_id)
+        return None if prediction is None else prediction.snapshot()
+
+    def not_found(self, prediction_id: str) -> dict[str, Any]:
+        """The 404 body of `state` finding nothing."""
+        return {
+            "error": f"No prediction {prediction_id!r} is running or waiting, and none that "
+            f"finished is kept: {self.results.describe()}."
+        }
 
     async def create(self, order: Order, disconnected: Disconnected | None = None) -> Answer:
         """Start (or join) a prediction; answer as `order.mode` asks."""
@@ -155,34 +207,62 @@ class Predictions:
                 return Answer(Verdict.CANNOT_STREAM, NO_STREAMING)
         envelope = order.envelope
         existing = self.find(envelope.id)
+        if existing is None and order.idempotent and envelope.id is not None:
+            existing = self.results.get(envelope.id)  # finished: answered, not run again
         if existing is not None:
             return await self._attach(order, existing, disconnected)
-        prediction_or_refusal = self._new_prediction(order)
-        if isinstance(prediction_or_refusal, Answer):
-            return prediction_or_refusal
-        prediction = prediction_or_refusal
-        try:
-            supervisor.submit(prediction, envelope.context)
-        except WorkerCrashed as exc:
-            return Answer(Verdict.NOT_READY, {"error": str(exc), "status": Status.FAILED.value})
-        except NotReady:
-            return Answer(Verdict.NOT_READY, NOT_READY)
-        except Busy:
-            return Answer(Verdict.BUSY, AT_CAPACITY)
+        span = None if self.tracing is None else self.tracing.begin(order, envelope.id)
+        prediction = self._new_prediction(order, span)
+        refusal = (
+            prediction
+            if isinstance(prediction, Answer)
+            else self._submit(prediction, envelope.context, span)
+        )
+        if refusal is not None:
+            if span is not None:
+                span.refused(refusal.verdict)
+            return refusal
+        assert isinstance(prediction, Prediction)
         if order.mode == "async":
-            return Answer(Verdict.ACCEPTED, {"id": prediction.id, "status": Status.STARTING.value})
+            body = {"id": prediction.id, "status": Status.STARTING.value}
+            return Answer(Verdict.ACCEPTED, body, prediction)
         if order.mode == "sse":
             return Answer(Verdict.STREAM, prediction=prediction)
         return await self.wait(prediction, disconnected)
 
-    def _new_prediction(self, order: Order) -> Prediction | Answer:
+    def _submit(
+        self, prediction: Prediction, context: dict[str, str], span: PredictionSpan | None
+    ) -> Answer | None:
+        """Hand the prediction to the supervisor; the answer refusing it, or None."""
+        tracing = self.tracing
+        if span is not None and tracing is not None:
+            tracing.bind(prediction, span)  # before submit: its observers may end it
+        try:
+            self.admission.admit(prediction, context, None if span is None else span.carrier)
+        except WorkerCrashed as exc:
+            refusal = Answer(Verdict.NOT_READY, {"error": str(exc), "status": Status.FAILED.value})
+        except NotReady:
+            refusal = Answer(Verdict.NOT_READY, NOT_READY)
+        except QueueFull as exc:
+            body = {"error": str(exc), "status": Status.FAILED.value}
+            refusal = Answer(Verdict.QUEUE_FULL, body, retry_after=exc.retry_after)
+        except Busy:
+            refusal = Answer(Verdict.BUSY, AT_CAPACITY)
+        else:
+            return None
+        if tracing is not None:
+            tracing.unbind(prediction)
+        return refusal
+
+    def _new_prediction(self, order: Order, span: PredictionSpan | None) -> Prediction | Answer:
         """The validated prediction, or the answer refusing its input."""
         envelope = order.envelope
         component: Component = "TrainingInput" if order.kind == "training" else "Input"
         validator = self.supervisor.validator(component)
         inputs, shown = envelope.input, None
         if validator is not None:
-            inputs, errors = validator.validate(inputs)
+            with contextlib.nullcontext() if span is None else span.validate():
+                inputs, errors = validator.validate(inputs)
             if errors:
                 return Answer(Verdict.INVALID, {"detail": errors})
             shown = validator.masked(inputs)
@@ -197,26 +277,33 @@ class Predictions:
             cancel_on_disconnect=order.mode == "sse",
         )
         if envelope.webhook:
-            prediction.webhook = WebhookSender(
+            sender = WebhookSender(
                 envelope.webhook,
                 envelope.webhook_events_filter,
                 prediction.snapshot,
                 self.supervisor.http,
-                order.trace,
+                order.trace if span is None else span.webhook_headers(order.trace),
                 token=self.settings.webhook_token,
                 interval=self.settings.webhook_interval,
             )
+            prediction.followers.append(sender)
+        if order.follow is not None:
+            prediction.followers.append(order.follow(prediction))
         return prediction
 
     async def _attach(
         self, order: Order, prediction: Prediction, disconnected: Disconnected | None
     ) -> Answer:
+        if order.follow is not None:
+            prediction.followers.append(order.follow(prediction))
         if order.mode == "sse":
             if not prediction.has_room_for_a_stream():
                 return Answer(Verdict.TOO_MANY_STREAMS, TOO_MANY_STREAMS)
             return Answer(Verdict.STREAM, prediction=prediction)
+        if prediction.finished and order.mode == "sync":
+            return Answer(Verdict.COMPLETED, prediction.snapshot())  # as when it ended
         if order.mode == "async" or order.idempotent:
-            return Answer(Verdict.ACCEPTED, prediction.snapshot())
+            return Answer(Verdict.ACCEPTED, prediction.snapshot(), prediction)
         return await self.wait(prediction, disconnected)
 
     async def wait(self, prediction: Prediction, disconnected: Disconnected | None) -> Answer:
@@ -231,7 +318,7 @@ class Predictions:
             if gone is not None:
                 gone.cancel()
         if not prediction.finished:
-            self.supervisor.cancel(prediction.id)
+            self.cancel(prediction.id)  # a waiter leaves the queue
             return Answer(Verdict.ABANDONED)
         return Answer(Verdict.COMPLETED, prediction.snapshot())
 
@@ -245,6 +332,7 @@ class Predictions:
     async def _events(
         self, prediction: Prediction, heartbeat: float
     ) -> AsyncGenerator[StreamEvent, None]:
+        late = prediction.finished  # a PUT of a kept one: its history may lack `completed`
         subscription = prediction.subscribe()
         queue = subscription.queue
         try:
@@ -259,6 +347,8 @@ class Predictions:
                 if not queue.empty():
                     event = queue.get_nowait()
                 elif subscription.closed:
+                    if late:
+                        yield StreamEvent("completed", prediction.snapshot())
                     return
                 else:  # wait_for costs a task: only when there is a wait
                     try:
@@ -272,11 +362,12 @@ class Predictions:
         finally:
             left = prediction.unsubscribe(subscription)
             if left == 0 and prediction.cancel_on_disconnect and not prediction.finished:
-                self.supervisor.cancel(prediction.id)
+                self.cancel(prediction.id)
 
     def cancel(self, prediction_id: str) -> bool:
-        """Ask the model to cancel a prediction in flight; whether there was one."""
-        return self.supervisor.cancel(prediction_id)
+        """Cancel a prediction in flight (a waiting one ends at once, a running one is asked
+        to stop); whether there was one."""
+        return self.admission.cancel(prediction_id) or self.supervisor.cancel(prediction_id)
 
 
 def _settle(future: asyncio.Future[None]) -> None:
