@@ -4,7 +4,12 @@ the dispatch policies by their rules."""
 from __future__ import annotations
 
 import asyncio
+import shutil
+import socket
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -17,9 +22,10 @@ from cog.runtime.batches import (
     LatencyFit,
     SyncBatchRunner,
 )
-from cog.runtime.events import Done, Log, Metric, Started
+from cog.runtime.events import Done, Log, Metric, Predict, Ready, SetupFailed, Shutdown, Started
 from cog.runtime.inputs import InputCoercer
 from cog.runtime.logs import LogCapture
+from cog.runtime.transport import BlockingChannel, encode
 
 from .support import WAIT, Sent, on_loop, predict, running_loop
 
@@ -274,3 +280,64 @@ def test_auto_waits_while_the_next_request_pays_for_its_wait():
     for at in (1.0, 1.05, 1.10):  # one request every 50 ms: waiting would not pay
         slow.arrived(at)
     assert slow.deadline(oldest=1.10, waiting=1) == 1.10
+
+
+# -- the worker process ---------------------------------------------------------------------------
+
+BATCHED = Path(__file__).parents[1] / "server" / "fixtures" / "batched"
+
+
+def _spawn(project: Path) -> tuple[subprocess.Popen[bytes], BlockingChannel]:
+    parent, child = socket.socketpair()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cog.runtime.worker", "--fd", str(child.fileno())]
+        + ["--ref", "predict.py:Runner"],
+        cwd=project,
+        pass_fds=(child.fileno(),),
+    )
+    child.close()
+    parent.settimeout(WAIT)
+    return process, BlockingChannel(parent)
+
+
+def test_the_worker_reports_its_batch_size_and_batches_what_it_reads(tmp_path):
+    shutil.copytree(BATCHED, tmp_path, dirs_exist_ok=True)
+    process, channel = _spawn(tmp_path)
+    try:
+        ready = channel.receive()
+        assert isinstance(ready, Ready) and ready.batch_size == 16
+        channel.sock.sendall(
+            b"".join(encode(Predict(i, {"prompt": i})) for i in ("a", "b", "c"))
+        )  # one write: read at once, one batch
+        messages = []
+        while sum(isinstance(m, Done) for m in messages) < 3:
+            message = channel.receive()
+            assert message is not None
+            messages.append(message)
+    finally:
+        channel.sock.sendall(encode(Shutdown()))
+        process.wait(timeout=WAIT)
+        channel.sock.close()
+    dones = {m.id: m for m in messages if isinstance(m, Done)}
+    assert {i: d.output for i, d in dones.items()} == {"a": "A", "b": "B", "c": "C"}
+    logs = sorted((m.id, m.data) for m in messages if isinstance(m, Log))
+    assert logs == [(i, "batch of 3\n") for i in "abc"]
+
+
+def test_a_batched_streaming_model_fails_setup_saying_why(tmp_path):
+    (tmp_path / "predict.py").write_text(
+        "import cog\n\n"
+        "class Runner(cog.BaseRunner):\n"
+        "    @cog.streaming\n"
+        "    @cog.batch(max_size=2)\n"
+        "    def run(self, prompt: list[str]) -> list[str]:\n"
+        "        return prompt\n"
+    )
+    process, channel = _spawn(tmp_path)
+    try:
+        failed = channel.receive()
+    finally:
+        process.wait(timeout=WAIT)
+        channel.sock.close()
+    assert isinstance(failed, SetupFailed)
+    assert "@cog.batch does not combine with @cog.streaming" in failed.error
