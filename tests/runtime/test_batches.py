@@ -9,11 +9,12 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from cog import current_scope
+from cog import CancelationException, current_scope
 from cog.batching import BatchSpec
 from cog.runtime.batches import (
     AdaptiveWait,
@@ -198,6 +199,34 @@ def test_a_request_canceled_during_the_call_ends_at_once_and_the_others_go_on(se
     runner.stop()
     assert sent.of("a") == ["Started", "Metric", "Done"]  # no log, no second Done
     assert [m.data for m in sent.messages if isinstance(m, Log)] == ["after the cancel\n"]
+
+
+def test_a_call_whose_requests_are_all_canceled_is_interrupted_and_the_next_runs(sent):
+    entered, interrupted = threading.Event(), threading.Event()
+
+    def run(name: list[str]) -> list[str]:
+        if name == ["next", "then"]:
+            return ["ran", "ran too"]
+        entered.set()
+        try:
+            while True:  # Python bytecode: where a cancel lands
+                time.sleep(0.001)
+        except CancelationException:
+            interrupted.set()
+            raise
+
+    runner = _sync(run, sent, max_size=2)
+    runner.submit(predict("a", name="a"))
+    runner.submit(predict("b", name="b"))
+    assert entered.wait(WAIT)
+    runner.cancel("a")
+    assert sent.done("a").canceled and not interrupted.is_set()  # b still waits for it
+    runner.cancel("b")
+    assert sent.done("b").canceled and interrupted.wait(WAIT)
+    runner.submit(predict("next", name="next"))  # the prediction thread lives on
+    runner.submit(predict("then", name="then"))
+    assert sent.done("next").output == "ran" and sent.done("then").output == "ran too"
+    runner.stop()
 
 
 # -- async def ----------------------------------------------------------------------------------

@@ -26,7 +26,8 @@ from typing import Any
 from ..batching import BatchingError, BatchSpec
 from ..exceptions import CancelationException
 from ..scope import Scope, prediction_scope
-from .attempt import Attempt, Send
+from .attempt import Attempt, Interrupt, Send
+from .cancel import TaskInterrupt, ThreadInterrupt
 from .events import Metric, Predict
 from .logs import LogCapture, current_prediction
 from .runners import Entry
@@ -196,6 +197,8 @@ class Batch:
         self.capture = capture
         self.lock = threading.Lock()
         self.closed = False
+        self._interrupt: Interrupt | None = None
+        """How to stop the call while it runs: once every request has left, no one needs it."""
         self.arguments_of: dict[str, dict[str, Any]] = {}
         self.called: list[Attempt] = []
         self._undo = contextlib.ExitStack()
@@ -258,7 +261,28 @@ class Batch:
                 return False
             self.live.remove(attempt)
             self._regroup()
+            if not self.live and self._interrupt is not None:
+                self._interrupt.interrupt()  # the last one gone: stop the call
+                self._interrupt = None
             return True
+
+    def calling(self, interrupt: Interrupt) -> None:
+        """The call starts: from now until `returned`, a batch left empty stops it."""
+        with self.lock:
+            self._interrupt = interrupt
+
+    def returned(self) -> None:
+        """The call is over: no interrupt from here on, and one not yet delivered is taken back.
+        A thread interrupt may land in this very code: it is absorbed and the step retried."""
+        while True:
+            try:
+                with self.lock:
+                    if self._interrupt is not None:
+                        self._interrupt.withdraw()
+                        self._interrupt = None
+                return
+            except CancelationException:
+                continue
 
     def _regroup(self) -> None:
         self.capture.attribution.group(self.id, self.ids)  # none left: the group is forgotten
@@ -414,6 +438,8 @@ class SyncBatchRunner:
                 self.batches.update((a.id, batch) for a in attempts)
             try:
                 self._run(batch)
+            except CancelationException:
+                pass  # a stop for a call no request waits for any more, landed after it
             finally:
                 with self.changed:
                     for attempt in attempts:
@@ -431,9 +457,11 @@ class SyncBatchRunner:
             if batch.called:
                 batch.record_size()
                 began = time.monotonic()
+                batch.calling(ThreadInterrupt(threading.get_ident()))
                 try:
                     result = self.predictor.function(**arguments)
                 finally:
+                    batch.returned()
                     self.gathering.policy.observed(len(batch.called), time.monotonic() - began)
                 batch.take_result(result)
         except BaseException as exc:  # SystemExit, KeyboardInterrupt too: only this batch fails
@@ -515,10 +543,14 @@ class AsyncBatchRunner:
             if batch.called:
                 batch.record_size()
                 began = time.monotonic()
+                task = asyncio.current_task()
+                assert task is not None  # run as a task by _dispatch
+                batch.calling(TaskInterrupt(task))
                 try:
                     call = self.predictor.function(**arguments)
                     result = await call if inspect.isawaitable(call) else call
                 finally:
+                    batch.returned()
                     self.gathering.policy.observed(len(batch.called), time.monotonic() - began)
                 batch.take_result(result)
         except BaseException as exc:  # caught here, SystemExit would stop the event loop
