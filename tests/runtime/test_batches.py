@@ -137,7 +137,7 @@ def test_a_list_of_the_wrong_length_fails_every_request_clearly(sent):
     error = sent.done("a").error
     assert sent.done("b").error == error
     runner.stop()
-    assert error is not None and "the batch had 2 requests and it returned 1 results" in error
+    assert error is not None and "the batch had 2 requests and it returned a list of 1" in error
 
 
 def test_a_bad_input_fails_its_request_and_the_others_run(sent):

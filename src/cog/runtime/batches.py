@@ -216,7 +216,7 @@ class Batch:
         self._undo.callback(current_prediction.reset, token)
         attribution = self.capture.attribution
         attribution.group(self.id, self.ids)
-        self._undo.callback(attribution.group, self.id, ())
+        self._undo.callback(attribution.ungroup, self.id)
         attribution.start(self.id)
         self._undo.callback(attribution.stop, self.id)
         self._undo.callback(self.capture.finish, self.id)  # runs first: flush, then stop
@@ -285,7 +285,8 @@ class Batch:
                 continue
 
     def _regroup(self) -> None:
-        self.capture.attribution.group(self.id, self.ids)  # none left: the group is forgotten
+        if self.id in self.capture.attribution.groups:  # begun, not ended
+            self.capture.attribution.group(self.id, self.ids)
 
     def prepare(self, attempt: Attempt, coerce: Callable[[Predict], dict[str, Any]]) -> None:
         """One request's inputs, coerced; a bad input fails that request only."""
@@ -324,9 +325,9 @@ class Batch:
         served = self.called
         if not isinstance(result, list | tuple) or len(result) != len(served):
             got = (
-                f"{len(result)} results"
+                f"a list of {len(result)}"
                 if isinstance(result, list | tuple)
-                else repr(type(result).__name__)
+                else f"a {type(result).__name__}"
             )
             self.fail(
                 BatchingError(
