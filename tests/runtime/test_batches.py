@@ -297,15 +297,18 @@ def test_the_fixed_wait_goes_at_the_oldest_plus_the_wait():
 def test_auto_waits_while_the_next_request_pays_for_its_wait():
     policy = AdaptiveWait()
     assert policy.deadline(oldest=1.0, waiting=1) == 1.0  # nothing known: go at once
-    policy.observed(1, 0.020)
+    policy.observed(1, 0.020, ended=0.5)  # a call costs 20 ms
     for at in (1.000, 1.001, 1.002, 1.003):  # a request every millisecond
         policy.arrived(at)
-    # 4 waiting × 1 ms < 20 ms: wait, until the next is late (2 gaps) or at most 20 ms.
-    assert policy.deadline(oldest=1.000, waiting=4) == pytest.approx(1.005)
+    # 4 waiting × 1 ms < 20 ms: wait, until arrivals stop (3 gaps) or at most 20 ms.
+    assert policy.deadline(oldest=1.000, waiting=4) == pytest.approx(1.006)
     # 25 waiting × 1 ms ≥ 20 ms: go now.
     assert policy.deadline(oldest=1.000, waiting=25) == 1.000
+    # A slot busy until 1.010: the wait for more starts again there.
+    policy.observed(4, 0.020, ended=1.010)
+    assert policy.deadline(oldest=1.000, waiting=4) == pytest.approx(1.013)
     slow = AdaptiveWait()
-    slow.observed(1, 0.020)
+    slow.observed(1, 0.020, ended=0.5)
     for at in (1.0, 1.05, 1.10):  # one request every 50 ms: waiting would not pay
         slow.arrived(at)
     assert slow.deadline(oldest=1.10, waiting=1) == 1.10

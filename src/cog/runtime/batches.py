@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import inspect
 import itertools
+import statistics
 import threading
 import time
 from collections import deque
@@ -58,7 +59,7 @@ class FixedWait:
     def arrived(self, at: float) -> None:
         pass
 
-    def observed(self, size: int, seconds: float) -> None:
+    def observed(self, size: int, seconds: float, ended: float) -> None:
         pass
 
     def deadline(self, oldest: float, waiting: int) -> float:
@@ -97,36 +98,54 @@ class LatencyFit:
 class AdaptiveWait:
     """max_wait_ms="auto": wait for one more request only while it is expected to pay for it.
 
-    The next request is expected one mean arrival gap from now; waiting for it costs each of the
-    `waiting` requests that gap; it saves the newcomer the fixed cost of a call of its own. So
-    a batch waits while `waiting × gap < fixed`, never longer than `fixed` in all (a wait longer
-    than a whole extra call cannot pay off), and goes as soon as arrivals stop (nothing for two
-    gaps). Before the first call there is nothing to go by: the batch goes at once.
+    The next request is expected one recent gap from now (the gaps between the last few
+    arrivals: during a burst, short). Waiting for it costs each of the `waiting` requests that
+    gap; it saves the newcomer the fixed cost of a call of its own. So a batch waits while
+    `waiting × recent gap < fixed`, never longer than `fixed` in all (a wait longer than a
+    whole extra call cannot pay off), and goes as soon as arrivals stop: nothing for three
+    mean gaps (the mean over many arrivals, pauses included). Time spent waiting for a busy
+    slot does not count: both clocks start again when a call ends (its clients, just answered,
+    may send again). Before the first call there is nothing to go by: the batch goes at once.
     """
 
-    SMOOTHING = 0.2
+    RECENT = 0.5
+    """The weight of the latest gap in the recent gap (an exponential average)."""
+    GAPS = 64
+    STOPPED = 3.0
+    """Mean gaps without an arrival after which arrivals have stopped."""
 
     def __init__(self) -> None:
-        self.gap: float | None = None
+        self.gaps: deque[float] = deque(maxlen=self.GAPS)
+        self.recent: float | None = None
         self.last: float | None = None
+        self.freed = 0.0
         self.fit = LatencyFit()
+
+    @property
+    def mean_gap(self) -> float | None:
+        return statistics.fmean(self.gaps) if self.gaps else None
 
     def arrived(self, at: float) -> None:
         if self.last is not None:
             gap = max(0.0, at - self.last)
-            self.gap = gap if self.gap is None else self.gap + self.SMOOTHING * (gap - self.gap)
+            self.gaps.append(gap)
+            recent = self.recent
+            self.recent = gap if recent is None else recent + self.RECENT * (gap - recent)
         self.last = at
 
-    def observed(self, size: int, seconds: float) -> None:
+    def observed(self, size: int, seconds: float, ended: float) -> None:
+        """A call of `size` requests took `seconds` and ended at `ended` (monotonic)."""
         self.fit.add(size, seconds)
+        self.freed = ended
 
     def deadline(self, oldest: float, waiting: int) -> float:
-        fixed = self.fit.fixed()
-        if fixed is None or self.gap is None or self.last is None:
+        fixed, recent, mean = self.fit.fixed(), self.recent, self.mean_gap
+        if fixed is None or recent is None or mean is None or self.last is None:
             return oldest
-        if waiting * self.gap >= fixed:
+        if waiting * recent >= fixed:
             return oldest
-        return min(oldest + fixed, self.last + 2 * self.gap)
+        start = max(oldest, self.freed)
+        return min(start + fixed, max(self.last, self.freed) + self.STOPPED * mean)
 
 
 Policy = FixedWait | AdaptiveWait
@@ -463,7 +482,8 @@ class SyncBatchRunner:
                     result = self.predictor.function(**arguments)
                 finally:
                     batch.returned()
-                    self.gathering.policy.observed(len(batch.called), time.monotonic() - began)
+                    ended = time.monotonic()
+                    self.gathering.policy.observed(len(batch.called), ended - began, ended)
                 batch.take_result(result)
         except BaseException as exc:  # SystemExit, KeyboardInterrupt too: only this batch fails
             batch.fail(exc)
@@ -552,7 +572,8 @@ class AsyncBatchRunner:
                     result = await call if inspect.isawaitable(call) else call
                 finally:
                     batch.returned()
-                    self.gathering.policy.observed(len(batch.called), time.monotonic() - began)
+                    ended = time.monotonic()
+                    self.gathering.policy.observed(len(batch.called), ended - began, ended)
                 batch.take_result(result)
         except BaseException as exc:  # caught here, SystemExit would stop the event loop
             batch.fail(exc)
