@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from cog import CancelationException, current_scope
+from cog import Path as CogPath
 from cog.batching import BatchSpec
 from cog.runtime.batches import (
     AdaptiveWait,
@@ -373,3 +374,24 @@ def test_a_batched_streaming_model_fails_setup_saying_why(tmp_path):
         channel.sock.close()
     assert isinstance(failed, SetupFailed)
     assert "@cog.batch does not combine with @cog.streaming" in failed.error
+
+
+def test_file_inputs_are_coerced_per_item_into_each_requests_directory(sent, tmp_path):
+    seen: list[object] = []
+
+    def run(image: list[CogPath], label: list[str]) -> list[str]:
+        seen.extend(image)
+        return [f"{n}:{p.read_text()}" for n, p in zip(label, image, strict=True)]
+
+    runner = _sync(run, sent, max_size=2)
+    for name, text in (("a", "b2s="), ("b", "aGk=")):  # "ok", "hi"
+        workdir = str(tmp_path / name)
+        runner.submit(
+            Predict(name, {"image": f"data:text/plain;base64,{text}", "label": name}, {}, workdir)
+        )
+    assert sent.done("a").output == "a:ok" and sent.done("b").output == "b:hi"
+    runner.stop()
+    assert [str(p).startswith(str(tmp_path / n)) for p, n in zip(seen, "ab", strict=True)] == [
+        True,
+        True,
+    ]
