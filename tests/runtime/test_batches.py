@@ -308,6 +308,12 @@ def test_auto_waits_while_the_next_request_pays_for_its_wait():
     # A slot busy until 1.010: the wait for more starts again there.
     policy.observed(4, 0.020, ended=1.010)
     assert policy.deadline(oldest=1.000, waiting=4) == pytest.approx(1.013)
+    burst = AdaptiveWait()
+    burst.observed(1, 0.020, ended=0.5)
+    for _ in range(9):  # read at once: no gap at all
+        burst.arrived(1.0)
+    # Arrivals have stopped only after a tenth of the fixed cost, however short the gaps.
+    assert burst.deadline(oldest=1.0, waiting=9) == pytest.approx(1.002)
     slow = AdaptiveWait()
     slow.observed(1, 0.020, ended=0.5)
     for at in (1.0, 1.05, 1.10):  # one request every 50 ms: waiting would not pay

@@ -98,39 +98,38 @@ class LatencyFit:
 class AdaptiveWait:
     """max_wait_ms="auto": wait for one more request only while it is expected to pay for it.
 
-    The next request is expected one recent gap from now (the gaps between the last few
-    arrivals: during a burst, short). Waiting for it costs each of the `waiting` requests that
-    gap; it saves the newcomer the fixed cost of a call of its own. So a batch waits while
-    `waiting × recent gap < fixed`, never longer than `fixed` in all (a wait longer than a
-    whole extra call cannot pay off), and goes as soon as arrivals stop: nothing for three
-    mean gaps (the mean over many arrivals, pauses included). Time spent waiting for a busy
-    slot does not count: both clocks start again when a call ends (its clients, just answered,
-    may send again). Before the first call there is nothing to go by: the batch goes at once.
+    The next request is expected one recent gap from now (the median of the last 8 gaps
+    between arrivals: short during a burst, and one hiccup does not end it). Waiting for it
+    costs each of the `waiting` requests that gap; it saves the newcomer the fixed cost of a
+    call of its own. So a batch waits while `waiting × recent gap < fixed`, never longer than
+    `fixed` in all (a wait longer than a whole extra call cannot pay off), and goes as soon as
+    arrivals stop: nothing for three recent gaps, or a tenth of `fixed` if that is longer.
+    Time spent waiting for a busy slot does not count: both clocks start again when a call
+    ends (its clients, just answered, may send again). Before the first call there is nothing
+    to go by: the batch goes at once.
     """
 
-    RECENT = 0.5
-    """The weight of the latest gap in the recent gap (an exponential average)."""
-    GAPS = 64
+    RECENT = 8
+    """The recent gap is the median of this many latest gaps: a hiccup does not end a burst."""
     STOPPED = 3.0
-    """Mean gaps without an arrival after which arrivals have stopped."""
+    """Recent gaps without an arrival after which arrivals have stopped..."""
+    STRAGGLERS = 0.1
+    """... but never less than this share of a call's fixed cost (what waiting for a late
+    request of the same burst may cost)."""
 
     def __init__(self) -> None:
-        self.gaps: deque[float] = deque(maxlen=self.GAPS)
-        self.recent: float | None = None
+        self.gaps: deque[float] = deque(maxlen=self.RECENT)
         self.last: float | None = None
         self.freed = 0.0
         self.fit = LatencyFit()
 
     @property
-    def mean_gap(self) -> float | None:
-        return statistics.fmean(self.gaps) if self.gaps else None
+    def recent(self) -> float | None:
+        return statistics.median(self.gaps) if self.gaps else None
 
     def arrived(self, at: float) -> None:
         if self.last is not None:
-            gap = max(0.0, at - self.last)
-            self.gaps.append(gap)
-            recent = self.recent
-            self.recent = gap if recent is None else recent + self.RECENT * (gap - recent)
+            self.gaps.append(max(0.0, at - self.last))
         self.last = at
 
     def observed(self, size: int, seconds: float, ended: float) -> None:
@@ -139,13 +138,14 @@ class AdaptiveWait:
         self.freed = ended
 
     def deadline(self, oldest: float, waiting: int) -> float:
-        fixed, recent, mean = self.fit.fixed(), self.recent, self.mean_gap
-        if fixed is None or recent is None or mean is None or self.last is None:
+        fixed, recent = self.fit.fixed(), self.recent
+        if fixed is None or recent is None or self.last is None:
             return oldest
         if waiting * recent >= fixed:
             return oldest
         start = max(oldest, self.freed)
-        return min(start + fixed, max(self.last, self.freed) + self.STOPPED * mean)
+        quiet = max(self.STOPPED * recent, fixed * self.STRAGGLERS)
+        return min(start + fixed, max(self.last, self.freed) + quiet)
 
 
 Policy = FixedWait | AdaptiveWait
