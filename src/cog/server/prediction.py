@@ -8,10 +8,13 @@ import datetime
 import time
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, Literal
 
 from ..runtime import events
 from .webhooks import WebhookSender
+
+Kind = Literal["prediction", "training"]
+"""What a client asked for: `POST /predictions` or `POST /trainings`."""
 
 WIRE_MODES: dict[str, str] = {"replace": "replace", "incr": "increment", "append": "append"}
 """A metric operation as the worker names it → as SSE `metric` events name it."""
@@ -83,6 +86,7 @@ class Prediction:
     """The input as clients see it, each Secret masked (`input` when it has none)."""
     limits: StreamLimits = field(default_factory=StreamLimits)
     webhook: WebhookSender | None = None
+    kind: Kind = "prediction"
     cancel_on_disconnect: bool = False
     created_at: str = field(default_factory=now)
     status: Status = Status.STARTING
@@ -96,6 +100,10 @@ class Prediction:
     error: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     created_monotonic: float = 0.0
+    """When it took its slot (`time.monotonic()`), as the two below: what metrics measure."""
+    started_monotonic: float = 0.0
+    """When the model began (Started); 0.0 when it ended before."""
+    completed_monotonic: float = 0.0
     workdir: str = ""
     history: list[StreamEvent] = field(default_factory=list)
     dropped: int = 0
@@ -170,6 +178,7 @@ class Prediction:
             case events.Started():
                 self.status = Status.PROCESSING
                 self.started_at = now()
+                self.started_monotonic = time.monotonic()
                 self.publish("start", {"id": self.id, "status": Status.PROCESSING.value})
                 self._webhook("start")
             case events.Log(source=source, data=data):
@@ -204,7 +213,8 @@ class Prediction:
         else:
             self.status = Status.SUCCEEDED
         self.completed_at = now()
-        self.metrics["predict_time"] = time.monotonic() - self.created_monotonic
+        self.completed_monotonic = time.monotonic()
+        self.metrics["predict_time"] = self.completed_monotonic - self.created_monotonic
         if self.streamed or self.subscriptions:  # else no one can ever read it
             self.publish("completed", self.snapshot())
         for subscription in self.subscriptions:

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from .._version import COG_API_VERSION, __version__
 from .echo import echoed
+from .prediction import Kind as Kind  # re-exported: the adapters name it from here
 from .prediction import Prediction, Status, StreamEvent
 from .readiness import ReadyFile
 from .settings import ServerSettings
@@ -24,7 +25,6 @@ from .supervisor import Busy, Component, Health, NotReady, Supervisor, WorkerCra
 from .validation import not_an_object
 from .webhooks import WebhookSender
 
-Kind = Literal["prediction", "training"]
 Mode = Literal["sync", "async", "sse"]
 """How the client wants the answer: when it ends, at once (and by webhook), or as a stream."""
 
@@ -194,6 +194,7 @@ class Predictions:
             inputs,
             None if shown is inputs else shown,
             limits=self.settings.stream_limits,
+            kind=order.kind,
             cancel_on_disconnect=order.mode == "sse",
         )
         if envelope.webhook:
@@ -205,6 +206,7 @@ class Predictions:
                 order.trace,
                 token=self.settings.webhook_token,
                 interval=self.settings.webhook_interval,
+                prediction_id=prediction.id,
             )
         return prediction
 

@@ -1,5 +1,6 @@
 """The Starlette routes of Cog's API other than creating predictions (`fast_path`): the index,
-health, schema, shutdown and cancel, each a thin adapter over the prediction core."""
+health, schema, shutdown and cancel, each a thin adapter over the prediction core; and
+pycog's `/metrics`."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from .._version import COG_API_VERSION, __version__
+from .metrics import CONTENT_TYPE, ServerMetrics
 from .predictions import Predictions
 
 
@@ -45,6 +47,12 @@ async def openapi(request: Request) -> Response:
     if schema is None:
         return JSONResponse({"error": "OpenAPI schema not available"}, status_code=503)
     return JSONResponse(schema)
+
+
+async def metrics(request: Request) -> Response:
+    """The Prometheus text exposition (not in Cog's API)."""
+    server_metrics: ServerMetrics = request.app.state.metrics
+    return Response(server_metrics.render(), headers={"Content-Type": CONTENT_TYPE})
 
 
 async def shutdown(request: Request) -> Response:
