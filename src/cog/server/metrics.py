@@ -1,28 +1,29 @@
-"""The server's Prometheus metrics (`GET /metrics`), kept in a registry of its own.
+"""The server's Prometheus metrics (`GET /metrics`), in a registry of its own.
 
-An observer of the supervisor: it counts and times each prediction when it ends, from the
-monotonic stamps the prediction already has, and counts the outcome of each of its webhooks.
-What is a state rather than an event (predictions in flight, slots, health, setup) is read
-from the supervisor when Prometheus scrapes, so serving a prediction costs nothing for it.
+An observer of the supervisor. When a prediction ends it is counted and timed from the
+monotonic stamps the prediction already has, and each of its webhooks' outcomes is counted, in
+plain numbers (a few additions, a fraction of a microsecond: prometheus_client's own metric
+objects take a lock and cost microseconds each, on every prediction); what is a state rather
+than an event (in flight, slots, health, setup) is not kept at all. A scrape reads both into
+prometheus_client's metric families. Everything runs on the server's event loop, so nothing
+needs a lock.
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any, get_args
 
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    Summary,
-    generate_latest,
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    SummaryMetricFamily,
 )
-from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from .prediction import Kind, Prediction, Status
@@ -40,112 +41,109 @@ SECONDS_BUCKETS = (
 MAX_MODEL_METRIC_NAMES = 100
 """Distinct `record_metric` names kept as series; more would be a label Prometheus cannot bear
 (a name made from an input, say), so later names are left out, and logged once."""
-_KINDS: tuple[Kind, ...] = get_args(Kind)
 _ENDED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELED)
 _SERVER_METRICS = frozenset({"predict_time"})
 """Set by the server, not the model: `cog_prediction_duration_seconds` says it better."""
 
 
-@dataclass(frozen=True)
-class _KindSeries:
-    """The series of one kind (predictions or trainings)."""
+class Histogram:
+    """One histogram's counts: how many values fell at or under each bound (and above all)."""
 
-    ended: dict[Status, Counter]
-    duration: Histogram
-    wait: Histogram
+    __slots__ = ("bounds", "counts", "total")
+
+    def __init__(self, bounds: tuple[float, ...] = SECONDS_BUCKETS) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)
+        self.total = 0.0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect.bisect_left(self.bounds, value)] += 1
+        self.total += value
+
+    def buckets(self) -> list[tuple[str, float]]:
+        """Prometheus' cumulative buckets, `+Inf` last."""
+        cumulative, running = [], 0
+        bounds = [repr(bound) for bound in self.bounds] + ["+Inf"]
+        for bound, count in zip(bounds, self.counts, strict=True):
+            running += count
+            cumulative.append((bound, float(running)))
+        return cumulative
+
+
+class KindTally:
+    """What ended of one kind (predictions or trainings), and how long it waited and ran."""
+
+    __slots__ = ("duration", "ended", "wait")
+
+    def __init__(self) -> None:
+        self.ended = dict.fromkeys(_ENDED, 0)
+        self.duration = Histogram()
+        self.wait = Histogram()
+
+
+class ModelMetric:
+    """A summary of one `record_metric` name: how many values, and their sum."""
+
+    __slots__ = ("count", "total")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.total = 0.0
 
 
 class ServerMetrics:
-    """The metrics of one supervisor; an `Observer` of its predictions."""
+    """The metrics of one supervisor: an `Observer` of its predictions, and the collector a
+    scrape reads."""
 
     def __init__(self, supervisor: Supervisor) -> None:
-        self.registry = CollectorRegistry(auto_describe=False)
-        registry = self.registry
-        self.totals = Counter(
-            "cog_predictions",
-            "Predictions (and trainings) that ended, by how they ended.",
-            ["kind", "status"],
-            registry=registry,
-        )
-        self.duration = Histogram(
-            "cog_prediction_duration_seconds",
-            "Time from the model starting a prediction to its end.",
-            ["kind"],
-            buckets=SECONDS_BUCKETS,
-            registry=registry,
-        )
-        self.wait = Histogram(
-            "cog_prediction_wait_seconds",
-            "Time from a prediction taking its slot to the model starting it.",
-            ["kind"],
-            buckets=SECONDS_BUCKETS,
-            registry=registry,
-        )
-        webhooks = Counter(
-            "cog_webhook_deliveries",
-            "Webhooks sent, by outcome: delivered (2xx), rejected (another status, not "
-            "retried) or failed (no answer; for the terminal one, after its retries).",
-            ["result"],
-            registry=registry,
-        )
-        self.model_metrics = Summary(
-            "cog_model_metric",
-            "The numeric values a model records (record_metric), one per prediction; nested "
-            "names joined with dots.",
-            ["name"],
-            registry=registry,
-        )
-        # Series made before they are needed are found by a dict lookup when a prediction
-        # ends, and are there (at 0) before the first one, so that rate() sees its increase.
-        # A training's are made when the first one ends: most models never train.
-        self._kinds: dict[Kind, _KindSeries] = {}
-        self._series("prediction")
-        self._webhooks = {outcome: webhooks.labels(outcome) for outcome in get_args(Outcome)}
-        self._model_names: set[str] = set()
+        self.supervisor = supervisor
+        self.kinds: dict[Kind, KindTally] = {"prediction": KindTally()}
+        """A training's tally is made when the model serves trainings: most never do."""
+        self.webhooks = dict.fromkeys(get_args(Outcome), 0)
+        self.model_metrics: dict[str, ModelMetric] = {}
         self._names_dropped = False
-        registry.register(SupervisorCollector(supervisor))
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(self)
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric (`CONTENT_TYPE`)."""
         return generate_latest(self.registry)
 
-    # -- the observer ----------------------------------------------------------------------
+    # -- the observer (the hot path) -------------------------------------------------------
 
     def submitted(self, prediction: Prediction) -> None:
         if prediction.webhook is not None:
             prediction.webhook.listeners.append(self._webhook_ended)
 
     def ended(self, prediction: Prediction) -> None:
-        series = self._kinds.get(prediction.kind) or self._series(prediction.kind)
-        series.ended[prediction.status].inc()
+        tally = self.kinds.get(prediction.kind) or self._tally(prediction.kind)
+        tally.ended[prediction.status] += 1
         started = prediction.started_monotonic
         if started:  # else the model never began it: neither a wait nor a duration
-            series.wait.observe(started - prediction.created_monotonic)
-            series.duration.observe(prediction.completed_monotonic - started)
+            tally.wait.observe(started - prediction.created_monotonic)
+            tally.duration.observe(prediction.completed_monotonic - started)
         if len(prediction.metrics) > len(_SERVER_METRICS):
             self._observe_model_metrics(prediction.metrics)
 
-    def _series(self, kind: Kind) -> _KindSeries:
-        series = self._kinds[kind] = _KindSeries(
-            {status: self.totals.labels(kind, status.value) for status in _ENDED},
-            self.duration.labels(kind),
-            self.wait.labels(kind),
-        )
-        return series
+    def _tally(self, kind: Kind) -> KindTally:
+        tally = self.kinds[kind] = KindTally()
+        return tally
 
     def _webhook_ended(self, outcome: Outcome) -> None:
-        self._webhooks[outcome].inc()
+        self.webhooks[outcome] += 1
 
     def _observe_model_metrics(self, metrics: dict[str, Any]) -> None:
         for name, value in numbers(metrics):
             if name in _SERVER_METRICS:
                 continue
-            if name not in self._model_names:
-                if len(self._model_names) >= MAX_MODEL_METRIC_NAMES:
+            summary = self.model_metrics.get(name)
+            if summary is None:
+                if len(self.model_metrics) >= MAX_MODEL_METRIC_NAMES:
                     self._drop_name(name)
                     continue
-                self._model_names.add(name)
-            self.model_metrics.labels(name).observe(value)
+                summary = self.model_metrics[name] = ModelMetric()
+            summary.count += 1
+            summary.total += value
 
     def _drop_name(self, name: str) -> None:
         if not self._names_dropped:
@@ -157,33 +155,63 @@ class ServerMetrics:
                 name,
             )
 
-
-def numbers(metrics: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, float]]:
-    """The numeric leaves of a prediction's metrics, their names dot-joined (bools, strings
-    and lists are not measures)."""
-    for key, value in metrics.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            yield from numbers(value, f"{name}.")
-        elif isinstance(value, int | float) and not isinstance(value, bool):
-            yield name, float(value)
-
-
-class SupervisorCollector:
-    """The supervisor's state, read at each scrape."""
-
-    def __init__(self, supervisor: Supervisor) -> None:
-        self.supervisor = supervisor
+    # -- the collector (a scrape) ----------------------------------------------------------
 
     def collect(self) -> Iterator[Metric]:
+        if "training" not in self.kinds and self.supervisor.serves_trainings():
+            self._tally("training")
+        yield from self._predictions()
+        yield from self._state()
+        webhooks = CounterMetricFamily(
+            "cog_webhook_deliveries",
+            "Webhooks sent, by outcome: delivered (2xx), rejected (another status, not "
+            "retried) or failed (no answer; for the terminal one, after its retries).",
+            labels=["result"],
+        )
+        for outcome, count in self.webhooks.items():
+            webhooks.add_metric([outcome], count)
+        yield webhooks
+        model = SummaryMetricFamily(
+            "cog_model_metric",
+            "The numbers a model records (record_metric), one value per prediction; nested "
+            "names joined with dots.",
+            labels=["name"],
+        )
+        for name, summary in self.model_metrics.items():
+            model.add_metric([name], summary.count, summary.total)
+        yield model
+
+    def _predictions(self) -> Iterator[Metric]:
+        totals = CounterMetricFamily(
+            "cog_predictions",
+            "Predictions (and trainings) that ended, by how they ended.",
+            labels=["kind", "status"],
+        )
+        duration = HistogramMetricFamily(
+            "cog_prediction_duration_seconds",
+            "Time from the model starting a prediction to its end.",
+            labels=["kind"],
+        )
+        wait = HistogramMetricFamily(
+            "cog_prediction_wait_seconds",
+            "Time from a prediction taking its slot to the model starting it.",
+            labels=["kind"],
+        )
+        for kind, tally in self.kinds.items():
+            for status, count in tally.ended.items():
+                totals.add_metric([kind, status.value], count)
+            duration.add_metric([kind], tally.duration.buckets(), tally.duration.total)
+            wait.add_metric([kind], tally.wait.buckets(), tally.wait.total)
+        yield from (totals, duration, wait)
+
+    def _state(self) -> Iterator[Metric]:
         supervisor = self.supervisor
         in_flight = GaugeMetricFamily(
             "cog_predictions_in_flight",
             "Predictions (and trainings) holding a slot now.",
             labels=["kind"],
         )
-        kinds: tuple[Kind, ...] = _KINDS if supervisor.serves_trainings() else ("prediction",)
-        counts = dict.fromkeys(kinds, 0)
+        counts = dict.fromkeys(self.kinds, 0)
         for prediction in supervisor.predictions.values():
             counts[prediction.kind] = counts.get(prediction.kind, 0) + 1
         for kind, count in counts.items():
@@ -213,6 +241,17 @@ class SupervisorCollector:
                 "How long the model's setup took (present once it ended, well or not).",
                 value=_seconds_between(setup.started_at, setup.completed_at),
             )
+
+
+def numbers(metrics: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, float]]:
+    """The numeric leaves of a prediction's metrics, their names dot-joined (bools, strings
+    and lists are not measures)."""
+    for key, value in metrics.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            yield from numbers(value, f"{name}.")
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            yield name, float(value)
 
 
 def _seconds_between(start: str, end: str) -> float:
