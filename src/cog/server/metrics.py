@@ -6,7 +6,8 @@ plain numbers (a few additions, a fraction of a microsecond: prometheus_client's
 objects take a lock and cost microseconds each, on every prediction); what is a state rather
 than an event (in flight, slots, health, setup) is not kept at all. A scrape reads both into
 prometheus_client's metric families. Everything runs on the server's event loop, so nothing
-needs a lock.
+needs a lock. prometheus_client is imported on the first scrape: ~50 ms (it imports http.server
+and more) that would otherwise land on every server's start.
 """
 
 from __future__ import annotations
@@ -15,24 +16,17 @@ import bisect
 import datetime
 import logging
 from collections.abc import Iterator
-from typing import Any, get_args
-
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import (
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    HistogramMetricFamily,
-    SummaryMetricFamily,
-)
-from prometheus_client.metrics_core import Metric
+from typing import TYPE_CHECKING, Any, get_args
 
 from .prediction import Kind, Prediction, Status
 from .supervisor import Health, Supervisor
 from .webhooks import Outcome
 
-log = logging.getLogger("cog.server")
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.metrics_core import Metric
 
-CONTENT_TYPE = CONTENT_TYPE_LATEST
+log = logging.getLogger("cog.server")
 SECONDS_BUCKETS = (
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
     60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
@@ -102,12 +96,16 @@ class ServerMetrics:
         self.webhooks = dict.fromkeys(get_args(Outcome), 0)
         self.model_metrics: dict[str, ModelMetric] = {}
         self._names_dropped = False
-        self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(self)
+        self._registry: CollectorRegistry | None = None
 
-    def render(self) -> bytes:
-        """The Prometheus text exposition of every metric (`CONTENT_TYPE`)."""
-        return generate_latest(self.registry)
+    def render(self) -> tuple[bytes, str]:
+        """The Prometheus text exposition of every metric, and its content type."""
+        from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+        if self._registry is None:
+            self._registry = CollectorRegistry(auto_describe=False)
+            self._registry.register(self)
+        return generate_latest(self._registry), CONTENT_TYPE_LATEST
 
     # -- the observer (the hot path) -------------------------------------------------------
 
@@ -158,6 +156,8 @@ class ServerMetrics:
     # -- the collector (a scrape) ----------------------------------------------------------
 
     def collect(self) -> Iterator[Metric]:
+        from prometheus_client.core import CounterMetricFamily, SummaryMetricFamily
+
         if "training" not in self.kinds and self.supervisor.serves_trainings():
             self._tally("training")
         yield from self._predictions()
@@ -182,6 +182,8 @@ class ServerMetrics:
         yield model
 
     def _predictions(self) -> Iterator[Metric]:
+        from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
+
         totals = CounterMetricFamily(
             "cog_predictions",
             "Predictions (and trainings) that ended, by how they ended.",
@@ -205,6 +207,8 @@ class ServerMetrics:
         yield from (totals, duration, wait)
 
     def _state(self) -> Iterator[Metric]:
+        from prometheus_client.core import GaugeMetricFamily
+
         supervisor = self.supervisor
         in_flight = GaugeMetricFamily(
             "cog_predictions_in_flight",

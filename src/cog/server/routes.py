@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from .._version import COG_API_VERSION, __version__
-from .metrics import CONTENT_TYPE, ServerMetrics
+from .metrics import ServerMetrics
 from .predictions import Predictions
 
 
@@ -52,7 +52,8 @@ async def openapi(request: Request) -> Response:
 async def metrics(request: Request) -> Response:
     """The Prometheus text exposition (not in Cog's API)."""
     server_metrics: ServerMetrics = request.app.state.metrics
-    return Response(server_metrics.render(), headers={"Content-Type": CONTENT_TYPE})
+    body, content_type = server_metrics.render()
+    return Response(body, headers={"Content-Type": content_type})
 
 
 async def shutdown(request: Request) -> Response:
