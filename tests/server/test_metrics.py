@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 
 import httpx
 
@@ -123,3 +124,18 @@ def test_a_crashed_worker_is_defunct_and_its_prediction_failed(serve):
         samples = scrape_until(client, lambda s: ended(s, "failed") == 1)
         assert ended(samples, "failed") == 1
         assert value(samples, "cog_health_status", status="DEFUNCT") == 1
+
+
+def test_without_prometheus_client_the_model_serves_and_metrics_say_why(serve, tmp_path):
+    """An environment made before the server depended on prometheus_client (hidden here by
+    a package that fails to import, first on the path) still predicts; /metrics says what to
+    do."""
+    hidden = tmp_path / "hidden"
+    (hidden / "prometheus_client").mkdir(parents=True)
+    (hidden / "prometheus_client" / "__init__.py").write_text("raise ImportError('hidden')\n")
+    path = os.pathsep.join(filter(None, [str(hidden), os.environ.get("PYTHONPATH")]))
+    with serve("metered", env={"PYTHONPATH": path}) as server, server.client() as client:
+        assert client.post("/predictions", json={"input": {}}).json()["status"] == "succeeded"
+        response = client.get("/metrics")
+        assert response.status_code == 503
+        assert "pip install 'prometheus_client>=0.17'" in response.text

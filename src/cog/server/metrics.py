@@ -18,6 +18,7 @@ import logging
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, get_args
 
+from .errors import MetricsUnavailable
 from .prediction import Kind, Prediction, Status
 from .supervisor import Health, Supervisor
 from .webhooks import Outcome
@@ -100,7 +101,10 @@ class ServerMetrics:
 
     def render(self) -> tuple[bytes, str]:
         """The Prometheus text exposition of every metric, and its content type."""
-        from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+        try:
+            from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+        except ImportError:
+            raise MetricsUnavailable() from None
 
         if self._registry is None:
             self._registry = CollectorRegistry(auto_describe=False)

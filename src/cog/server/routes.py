@@ -5,9 +5,10 @@ pycog's `/metrics`."""
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from .._version import COG_API_VERSION, __version__
+from .errors import MetricsUnavailable
 from .metrics import ServerMetrics
 from .predictions import Predictions
 
@@ -52,7 +53,10 @@ async def openapi(request: Request) -> Response:
 async def metrics(request: Request) -> Response:
     """The Prometheus text exposition (not in Cog's API)."""
     server_metrics: ServerMetrics = request.app.state.metrics
-    body, content_type = server_metrics.render()
+    try:
+        body, content_type = server_metrics.render()
+    except MetricsUnavailable as exc:
+        return PlainTextResponse(str(exc), status_code=503)
     return Response(body, headers={"Content-Type": content_type})
 
 
