@@ -122,7 +122,7 @@ class ServerMetrics:
         tally.ended[prediction.status] += 1
         started = prediction.started_monotonic
         if started:  # else the model never began it: neither a wait nor a duration
-            tally.wait.observe(started - prediction.created_monotonic)
+            tally.wait.observe(started - prediction.accepted_monotonic)
             tally.duration.observe(prediction.completed_monotonic - started)
         if len(prediction.metrics) > len(_SERVER_METRICS):
             self._observe_model_metrics(prediction.metrics)
@@ -195,12 +195,13 @@ class ServerMetrics:
         )
         duration = HistogramMetricFamily(
             "cog_prediction_duration_seconds",
-            "Time from the model starting a prediction to its end.",
+            "Time from the worker starting a prediction to its end.",
             labels=["kind"],
         )
         wait = HistogramMetricFamily(
             "cog_prediction_wait_seconds",
-            "Time from a prediction taking its slot to the model starting it.",
+            "Time from the server accepting a prediction (its input valid) to the worker "
+            "starting it: the wait for a slot included.",
             labels=["kind"],
         )
         for kind, tally in self.kinds.items():

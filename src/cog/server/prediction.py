@@ -100,9 +100,11 @@ class Prediction:
     error: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     created_monotonic: float = 0.0
-    """When it took its slot (`time.monotonic()`), as the two below: what metrics measure."""
+    """When it took its slot (`time.monotonic()`, as the three below)."""
+    accepted_monotonic: float = field(default_factory=time.monotonic)
+    """When the server made it, its input valid (before any wait for a slot)."""
     started_monotonic: float = 0.0
-    """When the model began (Started); 0.0 when it ended before."""
+    """When the worker began it (Started); 0.0 when it ended before."""
     completed_monotonic: float = 0.0
     workdir: str = ""
     history: list[StreamEvent] = field(default_factory=list)
@@ -202,6 +204,7 @@ class Prediction:
             self.webhook.event(kind)
 
     def _end(self, done: events.Done) -> None:
+        self.completed_monotonic = time.monotonic()
         if done.final:
             self.output, self.final_output = done.output, True
         self.iterator = self.iterator or done.iterator
@@ -213,8 +216,7 @@ class Prediction:
         else:
             self.status = Status.SUCCEEDED
         self.completed_at = now()
-        self.completed_monotonic = time.monotonic()
-        self.metrics["predict_time"] = self.completed_monotonic - self.created_monotonic
+        self.metrics["predict_time"] = time.monotonic() - self.created_monotonic
         if self.streamed or self.subscriptions:  # else no one can ever read it
             self.publish("completed", self.snapshot())
         for subscription in self.subscriptions:
