@@ -139,3 +139,29 @@ def test_without_prometheus_client_the_model_serves_and_metrics_say_why(serve, t
         response = client.get("/metrics")
         assert response.status_code == 503
         assert "pip install 'prometheus_client>=0.17'" in response.text
+
+
+def test_the_wait_queue_depth_and_its_waiters(tmp_path):
+    """With COG_MAX_QUEUE: one runs (gated), one waits (the gauge says 1); the waiter canceled
+    is counted canceled without a duration; the runner, once its gate opens, succeeded."""
+    from .conftest import run_server
+    from .test_backpressure import gated, processing
+    from .test_polling import ASYNC, open_gate
+
+    with run_server("paced", tmp_path, env={"COG_MAX_QUEUE": "3"}) as server:
+        with server.client() as client:
+            samples = scrape(client)
+            assert value(samples, "cog_predictions_waiting") == 0
+            client.put("/predictions/a", json=gated("a"), headers=ASYNC)
+            processing(client, "a")
+            client.put("/predictions/w", json=gated("w"), headers=ASYNC)
+            assert value(scrape(client), "cog_predictions_waiting") == 1
+            assert client.post("/predictions/w/cancel").status_code == 200
+            samples = scrape(client)
+            assert value(samples, "cog_predictions_waiting") == 0
+            assert ended(samples, "canceled") == 1
+            assert value(samples, "cog_prediction_duration_seconds_count", kind="prediction") == 0
+            open_gate(server, "a")
+            samples = scrape_until(client, lambda s: ended(s, "succeeded") == 1)
+            assert ended(samples, "succeeded") == 1
+            assert value(samples, "cog_prediction_wait_seconds_count", kind="prediction") == 1

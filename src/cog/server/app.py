@@ -76,7 +76,7 @@ def create_app(
 ) -> FastPredictions:
     """The app: Starlette's, with POST /predictions and /trainings taken first by the fast path."""
     supervisor = Supervisor(settings, worker)
-    metrics = ServerMetrics(supervisor)
+    metrics = ServerMetrics(supervisor, waiting=lambda: predictions.waiting)
     supervisor.observers += [metrics, PredictionLog()]
     predictions = Predictions(supervisor)
     queue: QueueWorker | None = None

@@ -15,7 +15,7 @@ from __future__ import annotations
 import bisect
 import datetime
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, get_args
 
 from .errors import MetricsUnavailable
@@ -90,8 +90,10 @@ class ServerMetrics:
     """The metrics of one supervisor: an `Observer` of its predictions, and the collector a
     scrape reads."""
 
-    def __init__(self, supervisor: Supervisor) -> None:
+    def __init__(self, supervisor: Supervisor, waiting: Callable[[], int] | None = None) -> None:
         self.supervisor = supervisor
+        self.waiting = waiting
+        """How many predictions wait for a slot (COG_MAX_QUEUE), when there can be a queue."""
         self.kinds: dict[Kind, KindTally] = {"prediction": KindTally()}
         """A training's tally is made when the model serves trainings: most never do."""
         self.webhooks = dict.fromkeys(get_args(Outcome), 0)
@@ -227,6 +229,12 @@ class ServerMetrics:
         for kind, count in counts.items():
             in_flight.add_metric([kind], count)
         yield in_flight
+        if self.waiting is not None:
+            yield GaugeMetricFamily(
+                "cog_predictions_waiting",
+                "Predictions waiting for a slot (the COG_MAX_QUEUE wait queue's depth).",
+                value=self.waiting(),
+            )
         # Free slots and taken ones: the capacity, whichever of the settings, the environment
         # or the model's @concurrent set it.
         yield GaugeMetricFamily(
