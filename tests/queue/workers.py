@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,15 +20,11 @@ from typing import Any
 import httpx
 import redis
 
+from ..server.conftest import free_port
+
 FIXTURE = Path(__file__).parent / "fixtures" / "worker"
 QUEUE = "jobs"
 TERMINAL = ("succeeded", "failed", "canceled")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
