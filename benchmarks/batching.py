@@ -1,0 +1,572 @@
+"""Batching benchmark: pycog without batching, pycog with `@cog.batch`, and LitServe, side by side.
+
+Two models, each served three ways from projects this script writes into a temp dir; all three
+call the same model code (`bench_model.py`), one call at a time (a lock: one accelerator):
+  sleep   a call costs 20 ms + 1 ms per item (time.sleep)
+  matrix  one float32 product of the batch (n x 512) with a 512 x 512 weight; a request is one
+          512-vector (JSON), the answer the norm of its row
+Both batchers take at most 16 items and wait at most 10 ms. 32 closed-loop clients (keep-alive
+connections on one event loop) run a warmup, then a measured window; each row is the median of
+--repeat windows. A client answered 409 waits --backoff-ms and retries: its latency counts from
+the first attempt. CPU per request is read from /proc for the server's whole process tree.
+
+    python benchmarks/batching.py [--repeat 3] [--seconds 5] [--models sleep,matrix]
+
+LitServe and NumPy come from a virtualenv this script makes (.cache/bench-litserve); the pycog
+servers run on this interpreter with the same NumPy (installed into .cache/bench-numpy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).parent))
+from server import _Connection, free_port, percentile
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = ROOT / ".cache"
+LITSERVE_VENV = CACHE / "bench-litserve"
+NUMPY_TARGET = CACHE / "bench-numpy"
+MAX_SIZE = 16
+MAX_WAIT_MS = 10
+VECTOR = 512
+# One numerical library thread per process on both sides: a small shared machine, and equal terms.
+THREADS_ENV = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+
+
+@dataclass(frozen=True)
+class Model:
+    """What a column needs to know about a model: its one input, output type and a request."""
+
+    name: str
+    title: str
+    param: str
+    item_type: str
+    result_type: str
+
+    def payload(self) -> object:
+        if self.name == "sleep":
+            return "hello"
+        return [((index * 7919) % 1000) / 1000 for index in range(VECTOR)]
+
+
+MODELS = {
+    "sleep": Model("sleep", "model (a): sleep 20 ms + 1 ms per item", "text", "str", "str"),
+    "matrix": Model(
+        "matrix",
+        f"model (b): NumPy, 1 product per call, {VECTOR}x{VECTOR} weight",
+        "vector",
+        "list[float]",
+        "float",
+    ),
+}
+
+BENCH_MODEL = f'''\
+"""The model all three columns call: one call at a time, batch sizes logged (one line a call)."""
+import os
+import threading
+import time
+
+
+class Sleep:
+    def __call__(self, items):
+        time.sleep(0.020 + 0.001 * len(items))
+        return [f"done {{item}}" for item in items]
+
+
+class Matrix:
+    def __init__(self):
+        import numpy
+
+        self.numpy = numpy
+        self.weight = numpy.random.default_rng(0).standard_normal(({VECTOR}, {VECTOR}), dtype=numpy.float32)
+
+    def __call__(self, items):
+        product = self.numpy.asarray(items, dtype=self.numpy.float32) @ self.weight
+        return [float(value) for value in self.numpy.linalg.norm(product, axis=1)]
+
+
+class Logged:
+    def __init__(self, model):
+        self.model = model
+        self.lock = threading.Lock()
+        self.log = open(os.environ["BENCH_BATCH_LOG"], "a", buffering=1)
+
+    def __call__(self, items):
+        with self.lock:
+            self.log.write(f"{{len(items)}}\\n")
+            return self.model(items)
+
+
+def load(name):
+    return Logged(Sleep() if name == "sleep" else Matrix())
+'''
+
+PREDICT_HEADER = """\
+import asyncio
+
+import cog
+from cog import BasePredictor, Input
+from bench_model import load
+
+
+class Predictor(BasePredictor):
+    def setup(self) -> None:
+        self.model = load("{name}")
+
+"""
+
+# (predict.py body, concurrency.max). Sync predictors need concurrency 1 (Cog's rule), so 409s
+# come beyond one request (unbatched) or one batch (batched); the async ones run the same
+# serialized model in a thread and take every client (unbatched: 32 slots; batched: 2 slots of 16).
+PREDICT_BODIES = {
+    ("unbatched", "sync"): (
+        "    def predict(self, {param}: {item} = Input()) -> {result}:\n"
+        "        return self.model([{param}])[0]\n",
+        1,
+    ),
+    ("unbatched", "async"): (
+        "    async def predict(self, {param}: {item} = Input()) -> {result}:\n"
+        "        return (await asyncio.to_thread(self.model, [{param}]))[0]\n",
+        32,
+    ),
+    ("batched", "sync"): (
+        f"    @cog.batch(max_size={MAX_SIZE}, max_wait_ms={MAX_WAIT_MS})\n"
+        "    def predict(self, {param}: list[{item}] = Input()) -> list[{result}]:\n"
+        "        return self.model({param})\n",
+        1,
+    ),
+    ("batched", "async"): (
+        f"    @cog.batch(max_size={MAX_SIZE}, max_wait_ms={MAX_WAIT_MS})\n"
+        "    async def predict(self, {param}: list[{item}] = Input()) -> list[{result}]:\n"
+        "        return await asyncio.to_thread(self.model, {param})\n",
+        2,
+    ),
+}
+
+LITSERVE_APP = f"""\
+import os
+
+import litserve
+from bench_model import load
+
+
+class API(litserve.LitAPI):
+    def setup(self, device):
+        self.model = load("{{name}}")
+
+    def decode_request(self, request):
+        return request["input"]["{{param}}"]
+
+    def predict(self, items):
+        return self.model(items)
+
+    def encode_response(self, output):
+        return {{{{"output": output}}}}
+
+
+if __name__ == "__main__":
+    api = API(max_batch_size={MAX_SIZE}, batch_timeout={MAX_WAIT_MS / 1000})
+    server = litserve.LitServer(api, accelerator="cpu", workers_per_device=1)
+    server.run(host="127.0.0.1", port=int(os.environ["PORT"]), generate_client_file=False,
+               log_level="warning")
+"""
+
+
+# --- environments -------------------------------------------------------------------------------
+
+
+def litserve_python() -> Path:
+    python = LITSERVE_VENV / "bin" / "python"
+    if (
+        not python.exists()
+        or subprocess.run(
+            [str(python), "-c", "import litserve, numpy"], capture_output=True
+        ).returncode
+    ):
+        subprocess.run([sys.executable, "-m", "venv", str(LITSERVE_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "litserve", "numpy"], check=True)
+    return python
+
+
+def numpy_path(reference: Path) -> Path:
+    """NumPy for the pycog servers, the version LitServe's venv has, outside this interpreter's
+    environment (the benchmark does not add packages to the venv it runs in)."""
+    version = subprocess.run(
+        [str(reference), "-c", "import numpy; print(numpy.__version__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    marker = NUMPY_TARGET / f".numpy-{version}"
+    if not marker.exists():
+        shutil.rmtree(NUMPY_TARGET, ignore_errors=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--target",
+                str(NUMPY_TARGET),
+                f"numpy=={version}",
+            ],
+            check=True,
+        )
+        marker.touch()
+    return NUMPY_TARGET
+
+
+# --- servers ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    """One way of serving a model: `unbatched`/`batched` (pycog) or `litserve`."""
+
+    kind: str
+    style: str = "-"
+
+    @property
+    def label(self) -> str:
+        return {"unbatched": "pycog", "batched": "@cog.batch", "litserve": "LitServe"}[self.kind]
+
+
+@dataclass
+class Running:
+    url: str
+    path: str
+    pid: int
+    batch_log: Path
+
+
+def write_project(
+    directory: Path, model: Model, column: Column
+) -> tuple[list[str], dict[str, str]]:
+    """Write the model's project for a column; the command that serves it and its environment."""
+    (directory / "bench_model.py").write_text(BENCH_MODEL)
+    fields = {"name": model.name, "param": model.param}
+    if column.kind == "litserve":
+        (directory / "app.py").write_text(LITSERVE_APP.format(**fields))
+        return [str(litserve_python()), "app.py"], {}
+    body, concurrency = PREDICT_BODIES[(column.kind, column.style)]
+    (directory / "predict.py").write_text(
+        PREDICT_HEADER.format(**fields)
+        + body.format(param=model.param, item=model.item_type, result=model.result_type)
+    )
+    (directory / "cog.yaml").write_text(
+        'build:\n  python_version: "3.11"\npredict: "predict.py:Predictor"\n'
+        f"concurrency:\n  max: {concurrency}\n"
+    )
+    paths = [os.environ.get("PYTHONPATH", ""), str(numpy_path(litserve_python()))]
+    command = [sys.executable, "-m", "cog.server.http", "--host", "127.0.0.1"]
+    return command, {"PYTHONPATH": os.pathsep.join(path for path in paths if path)}
+
+
+@contextlib.contextmanager
+def serve(model: Model, column: Column) -> Iterator[Running]:
+    directory = Path(tempfile.mkdtemp(prefix=f"bench-batching-{column.kind}-"))
+    command, extra = write_project(directory, model, column)
+    port = free_port()
+    batch_log = directory / "batches.log"
+    env = {
+        **os.environ,
+        **THREADS_ENV,
+        **extra,
+        "PORT": str(port),
+        "BENCH_BATCH_LOG": str(batch_log),
+    }
+    log = (directory / "server.log").open("wb")
+    # A session of its own: the whole tree (LitServe forks several processes) ends with it.
+    process = subprocess.Popen(
+        command, cwd=directory, env=env, stdout=log, stderr=log, start_new_session=True
+    )
+    url = f"http://127.0.0.1:{port}"
+    litserve = column.kind == "litserve"
+    try:
+        wait_ready(url, litserve, process, directory / "server.log")
+        yield Running(url, "/predict" if litserve else "/predictions", process.pid, batch_log)
+    finally:
+        stop(process)
+        log.close()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    with contextlib.suppress(ProcessLookupError):  # what the leader left behind
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def wait_ready(url: str, litserve: bool, process: subprocess.Popen[bytes], log: Path) -> None:
+    started = time.perf_counter()
+    with httpx.Client(timeout=2) as client:
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if litserve and client.get(f"{url}/health").status_code == 200:
+                    return
+                if not litserve and client.get(f"{url}/health-check").json()["status"] == "READY":
+                    return
+            if process.poll() is not None or time.perf_counter() - started > 120:
+                raise RuntimeError(f"server at {url} never became ready:\n{log.read_text()}")
+            time.sleep(0.05)
+
+
+# --- load ---------------------------------------------------------------------------------------
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """User + system CPU of a process and all its descendants, from /proc."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(entry.name)
+        parents[pid] = int(fields[1])
+        times[pid] = (int(fields[11]) + int(fields[12])) / tick
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent]
+        tree.update(children)
+        frontier.extend(children)
+    return sum(times.get(pid, 0.0) for pid in tree)
+
+
+@dataclass
+class Window:
+    """One measured window of closed-loop load."""
+
+    seconds: float
+    latencies: list[float]
+    busy: int
+    server_cpu: float
+    client_cpu: float
+    batches: list[int]
+
+    @property
+    def throughput(self) -> float:
+        return len(self.latencies) / self.seconds
+
+
+async def closed_loop(
+    running: Running, body: bytes, clients: int, warmup: float, seconds: float, backoff: float
+) -> Window:
+    host = running.url.removeprefix("http://")
+    address, port = host.rsplit(":", 1)
+    latencies: list[float] = []
+    busy = 0
+    begin = time.perf_counter() + warmup
+    end = begin + seconds
+
+    async def client() -> None:
+        nonlocal busy
+        connection = _Connection(*await asyncio.open_connection(address, int(port)))
+        try:
+            while (started := time.perf_counter()) < end:
+                while (status := await connection.post(host, running.path, body)) == 409:
+                    busy += started >= begin
+                    await asyncio.sleep(backoff)
+                if status != 200:
+                    raise RuntimeError(f"{running.url}{running.path} answered {status}")
+                if (finished := time.perf_counter()) >= begin and finished < end:
+                    latencies.append(finished - started)
+        finally:
+            connection.writer.close()
+
+    async def meter() -> tuple[float, float, list[int]]:
+        await asyncio.sleep(warmup)
+        server, own = tree_cpu_seconds(running.pid), time.process_time()
+        calls = len(batch_sizes(running.batch_log))
+        await asyncio.sleep(seconds)
+        server, own = tree_cpu_seconds(running.pid) - server, time.process_time() - own
+        return server, own, batch_sizes(running.batch_log)[calls:]
+
+    tasks = [asyncio.ensure_future(client()) for _ in range(clients)]
+    server_cpu, client_cpu, batches = await meter()
+    await asyncio.gather(*tasks)
+    return Window(seconds, latencies, busy, server_cpu, client_cpu, batches)
+
+
+def measure(
+    running: Running, model: Model, clients: int, warmup: float, seconds: float, backoff: float
+) -> Window:
+    body = json.dumps({"input": {model.param: model.payload()}}).encode()
+    load = closed_loop(running, body, clients, warmup, seconds, backoff)
+    try:  # the cheaper loop leaves more of a small machine to the servers measured
+        import uvloop
+
+        return uvloop.run(load)
+    except ImportError:
+        return asyncio.run(load)
+
+
+def answer(running: Running, model: Model) -> object:
+    """One request's output: the columns must agree on it."""
+    with httpx.Client(timeout=30) as client:
+        response = client.post(
+            running.url + running.path, json={"input": {model.param: model.payload()}}
+        )
+        response.raise_for_status()
+        return response.json()["output"]
+
+
+def batch_sizes(log: Path) -> list[int]:
+    return [int(line) for line in log.read_text().split()] if log.exists() else []
+
+
+# --- report -------------------------------------------------------------------------------------
+
+ROWS = (
+    "throughput (req/s)",
+    "latency p50 (ms)",
+    "latency p99 (ms)",
+    "items per model call",
+    "409 answers per request",
+    "server CPU per request (ms)",
+    "client CPU (% of a core)",
+)
+
+
+def summarize(window: Window) -> dict[str, float]:
+    done = max(1, len(window.latencies))
+    latencies = window.latencies or [float("nan")]
+    return {
+        "throughput (req/s)": window.throughput,
+        "latency p50 (ms)": percentile(latencies, 0.5) * 1000,
+        "latency p99 (ms)": percentile(latencies, 0.99) * 1000,
+        "items per model call": statistics.fmean(window.batches) if window.batches else 0.0,
+        "409 answers per request": window.busy / done,
+        "server CPU per request (ms)": window.server_cpu / done * 1000,
+        "client CPU (% of a core)": 100 * window.client_cpu / window.seconds,
+    }
+
+
+def ratio(row: str, ours: float, theirs: float) -> str:
+    """How much better `ours` is (> 1: better), for the rows where better has a direction."""
+    if row == "throughput (req/s)":
+        value = ours / theirs if theirs else float("inf")
+    elif row.startswith("latency"):
+        value = theirs / ours if ours else float("inf")
+    else:
+        return ""
+    return f"{value:.2f}x"
+
+
+def print_table(title: str, columns: dict[Column, dict[str, float]]) -> None:
+    labels = {column.kind: column.label for column in columns}
+    print(f"\n{title}")
+    head = "".join(f"{column.label:>12}" for column in columns)
+    ratios = [("batched", "unbatched"), ("batched", "litserve")]
+    present = [(a, b) for a, b in ratios if a in labels and b in labels]
+    tail = "".join(f"{labels[a] + ' / ' + labels[b]:>24}" for a, b in present)
+    print(f"{'':<30}{head}{tail}")
+    by_kind = {column.kind: rows for column, rows in columns.items()}
+    for row in ROWS:
+        digits = 1 if row.startswith(("throughput", "latency", "client")) else 2
+        cells = "".join(f"{rows[row]:>12.{digits}f}" for rows in columns.values())
+        cells += "".join(f"{ratio(row, by_kind[a][row], by_kind[b][row]):>24}" for a, b in present)
+        print(f"{row:<30}{cells}")
+
+
+def run_column(
+    model: Model, column: Column, args: argparse.Namespace
+) -> tuple[dict[str, float], object]:
+    with serve(model, column) as running:
+        output = answer(running, model)
+        windows = [
+            summarize(
+                measure(
+                    running, model, args.clients, args.warmup, args.seconds, args.backoff_ms / 1000
+                )
+            )
+            for _ in range(args.repeat)
+        ]
+    return {row: statistics.median(window[row] for window in windows) for row in ROWS}, output
+
+
+def batch_available() -> bool:
+    probe = "import cog, sys; sys.exit(0 if hasattr(cog, 'batch') else 1)"
+    return subprocess.run([sys.executable, "-c", probe]).returncode == 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="measured windows per column (median)"
+    )
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of a measured window")
+    parser.add_argument("--warmup", type=float, default=1.0, help="load before each window")
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--backoff-ms", type=float, default=2.0, help="wait after a 409")
+    parser.add_argument("--models", default="sleep,matrix")
+    parser.add_argument("--columns", default="unbatched,batched,litserve")
+    parser.add_argument(
+        "--style",
+        choices=("sync", "async"),
+        default="async",
+        help="pycog predictors: sync (concurrency 1, 409s) or async (to_thread)",
+    )
+    args = parser.parse_args()
+    kinds = args.columns.split(",")
+    if "batched" in kinds and not batch_available():
+        print("cog.batch is not in this tree: the @cog.batch column is left out")
+        kinds.remove("batched")
+    for name in args.models.split(","):
+        model = MODELS[name]
+        results: dict[Column, dict[str, float]] = {}
+        outputs: dict[str, object] = {}
+        for kind in kinds:
+            column = Column(kind, "-" if kind == "litserve" else args.style)
+            results[column], outputs[column.label] = run_column(model, column, args)
+        if len({json.dumps(output) for output in outputs.values()}) > 1:
+            print(f"the columns disagree on one request's output: {outputs}")
+        print_table(model.title, results)
+    print(
+        f"\nmedians of {args.repeat} windows of {args.seconds:g} s after {args.warmup:g} s warmup;"
+        f" {args.clients} clients; {os.cpu_count()} cores; batches of at most {MAX_SIZE},"
+        f" waiting at most {MAX_WAIT_MS} ms"
+    )
+    print(f"pycog predictors: {STYLES[args.style]}")
+    print("ratios > 1: the first named is better")
+
+
+STYLES = {
+    "sync": "def predict, concurrency.max 1: clients beyond a call (or a batch) are answered 409 "
+    "and retry",
+    "async": "async def predict running the model in a thread (asyncio.to_thread), concurrency.max "
+    "32 unbatched / 2 batched: every client is admitted, calls stay one at a time",
+}
+
+
+if __name__ == "__main__":
+    main()
