@@ -6,9 +6,10 @@ call the same model code (`bench_model.py`), one call at a time (a lock: one acc
   matrix  one float32 product of the batch (n x 512) with a 512 x 512 weight; a request is one
           512-vector (JSON), the answer the norm of its row
 Both batchers take at most 16 items and wait at most 10 ms. 32 closed-loop clients (keep-alive
-connections on one event loop) run a warmup, then a measured window; each row is the median of
---repeat windows. A client answered 409 waits --backoff-ms and retries: its latency counts from
-the first attempt. CPU per request is read from /proc for the server's whole process tree.
+connections on one event loop) run a warmup, then a measured window, on a fresh server; the
+columns take turns, --repeat rounds, and each cell is the median of its rounds. A client answered
+409 waits --backoff-ms and retries: its latency counts from the first attempt. CPU per request is
+read from /proc for the server's whole process tree (server, worker; LitServe's processes).
 
     python benchmarks/batching.py [--repeat 3] [--seconds 5] [--models sleep,matrix]
 
@@ -498,20 +499,30 @@ def print_table(title: str, columns: dict[Column, dict[str, float]]) -> None:
         print(f"{row:<30}{cells}")
 
 
-def run_column(
-    model: Model, column: Column, args: argparse.Namespace
-) -> tuple[dict[str, float], object]:
+def one_window(model: Model, column: Column, args: argparse.Namespace) -> tuple[Window, object]:
+    """A fresh server, one request's output, then a warmup and one measured window."""
     with serve(model, column) as running:
         output = answer(running, model)
-        windows = [
-            summarize(
-                measure(
-                    running, model, args.clients, args.warmup, args.seconds, args.backoff_ms / 1000
-                )
-            )
-            for _ in range(args.repeat)
-        ]
-    return {row: statistics.median(window[row] for window in windows) for row in ROWS}, output
+        backoff = args.backoff_ms / 1000
+        return measure(running, model, args.clients, args.warmup, args.seconds, backoff), output
+
+
+def run_model(model: Model, columns: list[Column], args: argparse.Namespace) -> None:
+    """Round-robin over the columns, a server at a time (LitServe's idle loop polls, ~13 % of a
+    core, which would tax the others), so a drift in the shared machine's load hits all alike."""
+    windows: dict[Column, list[dict[str, float]]] = {column: [] for column in columns}
+    outputs: dict[str, object] = {}
+    for _ in range(args.repeat):
+        for column in columns:
+            window, outputs[column.label] = one_window(model, column, args)
+            windows[column].append(summarize(window))
+    if len({json.dumps(output) for output in outputs.values()}) > 1:
+        print(f"the columns disagree on one request's output: {outputs}")
+    medians = {
+        column: {row: statistics.median(window[row] for window in rows) for row in ROWS}
+        for column, rows in windows.items()
+    }
+    print_table(model.title, medians)
 
 
 def batch_available() -> bool:
@@ -541,18 +552,12 @@ def main() -> None:
     if "batched" in kinds and not batch_available():
         print("cog.batch is not in this tree: the @cog.batch column is left out")
         kinds.remove("batched")
+    columns = [Column(kind, "-" if kind == "litserve" else args.style) for kind in kinds]
     for name in args.models.split(","):
-        model = MODELS[name]
-        results: dict[Column, dict[str, float]] = {}
-        outputs: dict[str, object] = {}
-        for kind in kinds:
-            column = Column(kind, "-" if kind == "litserve" else args.style)
-            results[column], outputs[column.label] = run_column(model, column, args)
-        if len({json.dumps(output) for output in outputs.values()}) > 1:
-            print(f"the columns disagree on one request's output: {outputs}")
-        print_table(model.title, results)
+        run_model(MODELS[name], columns, args)
     print(
-        f"\nmedians of {args.repeat} windows of {args.seconds:g} s after {args.warmup:g} s warmup;"
+        f"\nmedians of {args.repeat} rounds (a fresh server each), windows of {args.seconds:g} s"
+        f" after {args.warmup:g} s of warmup;"
         f" {args.clients} clients; {os.cpu_count()} cores; batches of at most {MAX_SIZE},"
         f" waiting at most {MAX_WAIT_MS} ms"
     )
