@@ -23,6 +23,7 @@ from typing import Any as _Any
 from ._decorators import concurrent, streaming
 from ._opaque import Opaque
 from ._version import __version__
+from .batching import batch
 from .exceptions import CancelationException
 from .input import FieldInfo, Input
 from .model import BaseModel
@@ -55,6 +56,7 @@ __all__ = [
     "URLFile",
     "URLPath",
     "__version__",
+    "batch",
     "concurrent",
     "current_scope",
     "emit_metric",

@@ -91,6 +91,24 @@ STREAM_SUBSCRIBER_BACKLOG = EnvVar(
     "`lagged` error (pycog only).",
     "1024",
 )
+RESULT_TTL = EnvVar(
+    "PYCOG_RESULT_TTL",
+    "Seconds a finished prediction stays readable by `GET /predictions/{id}` and answers a "
+    "`PUT` of its id instead of running again; 0 keeps none (pycog only).",
+    "600",
+)
+RESULT_COUNT = EnvVar(
+    "PYCOG_RESULT_COUNT",
+    "Finished predictions kept for `GET /predictions/{id}` and idempotent `PUT`s, the newest "
+    "first; 0 keeps none (pycog only).",
+    "1000",
+)
+MAX_QUEUE = EnvVar(
+    "COG_MAX_QUEUE",
+    "Requests that may wait, in order of arrival, for a busy model's slot; more get 429 with "
+    "`Retry-After`. 0 answers 409 when every slot is busy, as Cog does (pycog only).",
+    "0",
+)
 WEBHOOK_AUTH_TOKEN = EnvVar(
     "WEBHOOK_AUTH_TOKEN", "Sent as `Authorization: Bearer <token>` with every webhook."
 )

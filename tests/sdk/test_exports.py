@@ -1,4 +1,5 @@
-"""The public surface of `import cog` is exactly Cog's, and importing it is light."""
+"""The public surface of `import cog` is exactly Cog's (plus pycog's additions, each listed in
+docs/compatibility.md), and importing it is light."""
 
 import subprocess
 import sys
@@ -27,11 +28,12 @@ COG_PUBLIC_NAMES = {
     "ExperimentalFeatureWarning",
     "emit_metric",
 }
+PYCOG_ADDITIONS = {"batch"}
 
 
-def test_all_is_exactly_cogs_public_names():
-    assert set(cog.__all__) == COG_PUBLIC_NAMES
-    assert len(cog.__all__) == len(COG_PUBLIC_NAMES)
+def test_all_is_exactly_cogs_public_names_and_pycogs_additions():
+    assert set(cog.__all__) == COG_PUBLIC_NAMES | PYCOG_ADDITIONS
+    assert len(cog.__all__) == len(COG_PUBLIC_NAMES | PYCOG_ADDITIONS)
 
 
 def test_every_exported_name_resolves():

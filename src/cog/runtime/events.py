@@ -48,6 +48,8 @@ class Ready:
     schema: dict[str, Any] | None
     streams: bool
     concurrency: int | None
+    batch_size: int | None = None
+    """`@cog.batch(max_size=...)`: each slot takes that many requests at once."""
 
 
 @dataclass(frozen=True)

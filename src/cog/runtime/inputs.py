@@ -8,6 +8,7 @@ inputs.
 
 from __future__ import annotations
 
+import collections.abc
 import inspect
 import os
 import tempfile
@@ -55,15 +56,28 @@ def _reading(annotation: Any, name: str) -> InputType | None:
         return None
 
 
-class InputCoercer:
-    """Prepares the keyword arguments of one predictor's entry function."""
+def _item(annotation: Any) -> Any:
+    """A batched parameter's `list[T]` → T: what one request gives (the schema has refused
+    any other annotation before the worker serves the predictor)."""
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) in (list, collections.abc.Sequence) and args:
+        return args[0]
+    return annotation
 
-    def __init__(self, function: Callable[..., Any]) -> None:
+
+class InputCoercer:
+    """Prepares the keyword arguments of one predictor's entry function (for a batched one,
+    `batched=True`, one request's arguments: each value of the item type)."""
+
+    def __init__(self, function: Callable[..., Any], *, batched: bool = False) -> None:
         self.signature = inspect.signature(function)
         try:
             hints = typing.get_type_hints(function, include_extras=True)
         except Exception:  # an annotation that cannot be resolved: treat values as given
             hints = {}
+        self.batched = batched
+        if batched:
+            hints = {name: _item(hint) for name, hint in hints.items()}
         self.types = {
             name: reading
             for name in self.signature.parameters
@@ -91,6 +105,8 @@ class InputCoercer:
             elif isinstance(parameter.default, FieldInfo):
                 arguments[name] = self._coerce(name, parameter.default.default)
             elif parameter.default is not inspect.Parameter.empty:
+                if self.batched:  # the call takes one value per request, default or not
+                    arguments[name] = self._coerce(name, parameter.default)
                 continue
             elif name in self.optional:
                 # The schema lists a bare `Optional[T]` as optional, so omitting it means None.

@@ -25,11 +25,28 @@ Send = Callable[[Log], None]
 
 
 class Attribution:
-    """Which predictions are running, to attribute output that carries no context."""
+    """Which predictions are running, to attribute output that carries no context; and the
+    batches (`@cog.batch`): output attributed to a batch goes to each of its requests."""
 
     def __init__(self) -> None:
         self.active: set[str] = set()
         self.lock = threading.Lock()
+        self.groups: dict[str, tuple[str, ...]] = {}
+
+    def group(self, batch_id: str, members: tuple[str, ...]) -> None:
+        """Route what `batch_id` writes to these predictions (an empty tuple: forget it)."""
+        with self.lock:
+            if members:
+                self.groups[batch_id] = members
+            else:
+                self.groups.pop(batch_id, None)
+
+    def recipients(self, owner: str | None) -> tuple[str | None, ...]:
+        """The predictions a line attributed to `owner` goes to."""
+        if owner is None:
+            return (None,)
+        members = self.groups.get(owner)  # a dict read: atomic, no lock on every line
+        return (owner,) if members is None else members
 
     def start(self, prediction_id: str) -> None:
         with self.lock:
@@ -68,14 +85,16 @@ class PredictionWriter(io.TextIOBase):
             if rest:
                 self.pending[owner] = rest
         if newline:
-            self.send(Log(owner, self.source, complete + newline))
+            for recipient in self.attribution.recipients(owner):
+                self.send(Log(recipient, self.source, complete + newline))
         return len(text)
 
     def flush_prediction(self, prediction_id: str | None) -> None:
         with self.lock:
             rest = self.pending.pop(prediction_id, "")
         if rest:
-            self.send(Log(prediction_id, self.source, rest))
+            for recipient in self.attribution.recipients(prediction_id):
+                self.send(Log(recipient, self.source, rest))
 
     def flush(self) -> None:
         pass
@@ -122,7 +141,8 @@ class LogCapture:
                 lines, newline, pending = pending.rpartition(b"\n")
                 if newline:
                     text = (lines + newline).decode(errors="replace")
-                    self.send(Log(self.attribution.owner(), source, text))
+                    for recipient in self.attribution.recipients(self.attribution.owner()):
+                        self.send(Log(recipient, source, text))
 
     def finish(self, prediction_id: str) -> None:
         """Send what a prediction wrote without a final newline."""

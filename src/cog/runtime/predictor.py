@@ -9,6 +9,7 @@ from typing import Any
 
 from .. import envvars
 from .._decorators import CONCURRENT_ATTR, STREAMING_ATTR
+from ..batching import BatchSpec, declared_batch
 from ..predictor import entry_function, load_predictor, setup_takes_weights
 from .inputs import InputCoercer
 
@@ -25,7 +26,8 @@ class LoadedPredictor:
         )
         self.streams = bool(getattr(self.function, STREAMING_ATTR, False))
         self.concurrency: int | None = getattr(self.function, CONCURRENT_ATTR, None)
-        self.coercer = InputCoercer(self.function)
+        self.batch: BatchSpec | None = declared_batch(self.function)
+        self.coercer = InputCoercer(self.function, batched=self.batch is not None)
 
     def setup(self, loop: asyncio.AbstractEventLoop | None) -> None:
         """Run `setup()` (if any), passing `COG_WEIGHTS` to a `weights` parameter."""

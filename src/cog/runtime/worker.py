@@ -21,6 +21,8 @@ from concurrent.futures import Future
 from typing import Any
 
 from . import lifeline
+from .attempt import Send
+from .batches import AsyncBatchRunner, SyncBatchRunner
 from .errors import SchemaUnreadable
 from .events import Cancel, Healthcheck, Message, Predict, Ready, SetupFailed, Shutdown
 from .health import HealthChecks
@@ -39,14 +41,11 @@ class Worker:
         predictor: LoadedPredictor,
         capture: LogCapture,
         loop: asyncio.AbstractEventLoop | None,
+        slots: int = 1,
     ) -> None:
         self.channel = channel
         self.loop = loop
-        self.runner: SyncRunner | AsyncRunner = (
-            SyncRunner(predictor, channel.send, capture)
-            if loop is None
-            else AsyncRunner(predictor, channel.send, capture, loop)
-        )
+        self.runner = _runner(predictor, channel.send, capture, loop, slots)
         self.health = HealthChecks(predictor.healthcheck(), channel.send, loop)
 
     def handle(self, message: Message) -> bool:
@@ -65,7 +64,7 @@ class Worker:
         if self.loop is not None:
             self.serve_on_loop(self.loop)
             return
-        assert isinstance(self.runner, SyncRunner)
+        assert isinstance(self.runner, SyncRunner | SyncBatchRunner)
         self.runner.start()
         while (message := self.channel.receive()) is not None:
             if not self.handle(message):
@@ -97,6 +96,26 @@ class Worker:
             stopped.result()
         finally:
             self.channel.flush()  # what the loop sent in its last turn
+
+
+Runner = SyncRunner | AsyncRunner | SyncBatchRunner | AsyncBatchRunner
+
+
+def _runner(
+    predictor: LoadedPredictor,
+    send: Send,
+    capture: LogCapture,
+    loop: asyncio.AbstractEventLoop | None,
+    slots: int,
+) -> Runner:
+    """Where and how predictions run: by kind (def or async def) and batching."""
+    if predictor.batch is not None:
+        if loop is None:
+            return SyncBatchRunner(predictor, predictor.batch, send, capture)
+        return AsyncBatchRunner(predictor, predictor.batch, slots, send, capture, loop)
+    if loop is None:
+        return SyncRunner(predictor, send, capture)
+    return AsyncRunner(predictor, send, capture, loop)
 
 
 def _start_loop() -> asyncio.AbstractEventLoop:
@@ -169,8 +188,11 @@ def run(fd: int, ref: str, mode: str, concurrency: int, other_ref: str | None = 
         sys.stderr.flush()
         channel.send(SetupFailed(error))
         return 1
-    worker = Worker(channel, predictor, capture, loop)
-    channel.send(Ready(schema, predictor.streams, predictor.concurrency))
+    # The server's slot count (COG_MAX_CONCURRENCY) when it chose one, else the model's.
+    slots = concurrency if concurrency > 1 else predictor.concurrency or 1
+    worker = Worker(channel, predictor, capture, loop, slots)
+    batch_size = predictor.batch.max_size if predictor.batch is not None else None
+    channel.send(Ready(schema, predictor.streams, predictor.concurrency, batch_size))
     worker.serve()
     return 0
 

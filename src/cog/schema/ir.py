@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..batching import BatchSpec
 from .types import MISSING
 
 PRIMITIVE_JSON: dict[str, dict[str, Any]] = {
@@ -72,4 +73,6 @@ class PredictorInfo:
     mode: str = "predict"
     streaming: bool = False
     concurrency: int | None = None
+    batch: BatchSpec | None = None
+    """`@cog.batch`: inputs and output are described per request."""
     extra: dict[str, Any] = field(default_factory=dict)

@@ -13,9 +13,11 @@ from typing import Any
 
 from .._decorators import CONCURRENT_ATTR, STREAMING_ATTR
 from .._opaque import Opaque
+from ..batching import declared_batch
 from ..input import FieldInfo
 from ..predictor import entry_function, entry_method_name
 from ..types import AsyncConcatenateIterator, ConcatenateIterator, File, Secret
+from .batched import per_item, refuse_streaming
 from .errors import SchemaError
 from .ir import InputField, InputType, PredictorInfo
 from .resolve import check_input, input_type, output_type
@@ -155,19 +157,25 @@ def read_predictor(predictor: Any, mode: str = "predict") -> PredictorInfo:
         raise SchemaError(
             f"cannot resolve the annotations of {function.__qualname__}: {exc}"
         ) from None
+    batch = declared_batch(function)
+    streaming = bool(getattr(function, STREAMING_ATTR, False))
+    if batch is not None:
+        refuse_streaming(streaming, function.__name__)
     inputs = []
     parameters = [p for p in inspect.signature(function).parameters.values() if p.name != "self"]
     for order, parameter in enumerate(parameters):
-        inputs.append(_input_field(parameter, hints, order))
+        inputs.append(_input_field(parameter, hints, order, batched=batch is not None))
     if "return" not in hints:
         raise SchemaError(f"{function.__qualname__} must have a return type annotation")
-    output = output_type(type_node(hints["return"]))
+    returned = type_node(hints["return"])
+    output = output_type(per_item(returned, "output") if batch is not None else returned)
     return PredictorInfo(
         tuple(inputs),
         output,
         mode=mode,
-        streaming=bool(getattr(function, STREAMING_ATTR, False)),
+        streaming=streaming,
         concurrency=getattr(function, CONCURRENT_ATTR, None),
+        batch=batch,
     )
 
 
@@ -180,13 +188,16 @@ def _entry(predictor: Any, mode: str) -> Any:
     )
 
 
-def _input_field(parameter: inspect.Parameter, hints: dict[str, Any], order: int) -> InputField:
+def _input_field(
+    parameter: inspect.Parameter, hints: dict[str, Any], order: int, *, batched: bool = False
+) -> InputField:
     where = f"input '{parameter.name}'"
     if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD, parameter.KEYWORD_ONLY):
         raise SchemaError(f"{where}: *args, **kwargs and keyword-only parameters are not supported")
     if parameter.name not in hints:
         raise SchemaError(f"{where} has no type annotation")
-    kind = annotation_input_type(hints[parameter.name], where)
+    node = type_node(hints[parameter.name])
+    kind = input_type(per_item(node, where) if batched else node, where)
     default = parameter.default
     info = (
         default

@@ -14,7 +14,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from ..batching import DEFAULT_MAX_SIZE, DEFAULT_MAX_WAIT_MS, BatchingError, BatchSpec, batch_spec
 from ..predictor import split_reference
+from .batched import per_item, refuse_streaming
 from .errors import SchemaError
 from .evaluate import Absent, Evaluator, NotStatic, plain
 from .ir import InputField, PredictorInfo
@@ -495,24 +497,30 @@ def _read_function(
     defaults: list[ast.expr | None] = [None] * (len(parameters) - len(arguments.defaults)) + list(
         arguments.defaults
     )
+    streaming, concurrency, batch = _decorations(function, module)
+    if batch is not None:
+        refuse_streaming(streaming, function.name)
     inputs = tuple(
-        _input_field(parameter, default, order, module)
+        _input_field(parameter, default, order, module, batched=batch is not None)
         for order, (parameter, default) in enumerate(zip(parameters, defaults, strict=True))
     )
     if function.returns is None:
         raise SchemaError(f"{function.name}() must have a return type annotation")
-    output = output_type(annotation(function.returns, module))
-    streaming, concurrency = _decorations(function, module)
-    return PredictorInfo(inputs, output, mode=mode, streaming=streaming, concurrency=concurrency)
+    returned = annotation(function.returns, module)
+    output = output_type(per_item(returned, "output") if batch is not None else returned)
+    return PredictorInfo(
+        inputs, output, mode=mode, streaming=streaming, concurrency=concurrency, batch=batch
+    )
 
 
 def _input_field(
-    parameter: ast.arg, default: ast.expr | None, order: int, module: Module
+    parameter: ast.arg, default: ast.expr | None, order: int, module: Module, *, batched: bool
 ) -> InputField:
     where = f"input '{parameter.arg}'"
     if parameter.annotation is None:
         raise SchemaError(f"{where} has no type annotation")
-    kind = input_type(annotation(parameter.annotation, module), where)
+    node = annotation(parameter.annotation, module)
+    kind = input_type(per_item(node, where) if batched else node, where)
     values: dict[str, Any] = {"default": MISSING}
     spec = _input_spec(default, module, where) if default is not None else None
     if spec is not None:
@@ -733,8 +741,8 @@ def _static(
 
 def _decorations(
     function: ast.FunctionDef | ast.AsyncFunctionDef, module: Module
-) -> tuple[bool, int | None]:
-    streaming, concurrency = False, None
+) -> tuple[bool, int | None, BatchSpec | None]:
+    streaming, concurrency, batch = False, None, None
     for decorator in function.decorator_list:
         call = decorator if isinstance(decorator, ast.Call) else None
         target = _qualified(call.func if call else decorator, module)
@@ -752,4 +760,26 @@ def _decorations(
                             f"{function.name}(): concurrent(max=...) must be an integer literal"
                         )
                     concurrency = value
-    return streaming, concurrency
+        elif target[1] == "batch":
+            batch = _batch(function, call, module)
+    return streaming, concurrency, batch
+
+
+def _batch(function: Function, call: ast.Call | None, module: Module) -> BatchSpec:
+    """`@cog.batch(max_size=..., max_wait_ms=...)` read from its literal arguments, checked by
+    the rules the decorator applies when it runs."""
+    where = f"{function.name}()"
+    if call is None:
+        raise SchemaError(
+            f"{where}: write @cog.batch() or @cog.batch(max_size=..., max_wait_ms=...)"
+        )
+    values: dict[str, Any] = {"max_size": DEFAULT_MAX_SIZE, "max_wait_ms": DEFAULT_MAX_WAIT_MS}
+    for name, node in zip(("max_size", "max_wait_ms"), call.args, strict=False):
+        values[name] = _static(node, module, where, f"batch {name}")
+    for keyword in call.keywords:
+        if keyword.arg in values:
+            values[keyword.arg] = _static(keyword.value, module, where, f"batch {keyword.arg}")
+    try:
+        return batch_spec(values["max_size"], values["max_wait_ms"], f"{where}: batch")
+    except BatchingError as exc:
+        raise SchemaError(str(exc)) from None

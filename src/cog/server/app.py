@@ -79,7 +79,7 @@ def create_app(
         try:
             yield
         finally:
-            await supervisor.stop()
+            await predictions.stop()
 
     handlers = {404: _empty_answer, 405: _empty_answer}
     app = Starlette(routes=_routes(), lifespan=lifespan, exception_handlers=handlers)

@@ -1,5 +1,5 @@
-"""Creating predictions over HTTP: `POST /predictions`, `PUT /predictions/{id}` (and the same
-for trainings) straight on ASGI, over the prediction core.
+"""Predictions over HTTP: `POST /predictions`, `PUT /predictions/{id}`, `GET
+/predictions/{id}` (and the same for trainings) straight on ASGI, over the prediction core.
 
 The hot route skips Starlette's routing, middleware, request and response objects, which cost
 about as much per prediction as the rest of the server. Answers streamed as Server-Sent Events
@@ -31,6 +31,7 @@ _STATUS = {
     Verdict.ABANDONED: 499,
     Verdict.INVALID: 422,
     Verdict.BUSY: 409,
+    Verdict.QUEUE_FULL: 429,
     Verdict.NOT_READY: 503,
     Verdict.CANNOT_STREAM: 406,
     Verdict.TOO_MANY_STREAMS: 429,
@@ -54,8 +55,7 @@ class FastPredictions:
     def __init__(self, app: ASGIApp, predictions: Predictions) -> None:
         self.app = app
         self.predictions = predictions
-        self.supervisor = predictions.supervisor
-        """For `serve()`, which starts the shutdown of what is in flight."""
+        """Also for `serve()`, which starts the shutdown of what is in flight."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         target = _target(scope["path"]) if scope["type"] == "http" else None
@@ -63,9 +63,14 @@ class FastPredictions:
             await self.app(scope, receive, send)
             return
         kind, path_id = target
-        allowed = "POST" if path_id is None else "PUT"
-        if scope["method"] != allowed:  # as Starlette answers a route's other methods
-            await _send(send, 405, b"", None, [(b"allow", allowed.encode())])
+        method = scope["method"]
+        if path_id is not None and method == "GET":
+            await self._poll(path_id, send)
+            return
+        if method != ("POST" if path_id is None else "PUT"):
+            # As Starlette answers a route's other methods (Cog's item allows PUT, not GET).
+            allowed = b"POST" if path_id is None else b"GET,PUT"
+            await _send(send, 405, b"", None, [(b"allow", allowed)])
             return
         extra: list[tuple[bytes, bytes]] = []
         media_type: bytes | None
@@ -79,6 +84,8 @@ class FastPredictions:
                     extra.append((b"connection", b"close"))
             elif answer.prediction is None:
                 status = _STATUS[answer.verdict]
+                if answer.retry_after is not None:
+                    extra.append((b"retry-after", str(answer.retry_after).encode()))
                 if carries_much(answer.body):
                     content, media_type = await asyncio.to_thread(_content, answer.body)
                 else:
@@ -93,6 +100,19 @@ class FastPredictions:
             await _stream(receive, send, _sse(events))
             return
         await _send(send, status, content, media_type, extra)
+
+    async def _poll(self, prediction_id: str, send: Send) -> None:
+        """`GET /predictions/{id}`: its response now (running, waiting, or finished and still
+        kept), or 404."""
+        body = self.predictions.state(prediction_id)
+        status = 200
+        if body is None:
+            body, status = self.predictions.not_found(prediction_id), 404
+        if carries_much(body):
+            content, media_type = await asyncio.to_thread(_content, body)
+        else:
+            content, media_type = _content(body)
+        await _send(send, status, content, media_type)
 
     async def _answer(
         self, kind: Kind, path_id: str | None, receive: Receive, headers: dict[str, str]

@@ -94,7 +94,7 @@ def serve(
     )
     server = GracefulServer(config)
     server.ignore_sigterm = settings.await_explicit_shutdown
-    server.on_shutdown = app.supervisor.begin_shutdown
+    server.on_shutdown = app.predictions.begin_shutdown
     if watch is not None:
         watch.exit_after = 2 * settings.shutdown_grace + ORPHAN_EXIT_MARGIN
         watch.server = server

@@ -204,7 +204,8 @@ class Prediction:
         else:
             self.status = Status.SUCCEEDED
         self.completed_at = now()
-        self.metrics["predict_time"] = time.monotonic() - self.created_monotonic
+        if self.created_monotonic:  # it ran: not one that ended waiting for a slot
+            self.metrics["predict_time"] = time.monotonic() - self.created_monotonic
         if self.streamed or self.subscriptions:  # else no one can ever read it
             self.publish("completed", self.snapshot())
         for subscription in self.subscriptions:

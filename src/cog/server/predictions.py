@@ -16,9 +16,11 @@ from enum import Enum
 from typing import Any, Literal
 
 from .._version import COG_API_VERSION, __version__
+from .admission import Admission, QueueFull
 from .echo import echoed
 from .prediction import Prediction, Status, StreamEvent
 from .readiness import ReadyFile
+from .results import ResultStore
 from .settings import ServerSettings
 from .supervisor import Busy, Component, Health, NotReady, Supervisor, WorkerCrashed
 from .validation import not_an_object
@@ -79,6 +81,8 @@ class Verdict(str, Enum):
     """The client went away while waiting: the prediction was canceled."""
     INVALID = "invalid"
     BUSY = "busy"
+    QUEUE_FULL = "queue_full"
+    """Every slot is busy and the wait queue is full: `Answer.retry_after` says when to retry."""
     NOT_READY = "not_ready"
     CANNOT_STREAM = "cannot_stream"
     TOO_MANY_STREAMS = "too_many_streams"
@@ -89,6 +93,8 @@ class Answer:
     verdict: Verdict
     body: dict[str, Any] | None = None
     prediction: Prediction | None = None
+    retry_after: int | None = None
+    """Seconds after which a refused request (QUEUE_FULL) may be worth sending again."""
 
 
 Disconnected = Callable[[], Awaitable[Any]]
@@ -102,6 +108,24 @@ class Predictions:
         self.supervisor = supervisor
         self.settings: ServerSettings = supervisor.settings
         self.ready_file = ReadyFile(self.settings.ready_file)
+        self.results = ResultStore(self.settings.result_ttl, self.settings.result_count)
+        self.admission = Admission(supervisor, self.settings.max_queue, self.results)
+        supervisor.observers += [self.results, self.admission]
+
+    @property
+    def waiting(self) -> int:
+        """Predictions waiting for a slot (the wait queue's depth; 0 without a queue)."""
+        return self.admission.waiting
+
+    def begin_shutdown(self) -> None:
+        """The server is shutting down: waiting predictions end canceled, running ones are
+        canceled (see `Supervisor.begin_shutdown`)."""
+        self.admission.close()
+        self.supervisor.begin_shutdown()
+
+    async def stop(self) -> None:
+        self.admission.close()
+        await self.supervisor.stop()
 
     # -- the server --------------------------------------------------------------------
 
@@ -128,6 +152,8 @@ class Predictions:
                 body["user_healthcheck_error"] = error
         if body["status"] == Health.READY.value:
             self.ready_file.mark()
+        if self.admission.capacity > 0:  # a key of pycog's: only where there is a queue
+            body["queue_depth"] = self.admission.waiting
         return body
 
     def schema(self) -> dict[str, Any] | None:
@@ -142,8 +168,20 @@ class Predictions:
     # -- predictions -------------------------------------------------------------------
 
     def find(self, prediction_id: str | None) -> Prediction | None:
-        """The prediction in flight with this id (to wait on, stream or cancel)."""
-        return self.supervisor.find(prediction_id)
+        """The prediction in flight (running, or waiting for a slot) with this id."""
+        return self.supervisor.find(prediction_id) or self.admission.find(prediction_id)
+
+    def state(self, prediction_id: str) -> dict[str, Any] | None:
+        """A prediction's response as it is now: in flight, or finished and still kept."""
+        prediction = self.find(prediction_id) or self.results.get(prediction_id)
+        return None if prediction is None else prediction.snapshot()
+
+    def not_found(self, prediction_id: str) -> dict[str, Any]:
+        """The 404 body of `state` finding nothing."""
+        return {
+            "error": f"No prediction {prediction_id!r} is running or waiting, and none that "
+            f"finished is kept: {self.results.describe()}."
+        }
 
     async def create(self, order: Order, disconnected: Disconnected | None = None) -> Answer:
         """Start (or join) a prediction; answer as `order.mode` asks."""
@@ -155,6 +193,8 @@ class Predictions:
                 return Answer(Verdict.CANNOT_STREAM, NO_STREAMING)
         envelope = order.envelope
         existing = self.find(envelope.id)
+        if existing is None and order.idempotent and envelope.id is not None:
+            existing = self.results.get(envelope.id)  # finished: answered, not run again
         if existing is not None:
             return await self._attach(order, existing, disconnected)
         prediction_or_refusal = self._new_prediction(order)
@@ -162,11 +202,14 @@ class Predictions:
             return prediction_or_refusal
         prediction = prediction_or_refusal
         try:
-            supervisor.submit(prediction, envelope.context)
+            self.admission.admit(prediction, envelope.context)
         except WorkerCrashed as exc:
             return Answer(Verdict.NOT_READY, {"error": str(exc), "status": Status.FAILED.value})
         except NotReady:
             return Answer(Verdict.NOT_READY, NOT_READY)
+        except QueueFull as exc:
+            body = {"error": str(exc), "status": Status.FAILED.value}
+            return Answer(Verdict.QUEUE_FULL, body, retry_after=exc.retry_after)
         except Busy:
             return Answer(Verdict.BUSY, AT_CAPACITY)
         if order.mode == "async":
@@ -215,6 +258,8 @@ class Predictions:
             if not prediction.has_room_for_a_stream():
                 return Answer(Verdict.TOO_MANY_STREAMS, TOO_MANY_STREAMS)
             return Answer(Verdict.STREAM, prediction=prediction)
+        if prediction.finished and order.mode == "sync":
+            return Answer(Verdict.COMPLETED, prediction.snapshot())  # as when it ended
         if order.mode == "async" or order.idempotent:
             return Answer(Verdict.ACCEPTED, prediction.snapshot())
         return await self.wait(prediction, disconnected)
@@ -231,7 +276,7 @@ class Predictions:
             if gone is not None:
                 gone.cancel()
         if not prediction.finished:
-            self.supervisor.cancel(prediction.id)
+            self.cancel(prediction.id)  # a waiter leaves the queue
             return Answer(Verdict.ABANDONED)
         return Answer(Verdict.COMPLETED, prediction.snapshot())
 
@@ -245,6 +290,7 @@ class Predictions:
     async def _events(
         self, prediction: Prediction, heartbeat: float
     ) -> AsyncGenerator[StreamEvent, None]:
+        late = prediction.finished  # a PUT of a kept one: its history may lack `completed`
         subscription = prediction.subscribe()
         queue = subscription.queue
         try:
@@ -259,6 +305,8 @@ class Predictions:
                 if not queue.empty():
                     event = queue.get_nowait()
                 elif subscription.closed:
+                    if late:
+                        yield StreamEvent("completed", prediction.snapshot())
                     return
                 else:  # wait_for costs a task: only when there is a wait
                     try:
@@ -272,11 +320,12 @@ class Predictions:
         finally:
             left = prediction.unsubscribe(subscription)
             if left == 0 and prediction.cancel_on_disconnect and not prediction.finished:
-                self.supervisor.cancel(prediction.id)
+                self.cancel(prediction.id)
 
     def cancel(self, prediction_id: str) -> bool:
-        """Ask the model to cancel a prediction in flight; whether there was one."""
-        return self.supervisor.cancel(prediction_id)
+        """Cancel a prediction in flight (a waiting one ends at once, a running one is asked
+        to stop); whether there was one."""
+        return self.admission.cancel(prediction_id) or self.supervisor.cancel(prediction_id)
 
 
 def _settle(future: asyncio.Future[None]) -> None:

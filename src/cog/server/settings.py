@@ -46,6 +46,12 @@ class ServerSettings:
     """Minimum seconds between one prediction's non-terminal webhooks."""
     ready_file: Path | None = None
     """The Kubernetes ready file (None when not under Kubernetes)."""
+    result_ttl: float = 600.0
+    """Seconds a finished prediction is kept for polling and idempotent PUTs (0: none)."""
+    result_count: int = 1000
+    """Finished predictions kept at most (0: none)."""
+    max_queue: int = 0
+    """Requests that may wait for a slot (0: a busy model answers 409, as Cog's)."""
 
 
 def _load_config(directory: Path) -> tuple[Config | None, CogError | None]:
@@ -127,6 +133,10 @@ def resolve_settings(
         webhook_token=envvars.WEBHOOK_AUTH_TOKEN.get() or None,
         webhook_interval=envvars.THROTTLE_RESPONSE_INTERVAL.get_float() or 0.0,
         ready_file=_ready_file(),
+        # 0 is a setting here (keep none, no queue), not "unset": no `or default`.
+        result_ttl=max(0.0, envvars.RESULT_TTL.get_float() or 0.0),
+        result_count=max(0, envvars.RESULT_COUNT.get_int() or 0),
+        max_queue=max(0, envvars.MAX_QUEUE.get_int() or 0),
     )
 
 

@@ -337,6 +337,11 @@ class Supervisor:
             shutil.rmtree(prediction.workdir, ignore_errors=True)
         for observer in self.observers:
             observer.ended(prediction)
+        self.finish_webhook(prediction)
+
+    def finish_webhook(self, prediction: Prediction) -> None:
+        """Hand an ended prediction's terminal state to its webhook sender; a shutdown waits
+        for the delivery (also for predictions that ended waiting for a slot)."""
         if prediction.webhook is not None:
             delivery = prediction.webhook.finish()
             if delivery is not None:
@@ -372,6 +377,8 @@ class Supervisor:
         self.streams = message.streams
         if not self.settings.concurrency_set and message.concurrency:
             self.slots += message.concurrency - self.settings.concurrency
+        if message.batch_size:  # nothing runs before Ready: self.slots is the slot count
+            self.slots *= message.batch_size
         components: tuple[Component, ...] = ("Input", "TrainingInput")
         for component in components:  # compiled now, not on the first request
             self.validator(component)

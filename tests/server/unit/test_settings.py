@@ -42,3 +42,17 @@ def test_stream_webhook_and_ready_file_settings_come_from_the_environment(
     assert settings.stream_limits == StreamLimits(history=0, backlog=1, subscribers=3)
     assert (settings.webhook_token, settings.webhook_interval) == ("s3cret", 0.0)
     assert settings.ready_file == tmp_path / "ready"
+
+
+def test_result_keeping_and_the_wait_queue_come_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("PYCOG_RESULT_TTL", "PYCOG_RESULT_COUNT", "COG_MAX_QUEUE"):
+        monkeypatch.delenv(name, raising=False)
+    defaults = resolve_settings(project(tmp_path))
+    assert (defaults.result_ttl, defaults.result_count, defaults.max_queue) == (600.0, 1000, 0)
+    monkeypatch.setenv("PYCOG_RESULT_TTL", "0")  # 0 is a setting (keep none), not "unset"
+    monkeypatch.setenv("PYCOG_RESULT_COUNT", "-5")
+    monkeypatch.setenv("COG_MAX_QUEUE", "12")
+    settings = resolve_settings(tmp_path / "echo")
+    assert (settings.result_ttl, settings.result_count, settings.max_queue) == (0.0, 0, 12)
