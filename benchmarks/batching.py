@@ -133,26 +133,30 @@ class Predictor(BasePredictor):
 
 """
 
-# (predict.py body, concurrency.max). Sync predictors need concurrency 1 (Cog's rule), so 409s
-# come beyond one request (unbatched) or one batch (batched); the async ones run the same
-# serialized model in a thread and take every client (unbatched: 32 slots; batched: 2 slots of 16).
+SYNC_UNBATCHED = (
+    "    def predict(self, {param}: {item} = Input()) -> {result}:\n"
+    "        return self.model([{param}])[0]\n"
+)
+SYNC_BATCHED = (
+    f"    @cog.batch(max_size={MAX_SIZE}, max_wait_ms={MAX_WAIT_MS})\n"
+    "    def predict(self, {param}: list[{item}] = Input()) -> list[{result}]:\n"
+    "        return self.model({param})\n"
+)
+# (predict.py body, concurrency.max) by (column, style). `sync` and `queue` are the plain way
+# to write a model; sync predictors take concurrency 1 (Cog's rule), so beyond one request
+# (unbatched) or one batch (batched) `sync` gets 409s, `queue` a wait in the server
+# (COG_MAX_QUEUE). `async` runs the same serialized model in a thread and takes every client
+# in its slots (unbatched: 32; batched: 2 of 16).
 PREDICT_BODIES = {
-    ("unbatched", "sync"): (
-        "    def predict(self, {param}: {item} = Input()) -> {result}:\n"
-        "        return self.model([{param}])[0]\n",
-        1,
-    ),
+    ("unbatched", "sync"): (SYNC_UNBATCHED, 1),
+    ("unbatched", "queue"): (SYNC_UNBATCHED, 1),
     ("unbatched", "async"): (
         "    async def predict(self, {param}: {item} = Input()) -> {result}:\n"
         "        return (await asyncio.to_thread(self.model, [{param}]))[0]\n",
         32,
     ),
-    ("batched", "sync"): (
-        f"    @cog.batch(max_size={MAX_SIZE}, max_wait_ms={MAX_WAIT_MS})\n"
-        "    def predict(self, {param}: list[{item}] = Input()) -> list[{result}]:\n"
-        "        return self.model({param})\n",
-        1,
-    ),
+    ("batched", "sync"): (SYNC_BATCHED, 1),
+    ("batched", "queue"): (SYNC_BATCHED, 1),
     ("batched", "async"): (
         f"    @cog.batch(max_size={MAX_SIZE}, max_wait_ms={MAX_WAIT_MS})\n"
         "    async def predict(self, {param}: list[{item}] = Input()) -> list[{result}]:\n"
@@ -160,6 +164,8 @@ PREDICT_BODIES = {
         2,
     ),
 }
+QUEUE = 1024
+"""COG_MAX_QUEUE of the `queue` style: room for every client."""
 
 LITSERVE_APP = f"""\
 import os
@@ -240,14 +246,25 @@ def numpy_path(reference: Path) -> Path:
 
 @dataclass(frozen=True)
 class Column:
-    """One way of serving a model: `unbatched`/`batched` (pycog) or `litserve`."""
+    """One way of serving a model: `unbatched`/`batched` (pycog, in one of STYLES) or
+    `litserve`."""
 
     kind: str
     style: str = "-"
 
+    @classmethod
+    def parse(cls, spec: str, style: str) -> Column:
+        """`kind` or `kind:style` (pycog's style: the --style default)."""
+        kind, _, named = spec.partition(":")
+        if kind not in ("unbatched", "batched", "litserve") or (named and named not in STYLES):
+            raise SystemExit(f"unknown column {spec!r}: unbatched, batched or litserve[:style]")
+        return cls(kind, "-" if kind == "litserve" else named or style)
+
     @property
     def label(self) -> str:
-        return {"unbatched": "pycog", "batched": "@cog.batch", "litserve": "LitServe"}[self.kind]
+        if self.kind == "litserve":
+            return "LitServe"
+        return f"{'@cog.batch' if self.kind == 'batched' else 'pycog'} {self.style}"
 
 
 @dataclass
@@ -278,7 +295,10 @@ def write_project(
     )
     paths = [os.environ.get("PYTHONPATH", ""), str(numpy_path(litserve_python()))]
     command = [sys.executable, "-m", "cog.server.http", "--host", "127.0.0.1"]
-    return command, {"PYTHONPATH": os.pathsep.join(path for path in paths if path)}
+    env = {"PYTHONPATH": os.pathsep.join(path for path in paths if path)}
+    if column.style == "queue":
+        env["COG_MAX_QUEUE"] = str(QUEUE)
+    return command, env
 
 
 @contextlib.contextmanager
@@ -484,18 +504,24 @@ def ratio(row: str, ours: float, theirs: float) -> str:
 
 
 def print_table(title: str, columns: dict[Column, dict[str, float]]) -> None:
-    labels = {column.kind: column.label for column in columns}
+    """The columns side by side, then each batched column against the (first) unbatched one
+    and against LitServe."""
+    first = {column.kind: column for column in reversed(columns)}
+    pairs = [
+        (column, first[other])
+        for column in columns
+        if column.kind == "batched"
+        for other in ("unbatched", "litserve")
+        if other in first
+    ]
     print(f"\n{title}")
-    head = "".join(f"{column.label:>12}" for column in columns)
-    ratios = [("batched", "unbatched"), ("batched", "litserve")]
-    present = [(a, b) for a, b in ratios if a in labels and b in labels]
-    tail = "".join(f"{labels[a] + ' / ' + labels[b]:>24}" for a, b in present)
+    head = "".join(f"{column.label:>18}" for column in columns)
+    tail = "".join(f"{a.label + ' / ' + b.label:>32}" for a, b in pairs)
     print(f"{'':<30}{head}{tail}")
-    by_kind = {column.kind: rows for column, rows in columns.items()}
     for row in ROWS:
         digits = 1 if row.startswith(("throughput", "latency", "client")) else 2
-        cells = "".join(f"{rows[row]:>12.{digits}f}" for rows in columns.values())
-        cells += "".join(f"{ratio(row, by_kind[a][row], by_kind[b][row]):>24}" for a, b in present)
+        cells = "".join(f"{rows[row]:>18.{digits}f}" for rows in columns.values())
+        cells += "".join(f"{ratio(row, columns[a][row], columns[b][row]):>32}" for a, b in pairs)
         print(f"{row:<30}{cells}")
 
 
@@ -540,19 +566,23 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--backoff-ms", type=float, default=2.0, help="wait after a 409")
     parser.add_argument("--models", default="sleep,matrix")
-    parser.add_argument("--columns", default="unbatched,batched,litserve")
+    parser.add_argument(
+        "--columns",
+        default="unbatched,batched,litserve",
+        help="comma-separated: unbatched, batched, litserve; a pycog one may name its style "
+        "(batched:sync)",
+    )
     parser.add_argument(
         "--style",
-        choices=("sync", "async"),
+        choices=tuple(STYLES),
         default="async",
-        help="pycog predictors: sync (concurrency 1, 409s) or async (to_thread)",
+        help="how the pycog predictors are written and admit clients (see the footer)",
     )
     args = parser.parse_args()
-    kinds = args.columns.split(",")
-    if "batched" in kinds and not batch_available():
-        print("cog.batch is not in this tree: the @cog.batch column is left out")
-        kinds.remove("batched")
-    columns = [Column(kind, "-" if kind == "litserve" else args.style) for kind in kinds]
+    columns = [Column.parse(spec, args.style) for spec in args.columns.split(",")]
+    if any(column.kind == "batched" for column in columns) and not batch_available():
+        print("cog.batch is not in this tree: the @cog.batch columns are left out")
+        columns = [column for column in columns if column.kind != "batched"]
     for name in args.models.split(","):
         run_model(MODELS[name], columns, args)
     print(
@@ -561,13 +591,16 @@ def main() -> None:
         f" {args.clients} clients; {os.cpu_count()} cores; batches of at most {MAX_SIZE},"
         f" waiting at most {MAX_WAIT_MS} ms"
     )
-    print(f"pycog predictors: {STYLES[args.style]}")
+    for style in sorted({column.style for column in columns} - {"-"}):
+        print(f"pycog {style}: {STYLES[style]}")
     print("ratios > 1: the first named is better")
 
 
 STYLES = {
     "sync": "def predict, concurrency.max 1: clients beyond a call (or a batch) are answered 409 "
     "and retry",
+    "queue": f"def predict, concurrency.max 1, COG_MAX_QUEUE={QUEUE}: clients beyond a call (or "
+    "a batch) wait in the server's queue",
     "async": "async def predict running the model in a thread (asyncio.to_thread), concurrency.max "
     "32 unbatched / 2 batched: every client is admitted, calls stay one at a time",
 }
