@@ -12,6 +12,10 @@ columns take turns, --repeat rounds, and each cell is the median of its rounds. 
 read from /proc for the server's whole process tree (server, worker; LitServe's processes).
 
     python benchmarks/batching.py [--repeat 3] [--seconds 5] [--models sleep,matrix]
+        [--columns unbatched,batched:async,litserve] [--batched-style queue]
+
+How a pycog predictor is written and admits 32 clients is a column's style (STYLES, printed
+under the table): by default unbatched `async`, batched `queue`, each one's best number.
 
 LitServe and NumPy come from a virtualenv this script makes (.cache/bench-litserve); the pycog
 servers run on this interpreter with the same NumPy (installed into .cache/bench-numpy).
@@ -253,12 +257,12 @@ class Column:
     style: str = "-"
 
     @classmethod
-    def parse(cls, spec: str, style: str) -> Column:
-        """`kind` or `kind:style` (pycog's style: the --style default)."""
+    def parse(cls, spec: str, defaults: dict[str, str]) -> Column:
+        """`kind` or `kind:style` (a pycog column's style: its kind's default without one)."""
         kind, _, named = spec.partition(":")
         if kind not in ("unbatched", "batched", "litserve") or (named and named not in STYLES):
             raise SystemExit(f"unknown column {spec!r}: unbatched, batched or litserve[:style]")
-        return cls(kind, "-" if kind == "litserve" else named or style)
+        return cls(kind, "-" if kind == "litserve" else named or defaults[kind])
 
     @property
     def label(self) -> str:
@@ -558,9 +562,7 @@ def batch_available() -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--repeat", type=int, default=3, help="measured windows per column (median)"
-    )
+    parser.add_argument("--repeat", type=int, default=3, help="rounds (a cell is their median)")
     parser.add_argument("--seconds", type=float, default=5.0, help="length of a measured window")
     parser.add_argument("--warmup", type=float, default=1.0, help="load before each window")
     parser.add_argument("--clients", type=int, default=32)
@@ -572,14 +574,15 @@ def main() -> None:
         help="comma-separated: unbatched, batched, litserve; a pycog one may name its style "
         "(batched:sync)",
     )
-    parser.add_argument(
-        "--style",
-        choices=tuple(STYLES),
-        default="async",
-        help="how the pycog predictors are written and admit clients (see the footer)",
-    )
+    # The defaults give each pycog column its best measured number: unbatched `queue` runs its
+    # calls and round trips to the worker one after another (half the `async` rate on the NumPy
+    # model); batched `async` seals its second slot's batch after 10 ms even while the model is
+    # busy with the first (smaller batches than `queue`, which takes all that waits at once).
+    parser.add_argument("--unbatched-style", choices=tuple(STYLES), default="async")
+    parser.add_argument("--batched-style", choices=tuple(STYLES), default="queue")
     args = parser.parse_args()
-    columns = [Column.parse(spec, args.style) for spec in args.columns.split(",")]
+    defaults = {"unbatched": args.unbatched_style, "batched": args.batched_style}
+    columns = [Column.parse(spec, defaults) for spec in args.columns.split(",")]
     if any(column.kind == "batched" for column in columns) and not batch_available():
         print("cog.batch is not in this tree: the @cog.batch columns are left out")
         columns = [column for column in columns if column.kind != "batched"]
