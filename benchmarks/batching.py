@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -203,6 +204,7 @@ if __name__ == "__main__":
 # --- environments -------------------------------------------------------------------------------
 
 
+@functools.cache
 def litserve_python() -> Path:
     python = LITSERVE_VENV / "bin" / "python"
     if (
@@ -216,6 +218,7 @@ def litserve_python() -> Path:
     return python
 
 
+@functools.cache
 def numpy_path(reference: Path) -> Path:
     """NumPy for the pycog servers, the version LitServe's venv has, outside this interpreter's
     environment (the benchmark does not add packages to the venv it runs in)."""
@@ -328,6 +331,11 @@ def serve(model: Model, column: Column) -> Iterator[Running]:
     try:
         wait_ready(url, litserve, process, directory / "server.log")
         yield Running(url, "/predict" if litserve else "/predictions", process.pid, batch_log)
+    except BaseException:
+        log.flush()
+        tail = (directory / "server.log").read_text(errors="replace")[-4000:]
+        print(f"{column.label} failed; its server's log ends:\n{tail}", file=sys.stderr)
+        raise
     finally:
         stop(process)
         log.close()
