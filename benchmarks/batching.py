@@ -371,28 +371,32 @@ def wait_ready(url: str, litserve: bool, process: subprocess.Popen[bytes], log: 
 # --- load ---------------------------------------------------------------------------------------
 
 
-def tree_cpu_seconds(root: int) -> float:
-    """User + system CPU of a process and all its descendants, from /proc."""
-    parents: dict[int, int] = {}
-    times: dict[int, float] = {}
-    tick = os.sysconf("SC_CLK_TCK")
+def _stat(path: Path) -> list[str] | None:
+    try:  # the name (2nd field) may hold spaces: the fields after it
+        return path.read_text().rsplit(")", 1)[1].split()
+    except OSError:  # gone meanwhile
+        return None
+
+
+def tree_thread_cpu(root: int) -> dict[tuple[int, int], float]:
+    """User + system CPU seconds of each thread of a process and all its descendants."""
+    parents = {}
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        pid = int(entry.name)
-        parents[pid] = int(fields[1])
-        times[pid] = (int(fields[11]) + int(fields[12])) / tick
+        if entry.name.isdigit() and (fields := _stat(entry / "stat")) is not None:
+            parents[int(entry.name)] = int(fields[1])
     tree, frontier = {root}, [root]
     while frontier:
         parent = frontier.pop()
         children = [pid for pid, ppid in parents.items() if ppid == parent]
         tree.update(children)
         frontier.extend(children)
-    return sum(times.get(pid, 0.0) for pid in tree)
+    tick = os.sysconf("SC_CLK_TCK")
+    times = {}
+    for pid in tree:
+        for task in Path(f"/proc/{pid}/task").glob("*"):
+            if (fields := _stat(task / "stat")) is not None:
+                times[pid, int(task.name)] = (int(fields[11]) + int(fields[12])) / tick
+    return times
 
 
 @dataclass
@@ -403,6 +407,7 @@ class Window:
     latencies: list[float]
     busy: int
     server_cpu: float
+    busiest_thread_cpu: float
     client_cpu: float
     batches: list[int]
 
@@ -436,18 +441,21 @@ async def closed_loop(
         finally:
             connection.writer.close()
 
-    async def meter() -> tuple[float, float, list[int]]:
+    async def meter() -> tuple[float, float, float, list[int]]:
         await asyncio.sleep(warmup)
-        server, own = tree_cpu_seconds(running.pid), time.process_time()
+        threads, own = tree_thread_cpu(running.pid), time.process_time()
         calls = len(batch_sizes(running.batch_log))
         await asyncio.sleep(seconds)
-        server, own = tree_cpu_seconds(running.pid) - server, time.process_time() - own
-        return server, own, batch_sizes(running.batch_log)[calls:]
+        own = time.process_time() - own
+        spent = [
+            cpu - threads.get(thread, 0.0) for thread, cpu in tree_thread_cpu(running.pid).items()
+        ]
+        return sum(spent), max(spent, default=0.0), own, batch_sizes(running.batch_log)[calls:]
 
     tasks = [asyncio.ensure_future(client()) for _ in range(clients)]
-    server_cpu, client_cpu, batches = await meter()
+    server_cpu, busiest, client_cpu, batches = await meter()
     await asyncio.gather(*tasks)
-    return Window(seconds, latencies, busy, server_cpu, client_cpu, batches)
+    return Window(seconds, latencies, busy, server_cpu, busiest, client_cpu, batches)
 
 
 def measure(
@@ -486,6 +494,7 @@ ROWS = (
     "items per model call",
     "409 answers per request",
     "server CPU per request (ms)",
+    "its busiest thread's (ms)",
     "client CPU (% of a core)",
 )
 
@@ -500,6 +509,7 @@ def summarize(window: Window) -> dict[str, float]:
         "items per model call": statistics.fmean(window.batches) if window.batches else 0.0,
         "409 answers per request": window.busy / done,
         "server CPU per request (ms)": window.server_cpu / done * 1000,
+        "its busiest thread's (ms)": window.busiest_thread_cpu / done * 1000,
         "client CPU (% of a core)": 100 * window.client_cpu / window.seconds,
     }
 
