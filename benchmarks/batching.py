@@ -195,7 +195,9 @@ class API(litserve.LitAPI):
 
 if __name__ == "__main__":
     api = API(max_batch_size={MAX_SIZE}, batch_timeout={MAX_WAIT_MS / 1000})
-    server = litserve.LitServer(api, accelerator="cpu", workers_per_device=1)
+    server = litserve.LitServer(
+        api, accelerator="cpu", workers_per_device=1, fast_queue={{fast_queue}}
+    )
     server.run(host="127.0.0.1", port=int(os.environ["PORT"]), generate_client_file=False,
                log_level="warning")
 """
@@ -261,16 +263,17 @@ class Column:
 
     @classmethod
     def parse(cls, spec: str, defaults: dict[str, str]) -> Column:
-        """`kind` or `kind:style` (a pycog column's style: its kind's default without one)."""
+        """`kind` or `kind:style` (without one, the kind's default style)."""
         kind, _, named = spec.partition(":")
-        if kind not in ("unbatched", "batched", "litserve") or (named and named not in STYLES):
+        styles = LITSERVE_STYLES if kind == "litserve" else STYLES
+        if kind not in ("unbatched", "batched", "litserve") or (named and named not in styles):
             raise SystemExit(f"unknown column {spec!r}: unbatched, batched or litserve[:style]")
-        return cls(kind, "-" if kind == "litserve" else named or defaults[kind])
+        return cls(kind, named or defaults[kind])
 
     @property
     def label(self) -> str:
         if self.kind == "litserve":
-            return "LitServe"
+            return f"LitServe {self.style}"
         return f"{'@cog.batch' if self.kind == 'batched' else 'pycog'} {self.style}"
 
 
@@ -289,7 +292,8 @@ def write_project(
     (directory / "bench_model.py").write_text(BENCH_MODEL)
     fields = {"name": model.name, "param": model.param}
     if column.kind == "litserve":
-        (directory / "app.py").write_text(LITSERVE_APP.format(**fields))
+        fast_queue = column.style == "zmq"
+        (directory / "app.py").write_text(LITSERVE_APP.format(**fields, fast_queue=fast_queue))
         return [str(litserve_python()), "app.py"], {}
     body, concurrency = PREDICT_BODIES[(column.kind, column.style)]
     (directory / "predict.py").write_text(
@@ -598,8 +602,13 @@ def main() -> None:
     # busy with the first (smaller batches than `queue`, which takes all that waits at once).
     parser.add_argument("--unbatched-style", choices=tuple(STYLES), default="async")
     parser.add_argument("--batched-style", choices=tuple(STYLES), default="queue")
+    parser.add_argument("--litserve-style", choices=tuple(LITSERVE_STYLES), default="mp")
     args = parser.parse_args()
-    defaults = {"unbatched": args.unbatched_style, "batched": args.batched_style}
+    defaults = {
+        "unbatched": args.unbatched_style,
+        "batched": args.batched_style,
+        "litserve": args.litserve_style,
+    }
     columns = [Column.parse(spec, defaults) for spec in args.columns.split(",")]
     if any(column.kind == "batched" for column in columns) and not batch_available():
         print("cog.batch is not in this tree: the @cog.batch columns are left out")
@@ -612,8 +621,14 @@ def main() -> None:
         f" {args.clients} clients; {os.cpu_count()} cores; batches of at most {MAX_SIZE},"
         f" waiting at most {MAX_WAIT_MS} ms"
     )
-    for style in sorted({column.style for column in columns} - {"-"}):
-        print(f"pycog {style}: {STYLES[style]}")
+    notes = {
+        f"{column.label.split()[0] if column.kind == 'litserve' else 'pycog'} {column.style}": (
+            LITSERVE_STYLES if column.kind == "litserve" else STYLES
+        )[column.style]
+        for column in columns
+    }
+    for name, note in notes.items():
+        print(f"{name}: {note}")
     print("ratios > 1: the first named is better")
 
 
@@ -624,6 +639,12 @@ STYLES = {
     "a batch) wait in the server's queue",
     "async": "async def predict running the model in a thread (asyncio.to_thread), concurrency.max "
     "32 unbatched / 2 batched: every client is admitted, calls stay one at a time",
+}
+
+
+LITSERVE_STYLES = {
+    "mp": "LitServer's defaults (multiprocessing queues between its processes)",
+    "zmq": "LitServer(fast_queue=True): ZeroMQ between its processes",
 }
 
 
