@@ -143,7 +143,7 @@ SYNC_UNBATCHED = (
     "        return self.model([{param}])[0]\n"
 )
 SYNC_BATCHED = (
-    f"    @cog.batch(max_size={MAX_SIZE}, max_wait_ms={MAX_WAIT_MS})\n"
+    f"    @cog.batch(max_size={MAX_SIZE}, max_wait_ms={{wait}})\n"
     "    def predict(self, {param}: list[{item}] = Input()) -> list[{result}]:\n"
     "        return self.model({param})\n"
 )
@@ -163,7 +163,7 @@ PREDICT_BODIES = {
     ("batched", "sync"): (SYNC_BATCHED, 1),
     ("batched", "queue"): (SYNC_BATCHED, 1),
     ("batched", "async"): (
-        f"    @cog.batch(max_size={MAX_SIZE}, max_wait_ms={MAX_WAIT_MS})\n"
+        f"    @cog.batch(max_size={MAX_SIZE}, max_wait_ms={{wait}})\n"
         "    async def predict(self, {param}: list[{item}] = Input()) -> list[{result}]:\n"
         "        return await asyncio.to_thread(self.model, {param})\n",
         2,
@@ -260,6 +260,8 @@ class Column:
 
     kind: str
     style: str = "-"
+    wait: str = str(MAX_WAIT_MS)
+    """@cog.batch's max_wait_ms, as written in predict.py."""
 
     @classmethod
     def parse(cls, spec: str, defaults: dict[str, str]) -> Column:
@@ -268,13 +270,16 @@ class Column:
         styles = LITSERVE_STYLES if kind == "litserve" else STYLES
         if kind not in ("unbatched", "batched", "litserve") or (named and named not in styles):
             raise SystemExit(f"unknown column {spec!r}: unbatched, batched or litserve[:style]")
-        return cls(kind, named or defaults[kind])
+        wait = defaults["wait"] if kind == "batched" else str(MAX_WAIT_MS)
+        return cls(kind, named or defaults[kind], wait)
 
     @property
     def label(self) -> str:
         if self.kind == "litserve":
             return f"LitServe {self.style}"
-        return f"{'@cog.batch' if self.kind == 'batched' else 'pycog'} {self.style}"
+        if self.kind == "unbatched":
+            return f"pycog {self.style}"
+        return f"@cog.batch {self.style}" + (" auto" if self.wait != str(MAX_WAIT_MS) else "")
 
 
 @dataclass
@@ -298,7 +303,9 @@ def write_project(
     body, concurrency = PREDICT_BODIES[(column.kind, column.style)]
     (directory / "predict.py").write_text(
         PREDICT_HEADER.format(**fields)
-        + body.format(param=model.param, item=model.item_type, result=model.result_type)
+        + body.format(
+            param=model.param, item=model.item_type, result=model.result_type, wait=column.wait
+        )
     )
     (directory / "cog.yaml").write_text(
         'build:\n  python_version: "3.11"\npredict: "predict.py:Predictor"\n'
@@ -541,12 +548,12 @@ def print_table(title: str, columns: dict[Column, dict[str, float]]) -> None:
         if other in first
     ]
     print(f"\n{title}")
-    head = "".join(f"{column.label:>18}" for column in columns)
+    head = "".join(f"{column.label:>22}" for column in columns)
     tail = "".join(f"{a.label + ' / ' + b.label:>32}" for a, b in pairs)
     print(f"{'':<30}{head}{tail}")
     for row in ROWS:
         digits = 1 if row.startswith(("throughput", "latency", "client")) else 2
-        cells = "".join(f"{rows[row]:>18.{digits}f}" for rows in columns.values())
+        cells = "".join(f"{rows[row]:>22.{digits}f}" for rows in columns.values())
         cells += "".join(f"{ratio(row, columns[a][row], columns[b][row]):>32}" for a, b in pairs)
         print(f"{row:<30}{cells}")
 
@@ -603,11 +610,18 @@ def main() -> None:
     parser.add_argument("--unbatched-style", choices=tuple(STYLES), default="async")
     parser.add_argument("--batched-style", choices=tuple(STYLES), default="queue")
     parser.add_argument("--litserve-style", choices=tuple(LITSERVE_STYLES), default="mp")
+    parser.add_argument(
+        "--batch-wait",
+        choices=(str(MAX_WAIT_MS), "auto"),
+        default=str(MAX_WAIT_MS),
+        help="@cog.batch's max_wait_ms (LitServe's batch_timeout stays 10 ms)",
+    )
     args = parser.parse_args()
     defaults = {
         "unbatched": args.unbatched_style,
         "batched": args.batched_style,
         "litserve": args.litserve_style,
+        "wait": '"auto"' if args.batch_wait == "auto" else str(MAX_WAIT_MS),
     }
     columns = [Column.parse(spec, defaults) for spec in args.columns.split(",")]
     if any(column.kind == "batched" for column in columns) and not batch_available():
