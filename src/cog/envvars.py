@@ -159,14 +159,22 @@ READY_FILE = EnvVar(
 )
 QUEUE = EnvVar(
     "COG_QUEUE",
-    "The Redis stream a queue worker takes predictions from. `cog kubernetes --queue` writes it "
-    "into its manifests; the queue worker that reads it is not in this pycog yet.",
+    "The Redis stream the server also takes predictions from (queue mode, with COG_REDIS_URL); "
+    "responses go to `NAME:response:ID`. The server's `--queue` flag wins over it; `cog "
+    "kubernetes --queue` writes it into its manifests.",
     where="queue",
 )
 REDIS_URL = EnvVar(
     "COG_REDIS_URL",
-    "The Redis server of COG_QUEUE (`redis://HOST:PORT/DB`); written by `cog kubernetes`, for "
-    "the queue worker (not in this pycog yet).",
+    "The Redis server of COG_QUEUE (`redis://HOST:PORT/DB`); the server's `--redis-url` flag "
+    "wins over it.",
+    where="queue",
+)
+QUEUE_CLAIM_AFTER = EnvVar(
+    "COG_QUEUE_CLAIM_AFTER",
+    "Seconds a queue entry of another worker may stay idle (its worker presumably dead) before "
+    "this worker takes it over; the server's `--queue-claim-after` flag wins over it.",
+    "30",
     where="queue",
 )
 LOG_LEVEL = EnvVar("COG_LOG_LEVEL", "Server log level: debug, info, warning or error.", "info")
@@ -174,6 +182,46 @@ LOG_FORMAT = EnvVar(
     "LOG_FORMAT",
     "`json` writes the server's own log lines as one JSON object each (`logger`, `timestamp`, "
     "`severity`, `message`, `prediction_id` where known); otherwise they are for people.",
+)
+TRACE_ENABLED = EnvVar(
+    "COG_TRACE_ENABLED",
+    "`false` turns off the tracing cog.yaml's `observability.traces.enabled` turns on; `true` "
+    "turns it on without cog.yaml (pycog only). Needs the `pycog[tracing]` extra.",
+)
+OTEL_SDK_DISABLED = EnvVar("OTEL_SDK_DISABLED", "`true` turns tracing off (OpenTelemetry's).")
+OTEL_TRACES_EXPORTER = EnvVar(
+    "OTEL_TRACES_EXPORTER",
+    "Where spans go when tracing is on: `otlp` (needs an endpoint), `console` (the "
+    "process's stdout, one JSON object per span) or `none`.",
+    "otlp",
+)
+OTEL_EXPORTER_OTLP_ENDPOINT = EnvVar(
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "The OTLP collector (`/v1/traces` is appended); tracing to `otlp` without an endpoint is "
+    "off, with a warning. `OTEL_EXPORTER_OTLP_HEADERS`, `..._TIMEOUT`, `..._CERTIFICATE` are "
+    "read by the exporter.",
+)
+OTEL_EXPORTER_OTLP_TRACES_ENDPOINT = EnvVar(
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "The OTLP collector's traces URL, used as it is; wins over OTEL_EXPORTER_OTLP_ENDPOINT.",
+)
+OTEL_EXPORTER_OTLP_PROTOCOL = EnvVar(
+    "OTEL_EXPORTER_OTLP_PROTOCOL",
+    "`http/protobuf`, or `grpc` when opentelemetry-exporter-otlp-proto-grpc is installed. "
+    "`OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` wins over it.",
+    "http/protobuf",
+)
+OTEL_EXPORTER_OTLP_TRACES_PROTOCOL = EnvVar(
+    "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "The OTLP protocol for traces only."
+)
+OTEL_SERVICE_NAME = EnvVar("OTEL_SERVICE_NAME", "The `service.name` of spans.", "cog")
+OTEL_TRACES_SAMPLER = EnvVar(
+    "OTEL_TRACES_SAMPLER",
+    "The sampler, over cog.yaml's `observability.traces.sampler` (default "
+    "`parentbased_always_off`: only requests with a sampled `traceparent` are traced).",
+)
+OTEL_TRACES_SAMPLER_ARG = EnvVar(
+    "OTEL_TRACES_SAMPLER_ARG", "A ratio sampler's ratio, over cog.yaml's `sampler_arg`."
 )
 OPENAPI_SCHEMA = EnvVar(
     "COG_OPENAPI_SCHEMA",

@@ -202,7 +202,8 @@ def build_image(config: Config, options: BuildOptions, docker: Docker) -> BuiltI
     """Build the model image and return its name and id."""
     schema = static_schema(config, options)
     wheel = None if options.dockerfile else sdk_wheel()
-    pycog_requirements = server_requirements(wheel) if wheel else None
+    tracing = config.observability.traces.enabled  # the SDK goes where it is used
+    pycog_requirements = server_requirements(wheel, tracing) if wheel else None
     plan = plan_build(
         config, options, docker, wheel.name if wheel else None, pycog_requirements is not None
     )

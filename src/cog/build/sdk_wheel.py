@@ -29,6 +29,7 @@ from .errors import SdkWheelError
 from .installed_wheel import installed_wheel
 
 SERVER_EXTRA = "server"
+TRACING_EXTRA = "tracing"
 
 
 def cache_dir() -> Path:
@@ -135,20 +136,29 @@ def _build_wheel(root: Path, target: Path) -> Path:
     return found[-1]
 
 
-def server_requirements(wheel: Path) -> list[str] | None:
+def server_requirements(wheel: Path, tracing: bool = False) -> list[str] | None:
     """The requirements of the wheel's `server` extra (markers kept), or None when the wheel
-    has no such extra (an older pycog: then it is installed with all its dependencies)."""
+    has no such extra (an older pycog: then it is installed with all its dependencies); with
+    `tracing` (cog.yaml's `observability.traces.enabled`), its `tracing` extra's too."""
+    found = extra_requirements(wheel, SERVER_EXTRA)
+    if found is not None and tracing:
+        found += extra_requirements(wheel, TRACING_EXTRA) or []
+    return found
+
+
+def extra_requirements(wheel: Path, extra: str) -> list[str] | None:
+    """The requirements of one of the wheel's extras, or None when it has no such extra."""
     try:
         with zipfile.ZipFile(wheel) as archive:
             name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
             metadata = HeaderParser().parsestr(archive.read(name).decode())
     except (OSError, zipfile.BadZipFile, StopIteration) as exc:
         raise SdkWheelError(f"{wheel} is not a readable pycog wheel ({exc}); rebuild it.") from None
-    if SERVER_EXTRA not in (metadata.get_all("Provides-Extra") or []):
+    if extra not in (metadata.get_all("Provides-Extra") or []):
         return None
     found = []
     for line in metadata.get_all("Requires-Dist") or []:
-        requirement = _without_extra(line, SERVER_EXTRA)
+        requirement = _without_extra(line, extra)
         if requirement is not None:
             found.append(requirement)
     return found
@@ -167,3 +177,14 @@ def _without_extra(requirement: str, extra: str) -> str | None:
         return None
     rest = match["rest"] or match["plain"]
     return f"{spec.strip()}; {rest}" if rest else spec.strip()
+
+
+def installed_extra_requirements(extra: str) -> list[str]:
+    """The requirements of an extra of the pycog that runs (from its installed metadata)."""
+    from importlib.metadata import PackageNotFoundError, requires
+
+    try:
+        lines = requires("pycog") or []
+    except PackageNotFoundError:
+        return []
+    return [found for line in lines if (found := _without_extra(line, extra)) is not None]

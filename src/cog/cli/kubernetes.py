@@ -97,14 +97,6 @@ def command(
             queue=_queue(queue, redis_url),
             image_pull_secret=image_pull_secret,
         )
-        if plan.queue is not None:
-            # Said, not hidden: these manifests are ready for the queue worker, which the
-            # server in this pycog does not have yet (it serves HTTP only).
-            click.echo(
-                "warning: the queue worker is not in this pycog yet: the pods will serve HTTP and "
-                f"ignore {envvars.QUEUE.name}/{envvars.REDIS_URL.name} until it is",
-                err=True,
-            )
         click.echo(to_yaml(build(plan)), nl=False)
     except CogError as exc:
         raise as_click_error(exc) from None

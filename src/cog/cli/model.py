@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -84,9 +84,11 @@ def running_model(
     port: int | None = None,
     show_logs: bool = True,
     serve_failed_setup: bool = False,
+    server_args: Sequence[str] = (),
 ) -> Iterator[RunningModel]:
     """`serve_failed_setup`: a setup that fails is reported, and the model yielded anyway (as
-    `cog serve` keeps serving SETUP_FAILED, as Cog's does), instead of raising."""
+    `cog serve` keeps serving SETUP_FAILED, as Cog's does), instead of raising.
+    `server_args`: more flags for `python -m cog.server.http` (the queue's)."""
     chosen = choose_runtime(runtime)
     reason = (
         "forced by --runtime"
@@ -95,6 +97,7 @@ def running_model(
     )
     report(f"Runtime: {chosen} ({reason})")
     args = ["--x-mode", mode] + (["--upload-url", upload_url] if upload_url else [])
+    args += server_args
     starter = _start_docker if chosen == "docker" else _start_local
     with starter(config, args, env or {}, report, host, port, show_logs) as model:
         _wait_ready(model, setup_timeout, serve_failed_setup)

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
+from .. import envvars
 from ..config import Config, load_config
 from ..errors import CogError
 from .console import warn
@@ -56,6 +57,37 @@ def runtime_options(fn: F) -> F:
             help="Seconds to wait for setup() to finish.",
         ),
         config_file_option(),
+    ]
+    for decorator in reversed(decorators):
+        fn = decorator(fn)
+    return fn
+
+
+def queue_options(fn: F) -> F:
+    """The server's queue flags (see cog.queue.settings), passed on to it."""
+    decorators = [
+        click.option(
+            "--redis-url",
+            envvar=envvars.REDIS_URL.name,
+            help="redis://HOST:PORT/DB of the queue (with --queue).",
+        ),
+        click.option(
+            "--queue",
+            envvar=envvars.QUEUE.name,
+            help="Also take predictions from this Redis stream (with --redis-url).",
+        ),
+        click.option("--queue-group", help="Consumer group (default: the queue's name)."),
+        click.option("--queue-consumer", help="This worker's consumer name (default: HOST-PID)."),
+        click.option("--queue-result-ttl", type=int, help="Seconds responses are kept (86400)."),
+        click.option(
+            "--queue-claim-after",
+            type=float,
+            envvar=envvars.QUEUE_CLAIM_AFTER.name,
+            help="Seconds before another worker's idle entries are taken over (30).",
+        ),
+        click.option(
+            "--queue-max-deliveries", type=int, help="Deliveries before dead-lettering (3)."
+        ),
     ]
     for decorator in reversed(decorators):
         fn = decorator(fn)

@@ -13,7 +13,7 @@ from ..errors import CogError
 from .console import reporter, say
 from .errors import as_click_error
 from .model import running_model
-from .options import load_project, parse_env, runtime_options
+from .options import load_project, parse_env, queue_options, runtime_options
 
 if TYPE_CHECKING:
     from ..playground.server import PlaygroundServer
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     show_default=True,
     help="Port of the playground (with --playground; 0 picks a free port).",
 )
+@queue_options
 @runtime_options
 def command(
     port: int,
@@ -43,13 +44,16 @@ def command(
     env: tuple[str, ...],
     setup_timeout: float,
     config_file: str,
+    **queue: Any,
 ) -> None:
-    """Serve the model's prediction API (Cog's HTTP API) until Ctrl-C."""
+    """Serve the model's prediction API (Cog's HTTP API) until Ctrl-C; with --redis-url and
+    --queue, also take predictions from that Redis stream."""
     if playground and playground_port == port:
         raise click.UsageError(
             f"the playground port {playground_port} must differ from the model port {port}; "
             "choose another with --playground-port"
         )
+    server_args = _queue_args(queue)
     config = load_project(config_file)
     try:
         # Bound before the model starts, so that a taken port fails at once, not after setup.
@@ -64,14 +68,34 @@ def command(
             host=host,
             port=port,
             serve_failed_setup=True,
+            server_args=server_args,
         ) as model:
             say(f"Serving at http://{host}:{port} (Ctrl-C to stop)")
+            if server_args:
+                say(f"Taking predictions from the Redis stream {queue['queue']!r} too")
             with _serving(page) if page is not None else nullcontext():
                 _wait_forever(model)
     except KeyboardInterrupt:
         say("Stopped.")
     except CogError as exc:
         raise as_click_error(exc) from None
+
+
+def _queue_args(queue: dict[str, Any]) -> list[str]:
+    """The queue flags for the server; both --redis-url and --queue, or neither."""
+    if bool(queue["redis_url"]) != bool(queue["queue"]):
+        raise click.UsageError("queue mode needs both --queue NAME and --redis-url URL")
+    if not queue["queue"]:
+        given = [name for name, value in queue.items() if value is not None]
+        if given:
+            flags = ", ".join("--" + name.replace("_", "-") for name in given)
+            raise click.UsageError(f"{flags} need --queue NAME and --redis-url URL")
+        return []
+    args: list[str] = []
+    for name, value in queue.items():
+        if value is not None:
+            args += ["--" + name.replace("_", "-"), str(value)]
+    return args
 
 
 def _playground(host: str, model_port: int, port: int) -> PlaygroundServer:

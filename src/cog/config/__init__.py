@@ -2,7 +2,16 @@
 
 from .errors import ConfigError, Problem
 from .loader import load_config, parse_config
-from .model import BuildConfig, Config, Mount, RunCommand, Weight, WeightSource
+from .model import (
+    BuildConfig,
+    Config,
+    Mount,
+    Observability,
+    RunCommand,
+    Traces,
+    Weight,
+    WeightSource,
+)
 from .rules import default_image_name
 
 __all__ = [
@@ -10,8 +19,10 @@ __all__ = [
     "Config",
     "ConfigError",
     "Mount",
+    "Observability",
     "Problem",
     "RunCommand",
+    "Traces",
     "Weight",
     "WeightSource",
     "default_image_name",

@@ -62,6 +62,33 @@ class BuildConfig:
     sdk_version: str | None = None
 
 
+Sampler = str
+"""One of `rules.TRACE_SAMPLERS` (OpenTelemetry's names)."""
+
+
+@dataclass(frozen=True)
+class Traces:
+    """`observability.traces`: whether the model's server traces predictions, and how."""
+
+    enabled: bool = False
+    sampler: Sampler = "parentbased_always_off"
+    sampler_arg: str | None = None
+    """The ratio of a ratio sampler, as Cog keeps it: a string between "0" and "1"."""
+    trace_header: str | None = None
+    """One more incoming header that may carry the parent, besides `traceparent`."""
+    trace_header_format: str = "w3c"
+    """How `trace_header` is written: `w3c` (a traceparent) or `jaeger` (uber-trace-id)."""
+
+
+@dataclass(frozen=True)
+class Observability:
+    """The `observability:` section (Cog's tracing release)."""
+
+    traces: Traces = field(default_factory=Traces)
+    config: str | None = None
+    """A project-relative Python file defining `create_tracer_provider()` for the model's spans."""
+
+
 @dataclass(frozen=True)
 class Config:
     """A validated cog.yaml.
@@ -80,6 +107,7 @@ class Config:
     concurrency_max: int | None = None
     environment: dict[str, str] = field(default_factory=dict)
     weights: tuple[Weight, ...] = ()
+    observability: Observability = field(default_factory=Observability)
     filename: str = "cog.yaml"
     raw: dict[str, Any] = field(default_factory=dict)
     """The document as parsed, for labels such as `run.cog.config`."""

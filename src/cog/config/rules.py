@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from .. import envvars
+
 TOP_LEVEL_KEYS = (
     "build",
     "image",
@@ -14,6 +16,7 @@ TOP_LEVEL_KEYS = (
     "concurrency",
     "environment",
     "weights",
+    "observability",
 )
 BUILD_KEYS = (
     "gpu",
@@ -39,6 +42,22 @@ SCHEMA_KEYS = ("predict", "run", "train")
 CONCURRENCY_KEYS = ("max", "default_target")
 RUN_COMMAND_KEYS = ("command", "mounts")
 MOUNT_KEYS = ("type", "id", "target")
+OBSERVABILITY_KEYS = ("config", "traces")
+TRACES_KEYS = ("enabled", "sampler", "sampler_arg", "trace_header", "trace_header_format")
+TRACE_SAMPLERS = (
+    "always_on",
+    "always_off",
+    "traceidratio",
+    "parentbased_always_on",
+    "parentbased_always_off",
+    "parentbased_traceidratio",
+)
+RATIO_SAMPLERS = ("traceidratio", "parentbased_traceidratio")
+TRACE_HEADER_FORMATS = ("w3c", "jaeger")
+# Headers that cannot be the extra trace header: they mean something else, or are the W3C
+# ones, always read.
+RESERVED_TRACE_HEADERS = ("authorization", "cookie", "host", "traceparent", "tracestate")
+HTTP_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 WEIGHT_KEYS = ("name", "target", "source")
 WEIGHT_SOURCE_KEYS = ("uri", "include", "exclude")
 
@@ -67,6 +86,7 @@ RESERVED_ENVIRONMENT = (
     "LIBRARY_PATH",
     "HF_ENDPOINT",
     "HF_HUB_ENABLE_HF_TRANSFER",
+    envvars.TRACE_ENABLED.name,  # tracing is switched where the model runs
 )
 RESERVED_ENVIRONMENT_PREFIXES = (
     "R8_",
@@ -76,6 +96,8 @@ RESERVED_ENVIRONMENT_PREFIXES = (
     "NV_",
     "PGET_",
     "KUBERNETES_",
+    # Tracing is set where the model runs (collector, credentials), not in the model.
+    "OTEL_",
 )
 
 _IMAGE_NAME_UNSAFE = re.compile(r"[^a-z0-9-]")

@@ -12,7 +12,16 @@ from typing import Any
 
 from . import rules
 from .errors import Problem
-from .model import BuildConfig, Config, Mount, RunCommand, Weight, WeightSource
+from .model import (
+    BuildConfig,
+    Config,
+    Mount,
+    Observability,
+    RunCommand,
+    Traces,
+    Weight,
+    WeightSource,
+)
 from .source import Document, KeyPath
 
 
@@ -128,6 +137,7 @@ def check_document(checker: Checker) -> Config:
         concurrency_max=check_concurrency(checker, top.get("concurrency"), build.python_version),
         environment=check_environment(checker, top.get("environment")),
         weights=weights,
+        observability=check_observability(checker, top.get("observability")),
         raw=top,
         warnings=tuple(checker.warnings),
     )
@@ -449,3 +459,108 @@ def check_weight_sources(checker: Checker, value: Any, path: KeyPath) -> tuple[W
                     checker.problem((*where, key), f"{_show(pattern)} is not a valid pattern")
         sources.append(WeightSource(uri, patterns["include"], patterns["exclude"]))
     return tuple(sources)
+
+
+def check_observability(checker: Checker, value: Any) -> Observability:
+    path: KeyPath = ("observability",)
+    fields = checker.mapping(value, path, rules.OBSERVABILITY_KEYS)
+    traces = check_traces(checker, fields.get("traces"))
+    config = check_observability_config(checker, fields.get("config"))
+    if config is not None and not traces.enabled:
+        checker.problem(
+            (*path, "config"),
+            "requires observability.traces.enabled to be true",
+            "add `traces: {enabled: true}` under `observability:`",
+        )
+    return Observability(traces, config)
+
+
+def check_traces(checker: Checker, value: Any) -> Traces:
+    path: KeyPath = ("observability", "traces")
+    fields = checker.mapping(value, path, rules.TRACES_KEYS)
+    if isinstance(value, dict) and "enabled" not in fields:
+        checker.problem(path, "`enabled` is required", "add `enabled: true`")
+    enabled = checker.boolean(fields.get("enabled"), (*path, "enabled"))
+    sampler = checker.string(fields.get("sampler"), (*path, "sampler")) or Traces.sampler
+    if sampler not in rules.TRACE_SAMPLERS:
+        checker.problem(
+            (*path, "sampler"),
+            f"{_show(sampler)} is not a supported OpenTelemetry sampler",
+            f"use one of {', '.join(rules.TRACE_SAMPLERS)}",
+        )
+        sampler = Traces.sampler
+    sampler_arg = check_sampler_arg(checker, fields.get("sampler_arg"), sampler)
+    header = checker.string(fields.get("trace_header"), (*path, "trace_header"))
+    if header is not None and (
+        not rules.HTTP_HEADER_NAME.match(header) or header.lower() in rules.RESERVED_TRACE_HEADERS
+    ):
+        checker.problem(
+            (*path, "trace_header"),
+            f"{_show(header)} must be a valid, non-reserved HTTP header name",
+            "write e.g. `x-company-trace`",
+        )
+        header = None
+    header_format = checker.string(
+        fields.get("trace_header_format"), (*path, "trace_header_format")
+    )
+    if header_format is not None and header_format not in rules.TRACE_HEADER_FORMATS:
+        checker.problem((*path, "trace_header_format"), "must be w3c or jaeger")
+        header_format = None
+    return Traces(
+        enabled,
+        sampler,
+        sampler_arg,
+        header.lower() if header else None,
+        header_format or Traces.trace_header_format,
+    )
+
+
+def check_sampler_arg(checker: Checker, value: Any, sampler: str) -> str | None:
+    path: KeyPath = ("observability", "traces", "sampler_arg")
+    ratio_sampler = sampler in rules.RATIO_SAMPLERS
+    if value is None:
+        if ratio_sampler:
+            checker.problem(path, "is required for ratio samplers", 'add e.g. `sampler_arg: "0.1"`')
+        return None
+    text = checker.string(value, path)
+    if text is None:
+        return None
+    if not ratio_sampler:
+        checker.problem(
+            path, "is only valid for ratio samplers", "remove it, or use a ratio sampler"
+        )
+        return None
+    try:
+        ratio = float(text)
+    except ValueError:
+        ratio = -1.0
+    if not 0.0 <= ratio <= 1.0:  # NaN fails this too
+        checker.problem(path, f"{_show(text)} must be a number between 0 and 1")
+        return None
+    return text
+
+
+def check_observability_config(checker: Checker, value: Any) -> str | None:
+    path: KeyPath = ("observability", "config")
+    text = checker.string(value, path)
+    if text is None:
+        return None
+    parts = text.replace("\\", "/").split("/")
+    if not text or text.startswith("/") or "." in parts or ".." in parts:
+        checker.problem(path, f"{_show(text)} must be a project-relative Python file")
+        return None
+    if not text.endswith(".py"):
+        checker.problem(path, f"{_show(text)} must be a Python file ending in .py")
+        return None
+    root = checker.project_dir.resolve()
+    file = (root / text).resolve()
+    if not file.exists():
+        checker.problem(path, f"{text} does not exist in {checker.project_dir}", "fix the path")
+        return None
+    if not file.is_relative_to(root):
+        checker.problem(path, f"{_show(text)} must resolve inside the project directory")
+        return None
+    if not file.is_file():
+        checker.problem(path, f"{_show(text)} must be a regular file")
+        return None
+    return text

@@ -28,7 +28,7 @@ STARTUP_PERIOD_SECONDS = 10
 DRAIN_SETTLE_SECONDS = 5
 """How long the preStop hook waits for the Service to stop routing to a terminating pod."""
 TERMINATION_MARGIN_SECONDS = 10
-"""Above the server's own bound (2 × grace + 5 s), for process exit and the kubelet."""
+"""Above the server's own bound (2 × grace + 5 s; 3 × in queue mode), for process exit and the kubelet."""
 
 DEFAULT_QUEUE_MAX_REPLICAS = 10
 
@@ -141,8 +141,11 @@ def check(plan: Plan) -> None:
 
 
 def termination_grace_seconds(plan: Plan) -> int:
+    # HTTP mode: the preStop drain, then the grace twice (canceled predictions, their
+    # webhooks). A queue worker first lets what runs finish, for one grace more.
     drain = plan.drain_seconds + DRAIN_SETTLE_SECONDS if plan.queue is None else 0
-    return drain + math.ceil(2 * plan.shutdown_grace) + 5 + TERMINATION_MARGIN_SECONDS
+    graces = 2 if plan.queue is None else 3
+    return drain + math.ceil(graces * plan.shutdown_grace) + 5 + TERMINATION_MARGIN_SECONDS
 
 
 def deployment(plan: Plan, redis: keda.RedisTarget | None) -> Manifest:

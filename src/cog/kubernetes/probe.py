@@ -22,6 +22,7 @@ from .. import envvars
 
 REQUEST_TIMEOUT_SECONDS = 5.0
 """Below the probes' `timeoutSeconds` in the manifests, so a hung server is an answer too."""
+DRAIN_POLL_SECONDS = 0.5
 
 
 class Check(enum.Enum):
@@ -32,19 +33,38 @@ class Check(enum.Enum):
     LIVE = "live"
     """The server answers and its worker is not DEFUNCT."""
     DRAIN = "drain"
-    """The preStop hook: wait until no slot is busy (or `--timeout` seconds), always exit 0."""
+    """The preStop hook: wait until nothing is in flight (or `--timeout` seconds), always exit 0."""
 
 
-def health_status(port: str) -> str | None:
-    """The server's `status`, or None when it does not answer."""
+def health(port: str) -> dict[str, object] | None:
+    """The server's health report, or None when it does not answer."""
     url = f"http://127.0.0.1:{port}/health-check"
     try:
         with urllib.request.urlopen(url, timeout=REQUEST_TIMEOUT_SECONDS) as response:
             body = json.load(response)
     except (OSError, ValueError):  # refused, timed out, reset, or not JSON
         return None
-    status = body.get("status") if isinstance(body, dict) else None
+    return body if isinstance(body, dict) else None
+
+
+def health_status(port: str) -> str | None:
+    """The server's `status`, or None when it does not answer."""
+    status = (health(port) or {}).get("status")
     return status if isinstance(status, str) else None
+
+
+def busy(port: str) -> bool:
+    """Whether predictions are in flight: pycog's `in_flight` count (a queue worker's entries
+    too), or BUSY from a server without it (every slot taken)."""
+    body = health(port)
+    if body is None:
+        return False
+    queue = body.get("queue")
+    held = queue.get("in_flight", 0) if isinstance(queue, dict) else 0
+    in_flight = body.get("in_flight")
+    if isinstance(in_flight, int):
+        return in_flight > 0 or (isinstance(held, int) and held > 0)
+    return body.get("status") == "BUSY"
 
 
 def ready_file() -> Path:
@@ -64,12 +84,12 @@ def passes(check: Check, port: str) -> bool:
 
 
 def drain(port: str, timeout: float, settle: float) -> None:
-    """Let the Service stop routing here (`settle` seconds), then wait while the server is BUSY,
-    so that the SIGTERM which follows finds nothing to cancel."""
+    """Let the Service stop routing here (`settle` seconds), then wait while predictions are in
+    flight, so that the SIGTERM which follows finds nothing to cancel."""
     time.sleep(settle)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and health_status(port) == "BUSY":
-        time.sleep(1.0)
+    while time.monotonic() < deadline and busy(port):
+        time.sleep(DRAIN_POLL_SECONDS)
 
 
 def main(argv: list[str]) -> int:

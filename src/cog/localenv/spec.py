@@ -36,7 +36,7 @@ def spec_for(config: Config, pycog: str, pip: PipSettings) -> EnvironmentSpec:
     """The spec of a project's environment."""
     return EnvironmentSpec(
         python_version=config.build.python_version,
-        requirements=tuple(config.requirements_lines()),
+        requirements=tuple(config.requirements_lines()) + _tracing_requirements(config),
         run_commands=tuple(command.command for command in config.build.run),
         pycog=pycog,
         pip=pip,
@@ -50,3 +50,13 @@ def is_privileged(command: str) -> bool:
     except ValueError:
         return False
     return bool(words) and words[0] in PRIVILEGED_PROGRAMS
+
+
+def _tracing_requirements(config: Config) -> tuple[str, ...]:
+    """pycog's `tracing` extra when cog.yaml turns tracing on (and only then, so that the
+    spec, and the environment, of every other project stay as they were)."""
+    if not config.observability.traces.enabled:
+        return ()
+    from ..build.sdk_wheel import TRACING_EXTRA, installed_extra_requirements
+
+    return tuple(installed_extra_requirements(TRACING_EXTRA))

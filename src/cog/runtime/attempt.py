@@ -24,6 +24,7 @@ from ..scope import Scope, prediction_scope
 from .events import Done, Message, Metric, Output, Predict, Started
 from .logs import LogCapture, current_prediction
 from .outputs import encode
+from .tracing import NO_SPANS, AttemptSpans, NoSpans
 
 Send = Callable[[Message], None]
 
@@ -60,8 +61,16 @@ class Outcome:
 class Attempt:
     """One prediction's run; `begin`, `start`, then `take_result`/`record`, then `end`."""
 
-    def __init__(self, message: Predict, send: Send, capture: LogCapture) -> None:
+    def __init__(
+        self,
+        message: Predict,
+        send: Send,
+        capture: LogCapture,
+        spans: AttemptSpans | NoSpans = NO_SPANS,
+    ) -> None:
         self.message = message
+        self.spans = spans
+        """Its tracing spans (none when tracing is off): the attempt's, the input's, the call's."""
         self.id = message.id
         self.send = send
         self.capture = capture
@@ -85,6 +94,7 @@ class Attempt:
         self._undo.callback(self.capture.attribution.stop, self.id)
         self._undo.callback(self.capture.finish, self.id)  # runs first: flush, then stop
         self._undo.enter_context(prediction_scope(Scope(self._metric, self.message.context)))
+        self._undo.enter_context(self.spans.execute())  # ends before Done is sent
 
     def _metric(self, name: str, value: Any, mode: str) -> None:
         self.send(Metric(self.id, name, value, mode))

@@ -4,8 +4,10 @@ CogError
 └── WorkerError            the worker cannot run the model as asked; the message says why
     ├── InputValueError    an input value the predictor cannot take (also a ValueError)
     ├── SchemaUnreadable   the served predictor's schema cannot be read
-    └── FrameTooLarge      a message on the worker channel is larger than a frame may be
-                           (also a ValueError)
+    ├── FrameTooLarge      a message on the worker channel is larger than a frame may be
+    │                      (also a ValueError)
+    └── TracingSetupError  tracing is on but cannot be set up as configured (an exporter
+                           that is not installed, a bad observability.config file)
 
 Where an error is also a ValueError, code that caught it as one keeps working.
 """
@@ -29,3 +31,7 @@ class SchemaUnreadable(WorkerError):
 
 class FrameTooLarge(WorkerError, ValueError):
     """A worker-channel frame announces more bytes than a frame may carry."""
+
+
+class TracingSetupError(WorkerError):
+    """Tracing is on, and its provider cannot be made as configured."""

@@ -21,6 +21,9 @@ class Predict:
     context: dict[str, str] = field(default_factory=dict)
     workdir: str = ""
     """Per-prediction directory for downloaded inputs and written outputs."""
+    trace: dict[str, str] = field(default_factory=dict)
+    """The W3C context (`traceparent`, `tracestate`) of the server's span of this prediction,
+    when tracing is on: the worker's spans, and the model's, are its children."""
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from .cancel import TaskInterrupt, ThreadInterrupt
 from .events import Predict
 from .inputs import InputCoercer
 from .logs import LogCapture
+from .tracing import NO_SPANS, AttemptSpans, NoSpans, WorkerTracing
 
 
 class Entry(Protocol):
@@ -33,14 +34,25 @@ class Entry(Protocol):
     def coercer(self) -> InputCoercer: ...
 
 
+def spans_of(tracing: WorkerTracing | None, message: Predict) -> AttemptSpans | NoSpans:
+    return NO_SPANS if tracing is None else tracing.spans(message)
+
+
 class SyncRunner:
     """A synchronous predictor: one prediction at a time on the prediction thread, in order;
     a cancel raises CancelationException in that thread."""
 
-    def __init__(self, predictor: Entry, send: Send, capture: LogCapture) -> None:
+    def __init__(
+        self,
+        predictor: Entry,
+        send: Send,
+        capture: LogCapture,
+        tracing: WorkerTracing | None = None,
+    ) -> None:
         self.predictor = predictor
         self.send = send
         self.capture = capture
+        self.tracing = tracing
         self.attempts: dict[str, Attempt] = {}
         self.queue: queue.Queue[Attempt | None] = queue.Queue()
         self.current: Attempt | None = None
@@ -51,7 +63,7 @@ class SyncRunner:
         return thread
 
     def submit(self, message: Predict) -> None:
-        attempt = Attempt(message, self.send, self.capture)
+        attempt = Attempt(message, self.send, self.capture, spans_of(self.tracing, message))
         self.attempts[message.id] = attempt
         self.queue.put(attempt)
 
@@ -91,9 +103,11 @@ class SyncRunner:
         attempt.begin()
         try:
             if attempt.start(ThreadInterrupt(threading.get_ident())):
-                message = attempt.message
-                arguments = self.predictor.coercer.prepare(message.input, message.workdir)
-                attempt.take_result(self.predictor.function(**arguments))
+                message, spans = attempt.message, attempt.spans
+                with spans.prepare_input():
+                    arguments = self.predictor.coercer.prepare(message.input, message.workdir)
+                with spans.invoke():  # a generator's items are made while it is consumed
+                    attempt.take_result(self.predictor.function(**arguments))
         except BaseException as exc:  # SystemExit, KeyboardInterrupt too: only this one fails
             attempt.record(exc)
 
@@ -109,15 +123,17 @@ class AsyncRunner:
         send: Send,
         capture: LogCapture,
         loop: asyncio.AbstractEventLoop,
+        tracing: WorkerTracing | None = None,
     ) -> None:
         self.predictor = predictor
         self.send = send
         self.capture = capture
         self.loop = loop
+        self.tracing = tracing
         self.attempts: dict[str, Attempt] = {}
 
     def submit(self, message: Predict) -> None:
-        attempt = Attempt(message, self.send, self.capture)
+        attempt = Attempt(message, self.send, self.capture, spans_of(self.tracing, message))
         self.attempts[message.id] = attempt  # holds the task too, once it runs
         self.loop.create_task(self._run(attempt))
 
@@ -132,11 +148,15 @@ class AsyncRunner:
             task = asyncio.current_task()
             assert task is not None  # run as a task by submit
             if attempt.start(TaskInterrupt(task)):
-                call = self.predictor.function(**await self._arguments(attempt.message))
-                if inspect.isasyncgen(call):
-                    await attempt.take_stream(call)
-                else:
-                    attempt.take_result(await call)
+                spans = attempt.spans
+                with spans.prepare_input():
+                    arguments = await self._arguments(attempt.message)
+                with spans.invoke():
+                    call = self.predictor.function(**arguments)
+                    if inspect.isasyncgen(call):
+                        await attempt.take_stream(call)
+                    else:
+                        attempt.take_result(await call)
         except BaseException as exc:  # caught here, SystemExit would stop the event loop
             attempt.record(exc)
         finally:

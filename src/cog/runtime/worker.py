@@ -18,7 +18,8 @@ import sys
 import threading
 import traceback
 from concurrent.futures import Future
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 from . import lifeline
 from .attempt import Send
@@ -29,6 +30,7 @@ from .health import HealthChecks
 from .logs import LogCapture
 from .predictor import LoadedPredictor
 from .runners import AsyncRunner, SyncRunner
+from .tracing import TraceSettings, WorkerTracing
 from .transport import BlockingChannel
 
 
@@ -42,10 +44,11 @@ class Worker:
         capture: LogCapture,
         loop: asyncio.AbstractEventLoop | None,
         slots: int = 1,
+        tracing: WorkerTracing | None = None,
     ) -> None:
         self.channel = channel
         self.loop = loop
-        self.runner = _runner(predictor, channel.send, capture, loop, slots)
+        self.runner = _runner(predictor, channel.send, capture, loop, slots, tracing)
         self.health = HealthChecks(predictor.healthcheck(), channel.send, loop)
 
     def handle(self, message: Message) -> bool:
@@ -107,6 +110,7 @@ def _runner(
     capture: LogCapture,
     loop: asyncio.AbstractEventLoop | None,
     slots: int,
+    tracing: WorkerTracing | None = None,
 ) -> Runner:
     """Where and how predictions run: by kind (def or async def) and batching."""
     if predictor.batch is not None:
@@ -114,8 +118,8 @@ def _runner(
             return SyncBatchRunner(predictor, predictor.batch, send, capture)
         return AsyncBatchRunner(predictor, predictor.batch, slots, send, capture, loop)
     if loop is None:
-        return SyncRunner(predictor, send, capture)
-    return AsyncRunner(predictor, send, capture, loop)
+        return SyncRunner(predictor, send, capture, tracing)
+    return AsyncRunner(predictor, send, capture, loop, tracing)
 
 
 def _start_loop() -> asyncio.AbstractEventLoop:
@@ -154,8 +158,6 @@ def _read_other(ref: str | None, mode: str) -> Any:
     is a warning, not a reason to refuse what is)."""
     if ref is None:
         return None
-    from pathlib import Path
-
     from ..schema.static import read_reference
 
     try:
@@ -165,11 +167,23 @@ def _read_other(ref: str | None, mode: str) -> Any:
         return None
 
 
-def run(fd: int, ref: str, mode: str, concurrency: int, other_ref: str | None = None) -> int:
+def run(
+    fd: int,
+    ref: str,
+    mode: str,
+    concurrency: int,
+    other_ref: str | None = None,
+    trace_settings: TraceSettings | None = None,
+) -> int:
     channel = BlockingChannel(socket.socket(fileno=fd))
+    # Console spans go where the server's own output goes, not into the model's logs.
+    console = _console() if trace_settings and trace_settings.exporter == "console" else None
     capture = LogCapture(channel.send)
     capture.install()
+    tracing: WorkerTracing | None = None
     try:
+        if trace_settings is not None:  # before the model is imported: its spans join ours
+            tracing = WorkerTracing.start(trace_settings, Path.cwd(), console)
         predictor = LoadedPredictor(ref, os.getcwd(), mode)
         # Modules, classes and functions imported so far live as long as the worker: kept out of
         # the collector's sight, full collections during predictions stay short.
@@ -190,11 +204,18 @@ def run(fd: int, ref: str, mode: str, concurrency: int, other_ref: str | None = 
         return 1
     # The server's slot count (COG_MAX_CONCURRENCY) when it chose one, else the model's.
     slots = concurrency if concurrency > 1 else predictor.concurrency or 1
-    worker = Worker(channel, predictor, capture, loop, slots)
+    worker = Worker(channel, predictor, capture, loop, slots, tracing)
     batch_size = predictor.batch.max_size if predictor.batch is not None else None
     channel.send(Ready(schema, predictor.streams, predictor.concurrency, batch_size))
     worker.serve()
+    if tracing is not None:
+        tracing.shutdown()
     return 0
+
+
+def _console() -> IO[str]:
+    """The worker's stdout as it was before the capture (the server's stdout)."""
+    return os.fdopen(os.dup(1), "w", buffering=1)
 
 
 def _left_to_the_server(signum: int, frame: Any) -> None:
@@ -208,6 +229,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mode", choices=["predict", "train"], default="predict")
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--other-ref", default=None)
+    parser.add_argument("--tracing", type=TraceSettings.from_json, default=None)
     args = parser.parse_args(argv)
     # Ctrl-C in the terminal of `python -m cog.server.http` reaches its whole process group: the
     # server shuts down gracefully (cancels, then stops this worker); a KeyboardInterrupt here
@@ -219,7 +241,7 @@ def main(argv: list[str] | None = None) -> None:
         # setup() and a running prediction do not read the server's socket: its end of stream
         # alone would not stop a worker whose server was killed.
         lifeline.die_with_parent(parent, signal.SIGKILL, lambda: os._exit(1))
-    code = run(args.fd, args.ref, args.mode, args.concurrency, args.other_ref)
+    code = run(args.fd, args.ref, args.mode, args.concurrency, args.other_ref, args.tracing)
     os._exit(code)  # daemon threads (user code, pumps) must not keep the worker alive
 
 

@@ -45,7 +45,9 @@ class Admission:
         self.supervisor = supervisor
         self.capacity = capacity
         self.results = results
-        self._waiting: OrderedDict[str, tuple[Prediction, dict[str, str]]] = OrderedDict()
+        self._waiting: OrderedDict[
+            str, tuple[Prediction, dict[str, str], dict[str, str] | None]
+        ] = OrderedDict()
         self._predict_times: deque[float] = deque(maxlen=RECENT)
         self.closed = False
 
@@ -58,12 +60,15 @@ class Admission:
         found = self._waiting.get(prediction_id or "")
         return None if found is None else found[0]
 
-    def admit(self, prediction: Prediction, context: dict[str, str]) -> None:
+    def admit(
+        self, prediction: Prediction, context: dict[str, str], trace: dict[str, str] | None = None
+    ) -> None:
         """Send the prediction to the worker, or queue it behind the others; raises Busy (no
-        queue), QueueFull, NotReady, WorkerCrashed."""
+        queue), QueueFull, NotReady, WorkerCrashed. `trace`: its span's W3C headers, for the
+        worker."""
         if not self._waiting:
             try:
-                self.supervisor.submit(prediction, context)
+                self.supervisor.submit(prediction, context, trace)
                 return
             except Busy:
                 if self.capacity <= 0:
@@ -72,7 +77,7 @@ class Admission:
             raise WorkerCrashed(self.supervisor.crash)
         if len(self._waiting) >= self.capacity:
             raise QueueFull(self.capacity, self.retry_after())
-        self._waiting[prediction.id] = (prediction, context)
+        self._waiting[prediction.id] = (prediction, context, trace)
         if self.closed:  # came in as the server began to shut down: as `submit` does
             self.cancel(prediction.id)
 
@@ -111,12 +116,12 @@ class Admission:
             self._predict_times.append(float(predict_time))
         supervisor = self.supervisor
         while self._waiting and supervisor.slots > 0:
-            prediction_id, (waiter, context) = self._waiting.popitem(last=False)
+            prediction_id, (waiter, context, trace) = self._waiting.popitem(last=False)
             try:
-                supervisor.submit(waiter, context)
+                supervisor.submit(waiter, context, trace)
             except NotReady as exc:  # the worker is gone: no waiter can ever run
                 self._end(waiter, events.Done(prediction_id, str(exc)))
-                for other_id, (other, _) in list(self._waiting.items()):
+                for other_id, (other, _, _) in list(self._waiting.items()):
                     del self._waiting[other_id]
                     self._end(other, events.Done(other_id, str(exc)))
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -19,6 +20,9 @@ from .predictions import Predictions
 from .settings import ServerSettings
 from .supervisor import Supervisor
 from .worker_process import WorkerProcess
+
+if TYPE_CHECKING:
+    from ..queue.worker import QueueWorker
 
 
 def _warm_imports() -> None:
@@ -70,20 +74,39 @@ def create_app(
     """The app: Starlette's, with POST /predictions and /trainings taken first by the fast path."""
     supervisor = Supervisor(settings, worker)
     predictions = Predictions(supervisor)
+    queue: QueueWorker | None = None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        nonlocal queue
         await supervisor.start()
+        if settings.queue is not None:
+            from ..queue.worker import QueueWorker  # imports redis: only in queue mode
+
+            queue = QueueWorker(settings.queue, predictions)
+            queue.start()
         # While the worker runs setup(), import what the first response would import.
         asyncio.get_running_loop().call_soon(_warm_imports)
         try:
             yield
         finally:
+            if queue is not None:
+                await queue.stop()
             await predictions.stop()
+
+    def begin_shutdown() -> None:
+        # In queue mode, what runs may finish first (the queue worker cancels it after the
+        # grace); over HTTP, Cog cancels it at once.
+        if queue is not None:
+            queue.begin_drain()
+        else:
+            predictions.begin_shutdown()
 
     handlers = {404: _empty_answer, 405: _empty_answer}
     app = Starlette(routes=_routes(), lifespan=lifespan, exception_handlers=handlers)
     app.router.redirect_slashes = False  # Cog answers `/predictions/` with 404, not 307
     app.state.predictions = predictions
     app.state.request_shutdown = request_shutdown
-    return FastPredictions(app, predictions)
+    fast = FastPredictions(app, predictions)
+    fast.begin_shutdown = begin_shutdown
+    return fast

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -55,7 +55,11 @@ class FastPredictions:
     def __init__(self, app: ASGIApp, predictions: Predictions) -> None:
         self.app = app
         self.predictions = predictions
-        """Also for `serve()`, which starts the shutdown of what is in flight."""
+        self.tracing = predictions.tracing
+        extra = None if self.tracing is None else self.tracing.settings.trace_header
+        self.header_names = _HEADERS if extra is None else _HEADERS | {extra}
+        self.begin_shutdown: Callable[[], None] = predictions.begin_shutdown
+        """For `serve()`: starts the shutdown of what is in flight."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         target = _target(scope["path"]) if scope["type"] == "http" else None
@@ -72,17 +76,33 @@ class FastPredictions:
             allowed = b"POST" if path_id is None else b"GET,PUT"
             await _send(send, 405, b"", None, [(b"allow", allowed)])
             return
+        headers = _headers(scope, self.header_names)
+        if self.tracing is None:
+            await self._respond(kind, path_id, receive, send, headers)
+            return
+        route = f"/{kind}s" if path_id is None else f"/{kind}s/{{{kind}_id}}"
+        with self.tracing.request(method, route, headers) as request:
+            await self._respond(kind, path_id, receive, request.watch(send), headers)
+
+    async def _respond(
+        self,
+        kind: Kind,
+        path_id: str | None,
+        receive: Receive,
+        send: Send,
+        headers: dict[str, str],
+    ) -> None:
         extra: list[tuple[bytes, bytes]] = []
         media_type: bytes | None
         try:
-            answer = await self._answer(kind, path_id, receive, _headers(scope))
+            answer = await self._answer(kind, path_id, receive, headers)
             if answer is None:
                 return  # the client went away before it finished sending
             if isinstance(answer, BadRequest):
                 status, content, media_type = answer.status, answer.text.encode(), _TEXT
                 if status == 413:  # the rest of the body is not wanted: no reading it
                     extra.append((b"connection", b"close"))
-            elif answer.prediction is None:
+            elif answer.verdict is not Verdict.STREAM:
                 status = _STATUS[answer.verdict]
                 if answer.retry_after is not None:
                     extra.append((b"retry-after", str(answer.retry_after).encode()))
@@ -94,7 +114,8 @@ class FastPredictions:
             # As Starlette's ServerErrorMiddleware: a plain 500, and the error for the log.
             await _send(send, 500, _SERVER_ERROR, _TEXT)
             raise
-        if not isinstance(answer, BadRequest) and answer.prediction is not None:
+        if not isinstance(answer, BadRequest) and answer.verdict is Verdict.STREAM:
+            assert answer.prediction is not None
             # An error once the stream has begun is only logged.
             events = self.predictions.stream(answer.prediction, KEEPALIVE_SECONDS)
             await _stream(receive, send, _sse(events))
@@ -212,12 +233,12 @@ async def _stream(receive: Receive, send: Send, events: AsyncGenerator[bytes, No
         await events.aclose()
 
 
-def _headers(scope: Scope) -> dict[str, str]:
+def _headers(scope: Scope, names: frozenset[str]) -> dict[str, str]:
     """The request headers this route reads (the first of each, as Starlette's `get`)."""
     found: dict[str, str] = {}
     for raw_name, raw_value in scope["headers"]:
         name = raw_name.decode("latin-1").lower()
-        if name in _HEADERS and name not in found:
+        if name in names and name not in found:
             found[name] = raw_value.decode("latin-1")
     return found
 

@@ -16,6 +16,8 @@ from .errors import UploadError
 if TYPE_CHECKING:
     import httpx
 
+    from .tracing import ServerTracing
+
 UPLOAD_TIMEOUT = 25.0
 UPLOAD_PIECE = 1 << 20
 
@@ -37,9 +39,15 @@ class FileBody:
 class FileResolver:
     """Replaces file markers in an output value."""
 
-    def __init__(self, upload_url: str | None, client: Callable[[], httpx.AsyncClient]) -> None:
+    def __init__(
+        self,
+        upload_url: str | None,
+        client: Callable[[], httpx.AsyncClient],
+        tracing: ServerTracing | None = None,
+    ) -> None:
         self.upload_url = upload_url
         self.client = client
+        self.tracing = tracing
 
     async def resolve(self, value: Any) -> Any:
         if isinstance(value, dict):
@@ -53,6 +61,17 @@ class FileResolver:
     async def _file(self, path: str) -> str:
         if not os.path.isfile(path):
             raise UploadError(f"the output file {path} does not exist")
+        if self.tracing is None:
+            return await self._encode_or_upload(path)
+        with self.tracing.output_file(
+            os.path.basename(path),
+            os.path.getsize(path),
+            data_url.guess_media_type(path),
+            uploaded=self.upload_url is not None,
+        ):
+            return await self._encode_or_upload(path)
+
+    async def _encode_or_upload(self, path: str) -> str:
         if self.upload_url is None:
             if os.path.getsize(path) > 1 << 20:
                 return await asyncio.to_thread(data_url.encode_file, path)

@@ -2,6 +2,13 @@
 
 python -m cog.server.http [--host H] [--port P] [--x-mode predict|train]
                           [--upload-url URL] [--await-explicit-shutdown true]
+                          [--redis-url URL --queue NAME [--queue-group G] [--queue-consumer C]
+                           [--queue-result-ttl S] [--queue-claim-after S]
+                           [--queue-max-deliveries N]]
+
+With `--redis-url` and `--queue` (or COG_REDIS_URL and COG_QUEUE) the server also takes
+predictions from that Redis stream (queue mode: see `cog.queue.settings` for the flags and
+`cog.queue.worker` for the rules); its HTTP API serves as ever.
 """
 
 from __future__ import annotations
@@ -17,13 +24,15 @@ from typing import Any
 
 from .. import envvars
 from ..errors import CogError
+from ..queue.settings import resolve_queue_settings
 from ..runtime import lifeline
 from .log_format import handler, wants_json
 from .settings import ServerSettings, resolve_settings
 from .worker_process import WorkerProcess, spawn_worker
 
 # A server whose parent is gone and whose graceful shutdown hangs still ends: this long after
-# the shutdown's own bound (its grace twice, once for predictions, once for their webhooks).
+# the shutdown's own bound (its grace twice, once for predictions, once for their webhooks;
+# in queue mode three times).
 ORPHAN_EXIT_MARGIN = 20.0
 
 
@@ -94,9 +103,11 @@ def serve(
     )
     server = GracefulServer(config)
     server.ignore_sigterm = settings.await_explicit_shutdown
-    server.on_shutdown = app.predictions.begin_shutdown
+    server.on_shutdown = app.begin_shutdown
     if watch is not None:
-        watch.exit_after = 2 * settings.shutdown_grace + ORPHAN_EXIT_MARGIN
+        # A queue worker first lets what runs finish, for one grace more (cog.queue.worker).
+        graces = 2 if settings.queue is None else 3
+        watch.exit_after = graces * settings.shutdown_grace + ORPHAN_EXIT_MARGIN
         watch.server = server
         server.should_exit = watch.gone
     server.run()
@@ -105,6 +116,16 @@ def serve(
 def _truthy(value: str) -> bool:
     # Cog parses this flag with argparse's `type=bool`: any non-empty string is true.
     return bool(value)
+
+
+def _queue_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--redis-url", default=None)
+    parser.add_argument("--queue", default=None)
+    parser.add_argument("--queue-group", default=None)
+    parser.add_argument("--queue-consumer", default=None)
+    parser.add_argument("--queue-result-ttl", type=int, default=None)
+    parser.add_argument("--queue-claim-after", type=float, default=None)
+    parser.add_argument("--queue-max-deliveries", type=int, default=None)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -116,6 +137,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--await-explicit-shutdown", type=_truthy, default=False)
     parser.add_argument("--threads", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("-v", "--verbose", action="store_true")
+    _queue_arguments(parser)
     args = parser.parse_args(argv)
     watch = ParentWatch()
     watch.watch()
@@ -136,6 +158,15 @@ def main(argv: list[str] | None = None) -> None:
             port=args.port,
             upload_url=args.upload_url,
             await_explicit_shutdown=args.await_explicit_shutdown,
+            queue=resolve_queue_settings(
+                redis_url=args.redis_url,
+                queue=args.queue,
+                group=args.queue_group,
+                consumer=args.queue_consumer,
+                result_ttl=args.queue_result_ttl,
+                claim_after=args.queue_claim_after,
+                max_deliveries=args.queue_max_deliveries,
+            ),
         )
     except CogError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -11,7 +11,7 @@ from enum import Enum
 from typing import Any
 
 from ..runtime import events
-from .webhooks import WebhookSender
+from .followers import Follower
 
 WIRE_MODES: dict[str, str] = {"replace": "replace", "incr": "increment", "append": "append"}
 """A metric operation as the worker names it → as SSE `metric` events name it."""
@@ -82,7 +82,8 @@ class Prediction:
     shown_input: dict[str, Any] | None = None
     """The input as clients see it, each Secret masked (`input` when it has none)."""
     limits: StreamLimits = field(default_factory=StreamLimits)
-    webhook: WebhookSender | None = None
+    followers: list[Follower] = field(default_factory=list)
+    """Who is told of its state changes as they happen: its webhook, a queue's responses."""
     cancel_on_disconnect: bool = False
     created_at: str = field(default_factory=now)
     status: Status = Status.STARTING
@@ -171,16 +172,16 @@ class Prediction:
                 self.status = Status.PROCESSING
                 self.started_at = now()
                 self.publish("start", {"id": self.id, "status": Status.PROCESSING.value})
-                self._webhook("start")
+                self._tell("start")
             case events.Log(source=source, data=data):
                 self.logs.append(data)
                 self.publish("log", {"source": source, "data": data})
-                self._webhook("logs")
+                self._tell("logs")
             case events.Output(value=value):
                 self.iterator = True
                 self.outputs.append(value)
                 self.publish("output", {"chunk": value, "index": len(self.outputs) - 1})
-                self._webhook("output")
+                self._tell("output")
             case events.Metric(name=name, value=value, mode=mode):
                 self.set_metric(name, value, mode)
             case events.Done():
@@ -188,9 +189,9 @@ class Prediction:
                 return True
         return False
 
-    def _webhook(self, kind: str) -> None:
-        if self.webhook is not None:
-            self.webhook.event(kind)
+    def _tell(self, kind: str) -> None:
+        for follower in self.followers:
+            follower.event(kind)
 
     def _end(self, done: events.Done) -> None:
         if done.final:

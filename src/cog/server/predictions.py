@@ -8,6 +8,7 @@ requests into orders and verdicts into statuses; a queue consumer would do the s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import platform
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
@@ -18,11 +19,13 @@ from typing import Any, Literal
 from .._version import COG_API_VERSION, __version__
 from .admission import Admission, QueueFull
 from .echo import echoed
+from .followers import Follower
 from .prediction import Prediction, Status, StreamEvent
 from .readiness import ReadyFile
 from .results import ResultStore
 from .settings import ServerSettings
 from .supervisor import Busy, Component, Health, NotReady, Supervisor, WorkerCrashed
+from .tracing import PredictionSpan
 from .validation import not_an_object
 from .webhooks import WebhookSender
 
@@ -65,9 +68,12 @@ class Order:
     mode: Mode
     envelope: Envelope
     trace: dict[str, str] = field(default_factory=dict)
-    """The W3C trace headers, passed on to webhooks."""
+    """The W3C trace headers: passed on to webhooks (when tracing is on, its span's instead)."""
     idempotent: bool = False
     """Made with its id (HTTP PUT): joining one in flight answers its state at once."""
+    follow: Callable[[Prediction], Follower] | None = None
+    """Makes one more follower of the prediction's state (a queue's response writer); given
+    the prediction this order made or joined."""
 
 
 class Verdict(str, Enum):
@@ -93,6 +99,7 @@ class Answer:
     verdict: Verdict
     body: dict[str, Any] | None = None
     prediction: Prediction | None = None
+    """The prediction to follow (STREAM) or that runs (ACCEPTED)."""
     retry_after: int | None = None
     """Seconds after which a refused request (QUEUE_FULL) may be worth sending again."""
 
@@ -111,6 +118,7 @@ class Predictions:
         self.results = ResultStore(self.settings.result_ttl, self.settings.result_count)
         self.admission = Admission(supervisor, self.settings.max_queue, self.results)
         supervisor.observers += [self.results, self.admission]
+        self.tracing = supervisor.tracing
 
     @property
     def waiting(self) -> int:
@@ -126,6 +134,8 @@ class Predictions:
     async def stop(self) -> None:
         self.admission.close()
         await self.supervisor.stop()
+        self.health_sections: dict[str, Callable[[], dict[str, Any]]] = {}
+        """More of the health report, by key (the queue worker's `queue`)."""
 
     # -- the server --------------------------------------------------------------------
 
@@ -154,6 +164,10 @@ class Predictions:
             self.ready_file.mark()
         if self.admission.capacity > 0:  # a key of pycog's: only where there is a queue
             body["queue_depth"] = self.admission.waiting
+        # Beside Cog's keys: what a drain waits on (BUSY says only that every slot is taken).
+        body["in_flight"] = len(supervisor.predictions)
+        for key, section in self.health_sections.items():
+            body[key] = section()
         return body
 
     def schema(self) -> dict[str, Any] | None:
@@ -197,35 +211,58 @@ class Predictions:
             existing = self.results.get(envelope.id)  # finished: answered, not run again
         if existing is not None:
             return await self._attach(order, existing, disconnected)
-        prediction_or_refusal = self._new_prediction(order)
-        if isinstance(prediction_or_refusal, Answer):
-            return prediction_or_refusal
-        prediction = prediction_or_refusal
-        try:
-            self.admission.admit(prediction, envelope.context)
-        except WorkerCrashed as exc:
-            return Answer(Verdict.NOT_READY, {"error": str(exc), "status": Status.FAILED.value})
-        except NotReady:
-            return Answer(Verdict.NOT_READY, NOT_READY)
-        except QueueFull as exc:
-            body = {"error": str(exc), "status": Status.FAILED.value}
-            return Answer(Verdict.QUEUE_FULL, body, retry_after=exc.retry_after)
-        except Busy:
-            return Answer(Verdict.BUSY, AT_CAPACITY)
+        span = None if self.tracing is None else self.tracing.begin(order, envelope.id)
+        prediction = self._new_prediction(order, span)
+        refusal = (
+            prediction
+            if isinstance(prediction, Answer)
+            else self._submit(prediction, envelope.context, span)
+        )
+        if refusal is not None:
+            if span is not None:
+                span.refused(refusal.verdict)
+            return refusal
+        assert isinstance(prediction, Prediction)
         if order.mode == "async":
-            return Answer(Verdict.ACCEPTED, {"id": prediction.id, "status": Status.STARTING.value})
+            body = {"id": prediction.id, "status": Status.STARTING.value}
+            return Answer(Verdict.ACCEPTED, body, prediction)
         if order.mode == "sse":
             return Answer(Verdict.STREAM, prediction=prediction)
         return await self.wait(prediction, disconnected)
 
-    def _new_prediction(self, order: Order) -> Prediction | Answer:
+    def _submit(
+        self, prediction: Prediction, context: dict[str, str], span: PredictionSpan | None
+    ) -> Answer | None:
+        """Hand the prediction to the supervisor; the answer refusing it, or None."""
+        tracing = self.tracing
+        if span is not None and tracing is not None:
+            tracing.bind(prediction, span)  # before submit: its observers may end it
+        try:
+            self.admission.admit(prediction, context, None if span is None else span.carrier)
+        except WorkerCrashed as exc:
+            refusal = Answer(Verdict.NOT_READY, {"error": str(exc), "status": Status.FAILED.value})
+        except NotReady:
+            refusal = Answer(Verdict.NOT_READY, NOT_READY)
+        except QueueFull as exc:
+            body = {"error": str(exc), "status": Status.FAILED.value}
+            refusal = Answer(Verdict.QUEUE_FULL, body, retry_after=exc.retry_after)
+        except Busy:
+            refusal = Answer(Verdict.BUSY, AT_CAPACITY)
+        else:
+            return None
+        if tracing is not None:
+            tracing.unbind(prediction)
+        return refusal
+
+    def _new_prediction(self, order: Order, span: PredictionSpan | None) -> Prediction | Answer:
         """The validated prediction, or the answer refusing its input."""
         envelope = order.envelope
         component: Component = "TrainingInput" if order.kind == "training" else "Input"
         validator = self.supervisor.validator(component)
         inputs, shown = envelope.input, None
         if validator is not None:
-            inputs, errors = validator.validate(inputs)
+            with contextlib.nullcontext() if span is None else span.validate():
+                inputs, errors = validator.validate(inputs)
             if errors:
                 return Answer(Verdict.INVALID, {"detail": errors})
             shown = validator.masked(inputs)
@@ -240,20 +277,25 @@ class Predictions:
             cancel_on_disconnect=order.mode == "sse",
         )
         if envelope.webhook:
-            prediction.webhook = WebhookSender(
+            sender = WebhookSender(
                 envelope.webhook,
                 envelope.webhook_events_filter,
                 prediction.snapshot,
                 self.supervisor.http,
-                order.trace,
+                order.trace if span is None else span.webhook_headers(order.trace),
                 token=self.settings.webhook_token,
                 interval=self.settings.webhook_interval,
             )
+            prediction.followers.append(sender)
+        if order.follow is not None:
+            prediction.followers.append(order.follow(prediction))
         return prediction
 
     async def _attach(
         self, order: Order, prediction: Prediction, disconnected: Disconnected | None
     ) -> Answer:
+        if order.follow is not None:
+            prediction.followers.append(order.follow(prediction))
         if order.mode == "sse":
             if not prediction.has_room_for_a_stream():
                 return Answer(Verdict.TOO_MANY_STREAMS, TOO_MANY_STREAMS)
@@ -261,7 +303,7 @@ class Predictions:
         if prediction.finished and order.mode == "sync":
             return Answer(Verdict.COMPLETED, prediction.snapshot())  # as when it ended
         if order.mode == "async" or order.idempotent:
-            return Answer(Verdict.ACCEPTED, prediction.snapshot())
+            return Answer(Verdict.ACCEPTED, prediction.snapshot(), prediction)
         return await self.wait(prediction, disconnected)
 
     async def wait(self, prediction: Prediction, disconnected: Disconnected | None) -> Answer:

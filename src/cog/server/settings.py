@@ -10,7 +10,10 @@ from pathlib import Path
 from .. import envvars
 from ..config import Config, ConfigError, load_config
 from ..errors import CogError, PredictorNotSet
+from ..queue.settings import QueueSettings
+from ..runtime.tracing import TraceSettings
 from .prediction import StreamLimits
+from .tracing import resolve_tracing
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +55,10 @@ class ServerSettings:
     """Finished predictions kept at most (0: none)."""
     max_queue: int = 0
     """Requests that may wait for a slot (0: a busy model answers 409, as Cog's)."""
+    tracing: TraceSettings | None = None
+    """OpenTelemetry tracing (cog.yaml `observability:`, COG_TRACE_ENABLED, OTEL_*); None: off."""
+    queue: QueueSettings | None = None
+    """The Redis stream the server also takes predictions from (queue mode), if any."""
 
 
 def _load_config(directory: Path) -> tuple[Config | None, CogError | None]:
@@ -81,18 +88,20 @@ def resolve_settings(
     port: int | None = None,
     upload_url: str | None = None,
     await_explicit_shutdown: bool = False,
+    queue: QueueSettings | None = None,
 ) -> ServerSettings:
     """Settings for a project: env vars (as a built image sets them) win over cog.yaml."""
     directory = Path(project_dir).resolve()
-    predict_ref, train_ref, concurrency = None, None, None
+    predict_ref, train_ref, concurrency, observability = None, None, None, None
     config_fault: CogError | None = None
     if (directory / "cog.yaml").exists():
         config, config_fault = _load_config(directory)
         if config is not None:
-            predict_ref, train_ref, concurrency = (
+            predict_ref, train_ref, concurrency, observability = (
                 config.predict,
                 config.train,
                 config.concurrency_max,
+                config.observability,
             )
     predict_ref = envvars.PREDICT_TYPE_STUB.get() or predict_ref
     train_ref = envvars.TRAIN_TYPE_STUB.get() or train_ref
@@ -137,6 +146,8 @@ def resolve_settings(
         result_ttl=max(0.0, envvars.RESULT_TTL.get_float() or 0.0),
         result_count=max(0, envvars.RESULT_COUNT.get_int() or 0),
         max_queue=max(0, envvars.MAX_QUEUE.get_int() or 0),
+        tracing=resolve_tracing(observability),
+        queue=queue,
     )
 
 

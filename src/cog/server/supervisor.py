@@ -1,10 +1,11 @@
 """The worker supervisor: starts the worker, tracks health and slots, and routes each worker
 event to its prediction (which applies it); when one ends, frees its slot, cleans up, and hands
-the terminal state to its webhook sender."""
+the terminal state to its followers (its webhook sender, a queue's responses)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import gc
 import itertools
@@ -35,6 +36,7 @@ from .files import FileResolver
 from .observers import Observer
 from .prediction import Prediction, Status, now
 from .settings import ServerSettings
+from .tracing import ServerTracing
 from .validation import InputValidator
 from .worker_process import WorkerProcess, spawn_worker
 
@@ -103,12 +105,16 @@ class Supervisor:
         self.process: subprocess.Popen[bytes] | None = None
         self.channel: FrameProtocol | None = None
         self._http: httpx.AsyncClient | None = None
-        self.files = FileResolver(settings.upload_url, lambda: self.http)
+        self.tracing = ServerTracing.start(settings)
+        """None when tracing is off (the usual case): nothing of OpenTelemetry is loaded."""
+        self.files = FileResolver(settings.upload_url, lambda: self.http, self.tracing)
         self.tasks: set[asyncio.Task[Any]] = set()
         self.deliveries: set[asyncio.Task[Any]] = set()
         self.stopping = False
         self._shutdown: asyncio.Task[None] | None = None
         self.observers: list[Observer] = []
+        if self.tracing is not None:
+            self.observers.append(self.tracing)
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -199,6 +205,8 @@ class Supervisor:
                 self.process.kill()
         if self._http is not None:
             await self._http.aclose()
+        if self.tracing is not None:
+            await asyncio.to_thread(self.tracing.shutdown)
 
     # -- health ----------------------------------------------------------------------------
 
@@ -259,8 +267,14 @@ class Supervisor:
             self.validators[component] = InputValidator(self.schema, component)
         return self.validators[component]
 
-    def submit(self, prediction: Prediction, context: dict[str, str]) -> None:
-        """Send a validated prediction to the worker (raises Busy / NotReady)."""
+    def submit(
+        self,
+        prediction: Prediction,
+        context: dict[str, str],
+        trace: dict[str, str] | None = None,
+    ) -> None:
+        """Send a validated prediction to the worker (raises Busy / NotReady); `trace`: the
+        W3C context of its span, when tracing is on."""
         if self.crash is not None:
             raise WorkerCrashed(self.crash)
         if self.state is not Health.READY or self.channel is None:
@@ -275,7 +289,9 @@ class Supervisor:
         )
         self.predictions[prediction.id] = prediction
         self.channel.send(
-            events.Predict(prediction.id, prediction.input, context, prediction.workdir)
+            events.Predict(
+                prediction.id, prediction.input, context, prediction.workdir, trace or {}
+            )
         )
         for observer in self.observers:
             observer.submitted(prediction)
@@ -301,6 +317,13 @@ class Supervisor:
         backlog.append(message)
 
     async def _drain(self, prediction: Prediction, backlog: deque[events.Message]) -> None:
+        within = (
+            contextlib.nullcontext() if self.tracing is None else self.tracing.within(prediction)
+        )
+        with within:  # its output files' spans are the prediction's children
+            await self._drain_backlog(prediction, backlog)
+
+    async def _drain_backlog(self, prediction: Prediction, backlog: deque[events.Message]) -> None:
         try:
             while backlog:
                 message = backlog.popleft()
@@ -340,10 +363,11 @@ class Supervisor:
         self.finish_webhook(prediction)
 
     def finish_webhook(self, prediction: Prediction) -> None:
-        """Hand an ended prediction's terminal state to its webhook sender; a shutdown waits
-        for the delivery (also for predictions that ended waiting for a slot)."""
-        if prediction.webhook is not None:
-            delivery = prediction.webhook.finish()
+        """Hand an ended prediction's terminal state to its followers (its webhook sender, a
+        queue's responder); a shutdown waits for their deliveries (also for predictions that
+        ended waiting for a slot)."""
+        for follower in prediction.followers:
+            delivery = follower.finish()
             if delivery is not None:
                 self.deliveries.add(delivery)
                 delivery.add_done_callback(self.deliveries.discard)

@@ -29,6 +29,8 @@ def spawn_worker(settings: ServerSettings) -> WorkerProcess:
     ]  # fmt: skip
     if settings.other_ref:
         command += ["--other-ref", settings.other_ref]
+    if settings.tracing is not None:
+        command += ["--tracing", settings.tracing.to_json()]
     # The worker ends with this server, however the server ends (see cog.runtime.lifeline).
     env = {**os.environ, envvars.PARENT_PID.name: str(os.getpid())}
     process = subprocess.Popen(
