@@ -4,11 +4,18 @@ the dispatch policies by their rules."""
 from __future__ import annotations
 
 import asyncio
+import shutil
+import socket
+import subprocess
+import sys
 import threading
+import time
+from pathlib import Path
 
 import pytest
 
-from cog import current_scope
+from cog import CancelationException, current_scope
+from cog import Path as CogPath
 from cog.batching import BatchSpec
 from cog.runtime.batches import (
     AdaptiveWait,
@@ -17,9 +24,10 @@ from cog.runtime.batches import (
     LatencyFit,
     SyncBatchRunner,
 )
-from cog.runtime.events import Done, Log, Metric, Started
+from cog.runtime.events import Done, Log, Metric, Predict, Ready, SetupFailed, Shutdown, Started
 from cog.runtime.inputs import InputCoercer
 from cog.runtime.logs import LogCapture
+from cog.runtime.transport import BlockingChannel, encode
 
 from .support import WAIT, Sent, on_loop, predict, running_loop
 
@@ -130,7 +138,7 @@ def test_a_list_of_the_wrong_length_fails_every_request_clearly(sent):
     error = sent.done("a").error
     assert sent.done("b").error == error
     runner.stop()
-    assert error is not None and "the batch had 2 requests and it returned 1 results" in error
+    assert error is not None and "the batch had 2 requests and it returned a list of 1" in error
 
 
 def test_a_bad_input_fails_its_request_and_the_others_run(sent):
@@ -192,6 +200,34 @@ def test_a_request_canceled_during_the_call_ends_at_once_and_the_others_go_on(se
     runner.stop()
     assert sent.of("a") == ["Started", "Metric", "Done"]  # no log, no second Done
     assert [m.data for m in sent.messages if isinstance(m, Log)] == ["after the cancel\n"]
+
+
+def test_a_call_whose_requests_are_all_canceled_is_interrupted_and_the_next_runs(sent):
+    entered, interrupted = threading.Event(), threading.Event()
+
+    def run(name: list[str]) -> list[str]:
+        if name == ["next", "then"]:
+            return ["ran", "ran too"]
+        entered.set()
+        try:
+            while True:  # Python bytecode: where a cancel lands
+                time.sleep(0.001)
+        except CancelationException:
+            interrupted.set()
+            raise
+
+    runner = _sync(run, sent, max_size=2)
+    runner.submit(predict("a", name="a"))
+    runner.submit(predict("b", name="b"))
+    assert entered.wait(WAIT)
+    runner.cancel("a")
+    assert sent.done("a").canceled and not interrupted.is_set()  # b still waits for it
+    runner.cancel("b")
+    assert sent.done("b").canceled and interrupted.wait(WAIT)
+    runner.submit(predict("next", name="next"))  # the prediction thread lives on
+    runner.submit(predict("then", name="then"))
+    assert sent.done("next").output == "ran" and sent.done("then").output == "ran too"
+    runner.stop()
 
 
 # -- async def ----------------------------------------------------------------------------------
@@ -262,15 +298,106 @@ def test_the_fixed_wait_goes_at_the_oldest_plus_the_wait():
 def test_auto_waits_while_the_next_request_pays_for_its_wait():
     policy = AdaptiveWait()
     assert policy.deadline(oldest=1.0, waiting=1) == 1.0  # nothing known: go at once
-    policy.observed(1, 0.020)
+    policy.observed(1, 0.020, ended=0.5)  # a call costs 20 ms
     for at in (1.000, 1.001, 1.002, 1.003):  # a request every millisecond
         policy.arrived(at)
-    # 4 waiting × 1 ms < 20 ms: wait, until the next is late (2 gaps) or at most 20 ms.
-    assert policy.deadline(oldest=1.000, waiting=4) == pytest.approx(1.005)
+    # 4 waiting × 1 ms < 20 ms: wait, until arrivals stop (3 gaps) or at most 20 ms.
+    assert policy.deadline(oldest=1.000, waiting=4) == pytest.approx(1.006)
     # 25 waiting × 1 ms ≥ 20 ms: go now.
     assert policy.deadline(oldest=1.000, waiting=25) == 1.000
+    # A slot busy until 1.010: the wait for more starts again there.
+    policy.observed(4, 0.020, ended=1.010)
+    assert policy.deadline(oldest=1.000, waiting=4) == pytest.approx(1.013)
+    burst = AdaptiveWait()
+    burst.observed(1, 0.020, ended=0.5)
+    for _ in range(9):  # read at once: no gap at all
+        burst.arrived(1.0)
+    # Arrivals have stopped only after a tenth of the fixed cost, however short the gaps.
+    assert burst.deadline(oldest=1.0, waiting=9) == pytest.approx(1.002)
     slow = AdaptiveWait()
-    slow.observed(1, 0.020)
+    slow.observed(1, 0.020, ended=0.5)
     for at in (1.0, 1.05, 1.10):  # one request every 50 ms: waiting would not pay
         slow.arrived(at)
     assert slow.deadline(oldest=1.10, waiting=1) == 1.10
+
+
+# -- the worker process ---------------------------------------------------------------------------
+
+BATCHED = Path(__file__).parents[1] / "server" / "fixtures" / "batched"
+
+
+def _spawn(project: Path) -> tuple[subprocess.Popen[bytes], BlockingChannel]:
+    parent, child = socket.socketpair()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cog.runtime.worker", "--fd", str(child.fileno())]
+        + ["--ref", "predict.py:Runner"],
+        cwd=project,
+        pass_fds=(child.fileno(),),
+    )
+    child.close()
+    parent.settimeout(WAIT)
+    return process, BlockingChannel(parent)
+
+
+def test_the_worker_reports_its_batch_size_and_batches_what_it_reads(tmp_path):
+    shutil.copytree(BATCHED, tmp_path, dirs_exist_ok=True)
+    process, channel = _spawn(tmp_path)
+    try:
+        ready = channel.receive()
+        assert isinstance(ready, Ready) and ready.batch_size == 16
+        channel.sock.sendall(
+            b"".join(encode(Predict(i, {"prompt": i})) for i in ("a", "b", "c"))
+        )  # one write: read at once, one batch
+        messages = []
+        while sum(isinstance(m, Done) for m in messages) < 3:
+            message = channel.receive()
+            assert message is not None
+            messages.append(message)
+    finally:
+        channel.sock.sendall(encode(Shutdown()))
+        process.wait(timeout=WAIT)
+        channel.sock.close()
+    dones = {m.id: m for m in messages if isinstance(m, Done)}
+    assert {i: d.output for i, d in dones.items()} == {"a": "A", "b": "B", "c": "C"}
+    logs = sorted((m.id, m.data) for m in messages if isinstance(m, Log))
+    assert logs == [(i, "batch of 3\n") for i in "abc"]
+
+
+def test_a_batched_streaming_model_fails_setup_saying_why(tmp_path):
+    (tmp_path / "predict.py").write_text(
+        "import cog\n\n"
+        "class Runner(cog.BaseRunner):\n"
+        "    @cog.streaming\n"
+        "    @cog.batch(max_size=2)\n"
+        "    def run(self, prompt: list[str]) -> list[str]:\n"
+        "        return prompt\n"
+    )
+    process, channel = _spawn(tmp_path)
+    try:
+        failed = channel.receive()
+    finally:
+        process.wait(timeout=WAIT)
+        channel.sock.close()
+    assert isinstance(failed, SetupFailed)
+    assert "@cog.batch does not combine with @cog.streaming" in failed.error
+
+
+def test_file_inputs_are_coerced_per_item_into_each_requests_directory(sent, tmp_path):
+    seen: list[object] = []
+
+    def run(image: list[CogPath], label: list[str]) -> list[str]:
+        seen.extend(image)
+        return [f"{n}:{p.read_text()}" for n, p in zip(label, image, strict=True)]
+
+    runner = _sync(run, sent, max_size=2)
+    for name, text in (("a", "b2s="), ("b", "aGk=")):  # "ok", "hi"
+        workdir = str(tmp_path / name)
+        runner.submit(
+            Predict(name, {"image": f"data:text/plain;base64,{text}", "label": name}, {}, workdir)
+        )
+    assert sent.done("a").output == "a:ok" and sent.done("b").output == "b:hi"
+    runner.stop()
+    assert [str(p).startswith(str(tmp_path / n)) for p, n in zip(seen, "ab", strict=True)] == [
+        True,
+        True,
+    ]

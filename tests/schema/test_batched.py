@@ -10,7 +10,7 @@ import pytest
 
 from cog.batching import BatchingError, BatchSpec
 from cog.predictor import load_predictor_class
-from cog.schema import SchemaError, read_predictor
+from cog.schema import SchemaError, document_for, read_predictor
 from cog.schema.static import read_reference
 
 
@@ -48,6 +48,34 @@ def test_both_readings_carry_the_batch_spec(tmp_path):
     static, runtime = _both(project)
     assert static == runtime
     assert getattr(static, "batch") == BatchSpec(4, None)
+
+
+@pytest.mark.parametrize(
+    ("returns", "output"),
+    [
+        ("list[str | Exception]", {"title": "Output", "type": "string"}),
+        ("list[Union[int, BaseException]]", {"title": "Output", "type": "integer"}),
+        ("list[Union[str, Exception, BaseException]]", {"title": "Output", "type": "string"}),
+    ],
+)
+def test_an_output_item_may_be_declared_an_exception_too(tmp_path, returns, output):
+    project = _project(
+        tmp_path,
+        f"""
+        from typing import Union
+
+        import cog
+
+        class Predictor(cog.BasePredictor):
+            @cog.batch()
+            def predict(self, prompt: list[str]) -> {returns}:
+                return []
+        """,
+    )
+    static, runtime = _both(project)
+    assert static == runtime and not isinstance(static, str)
+    document = document_for(static, None)  # type: ignore[arg-type]
+    assert document["components"]["schemas"]["Output"] == output
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..cli.conftest import cog_executable
+from .receiver import Receiver
 
 WAIT = 30.0  # a bound on a hang, not a measurement
+TERMINAL = ("succeeded", "failed", "canceled")
 
 
 def _batches(project: Path) -> list[list[str]]:
@@ -132,3 +134,25 @@ def test_the_served_schema_is_per_item_and_equals_the_static_reading(serve):
         "x-order": 1,
     }
     assert served["components"]["schemas"]["Output"] == {"title": "Output", "type": "string"}
+
+
+def test_each_request_of_a_batch_gets_its_own_webhooks(serve):
+    with Receiver() as receiver, serve("batched") as server, server.client() as client:
+        prompts = ["w1", "bad-w2", "w3"]
+        for prompt in prompts:
+            body = {"id": prompt, "input": {"prompt": prompt}, "webhook": receiver.url}
+            accepted = client.post("/predictions", json=body, headers={"Prefer": "respond-async"})
+            assert accepted.status_code == 202
+        _until(lambda: sum(w["status"] in TERMINAL for w in receiver.webhooks) == 3, "3 ends")
+        batches = _batches(server.project)
+    for prompt in prompts:
+        mine = [w for w in receiver.webhooks if w["id"] == prompt]
+        assert [w["status"] for w in mine if w["status"] in TERMINAL] == [mine[-1]["status"]]
+        last = mine[-1]
+        assert last["input"] == {"prompt": prompt}
+        size = next(len(b) for b in batches if prompt in b)
+        assert last["metrics"]["batch_size"] == size and last["logs"] == f"batch of {size}\n"
+        if prompt.startswith("bad"):
+            assert last["status"] == "failed" and last["error"] == f"bad item {prompt}"
+        else:
+            assert last["status"] == "succeeded" and last["output"] == prompt.upper()

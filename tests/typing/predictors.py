@@ -59,6 +59,23 @@ class AsyncStreamer(BaseRunner):
             yield str(i)
 
 
+class Batched(BasePredictor):
+    @cog.batch(max_size=16, max_wait_ms=10)
+    def predict(
+        self,
+        prompt: list[str] = Input(description="Prompt"),
+        steps: list[int] = Input(default=20),
+    ) -> list[str | Exception]:
+        return [p * s if s else ValueError("no steps") for p, s in zip(prompt, steps)]
+
+
+class AsyncBatched(BaseRunner):
+    @cog.batch(max_size=8, max_wait_ms="auto")
+    @cog.concurrent(max=2)
+    async def run(self, prompt: list[str]) -> list[str]:
+        return prompt
+
+
 def predict(items: list[str]) -> Iterator[Path]:
     for item in items:
         yield Path(item)

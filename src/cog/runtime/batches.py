@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import inspect
 import itertools
+import statistics
 import threading
 import time
 from collections import deque
@@ -26,7 +27,8 @@ from typing import Any
 from ..batching import BatchingError, BatchSpec
 from ..exceptions import CancelationException
 from ..scope import Scope, prediction_scope
-from .attempt import Attempt, Send
+from .attempt import Attempt, Interrupt, Send
+from .cancel import TaskInterrupt, ThreadInterrupt
 from .events import Metric, Predict
 from .logs import LogCapture, current_prediction
 from .runners import Entry
@@ -57,7 +59,7 @@ class FixedWait:
     def arrived(self, at: float) -> None:
         pass
 
-    def observed(self, size: int, seconds: float) -> None:
+    def observed(self, size: int, seconds: float, ended: float) -> None:
         pass
 
     def deadline(self, oldest: float, waiting: int) -> float:
@@ -96,36 +98,54 @@ class LatencyFit:
 class AdaptiveWait:
     """max_wait_ms="auto": wait for one more request only while it is expected to pay for it.
 
-    The next request is expected one mean arrival gap from now; waiting for it costs each of the
-    `waiting` requests that gap; it saves the newcomer the fixed cost of a call of its own. So
-    a batch waits while `waiting × gap < fixed`, never longer than `fixed` in all (a wait longer
-    than a whole extra call cannot pay off), and goes as soon as arrivals stop (nothing for two
-    gaps). Before the first call there is nothing to go by: the batch goes at once.
+    The next request is expected one recent gap from now (the median of the last 8 gaps
+    between arrivals: short during a burst, and one hiccup does not end it). Waiting for it
+    costs each of the `waiting` requests that gap; it saves the newcomer the fixed cost of a
+    call of its own. So a batch waits while `waiting × recent gap < fixed`, never longer than
+    `fixed` in all (a wait longer than a whole extra call cannot pay off), and goes as soon as
+    arrivals stop: nothing for three recent gaps, or a tenth of `fixed` if that is longer.
+    Time spent waiting for a busy slot does not count: both clocks start again when a call
+    ends (its clients, just answered, may send again). Before the first call there is nothing
+    to go by: the batch goes at once.
     """
 
-    SMOOTHING = 0.2
+    RECENT = 8
+    """The recent gap is the median of this many latest gaps: a hiccup does not end a burst."""
+    STOPPED = 3.0
+    """Recent gaps without an arrival after which arrivals have stopped..."""
+    STRAGGLERS = 0.1
+    """... but never less than this share of a call's fixed cost (what waiting for a late
+    request of the same burst may cost)."""
 
     def __init__(self) -> None:
-        self.gap: float | None = None
+        self.gaps: deque[float] = deque(maxlen=self.RECENT)
         self.last: float | None = None
+        self.freed = 0.0
         self.fit = LatencyFit()
+
+    @property
+    def recent(self) -> float | None:
+        return statistics.median(self.gaps) if self.gaps else None
 
     def arrived(self, at: float) -> None:
         if self.last is not None:
-            gap = max(0.0, at - self.last)
-            self.gap = gap if self.gap is None else self.gap + self.SMOOTHING * (gap - self.gap)
+            self.gaps.append(max(0.0, at - self.last))
         self.last = at
 
-    def observed(self, size: int, seconds: float) -> None:
+    def observed(self, size: int, seconds: float, ended: float) -> None:
+        """A call of `size` requests took `seconds` and ended at `ended` (monotonic)."""
         self.fit.add(size, seconds)
+        self.freed = ended
 
     def deadline(self, oldest: float, waiting: int) -> float:
-        fixed = self.fit.fixed()
-        if fixed is None or self.gap is None or self.last is None:
+        fixed, recent = self.fit.fixed(), self.recent
+        if fixed is None or recent is None or self.last is None:
             return oldest
-        if waiting * self.gap >= fixed:
+        if waiting * recent >= fixed:
             return oldest
-        return min(oldest + fixed, self.last + 2 * self.gap)
+        start = max(oldest, self.freed)
+        quiet = max(self.STOPPED * recent, fixed * self.STRAGGLERS)
+        return min(start + fixed, max(self.last, self.freed) + quiet)
 
 
 Policy = FixedWait | AdaptiveWait
@@ -196,6 +216,8 @@ class Batch:
         self.capture = capture
         self.lock = threading.Lock()
         self.closed = False
+        self._interrupt: Interrupt | None = None
+        """How to stop the call while it runs: once every request has left, no one needs it."""
         self.arguments_of: dict[str, dict[str, Any]] = {}
         self.called: list[Attempt] = []
         self._undo = contextlib.ExitStack()
@@ -213,7 +235,7 @@ class Batch:
         self._undo.callback(current_prediction.reset, token)
         attribution = self.capture.attribution
         attribution.group(self.id, self.ids)
-        self._undo.callback(attribution.group, self.id, ())
+        self._undo.callback(attribution.ungroup, self.id)
         attribution.start(self.id)
         self._undo.callback(attribution.stop, self.id)
         self._undo.callback(self.capture.finish, self.id)  # runs first: flush, then stop
@@ -258,10 +280,32 @@ class Batch:
                 return False
             self.live.remove(attempt)
             self._regroup()
+            if not self.live and self._interrupt is not None:
+                self._interrupt.interrupt()  # the last one gone: stop the call
+                self._interrupt = None
             return True
 
+    def calling(self, interrupt: Interrupt) -> None:
+        """The call starts: from now until `returned`, a batch left empty stops it."""
+        with self.lock:
+            self._interrupt = interrupt
+
+    def returned(self) -> None:
+        """The call is over: no interrupt from here on, and one not yet delivered is taken back.
+        A thread interrupt may land in this very code: it is absorbed and the step retried."""
+        while True:
+            try:
+                with self.lock:
+                    if self._interrupt is not None:
+                        self._interrupt.withdraw()
+                        self._interrupt = None
+                return
+            except CancelationException:
+                continue
+
     def _regroup(self) -> None:
-        self.capture.attribution.group(self.id, self.ids)  # none left: the group is forgotten
+        if self.id in self.capture.attribution.groups:  # begun, not ended
+            self.capture.attribution.group(self.id, self.ids)
 
     def prepare(self, attempt: Attempt, coerce: Callable[[Predict], dict[str, Any]]) -> None:
         """One request's inputs, coerced; a bad input fails that request only."""
@@ -300,9 +344,9 @@ class Batch:
         served = self.called
         if not isinstance(result, list | tuple) or len(result) != len(served):
             got = (
-                f"{len(result)} results"
+                f"a list of {len(result)}"
                 if isinstance(result, list | tuple)
-                else repr(type(result).__name__)
+                else f"a {type(result).__name__}"
             )
             self.fail(
                 BatchingError(
@@ -414,6 +458,8 @@ class SyncBatchRunner:
                 self.batches.update((a.id, batch) for a in attempts)
             try:
                 self._run(batch)
+            except CancelationException:
+                pass  # a stop for a call no request waits for any more, landed after it
             finally:
                 with self.changed:
                     for attempt in attempts:
@@ -431,10 +477,13 @@ class SyncBatchRunner:
             if batch.called:
                 batch.record_size()
                 began = time.monotonic()
+                batch.calling(ThreadInterrupt(threading.get_ident()))
                 try:
                     result = self.predictor.function(**arguments)
                 finally:
-                    self.gathering.policy.observed(len(batch.called), time.monotonic() - began)
+                    batch.returned()
+                    ended = time.monotonic()
+                    self.gathering.policy.observed(len(batch.called), ended - began, ended)
                 batch.take_result(result)
         except BaseException as exc:  # SystemExit, KeyboardInterrupt too: only this batch fails
             batch.fail(exc)
@@ -515,11 +564,16 @@ class AsyncBatchRunner:
             if batch.called:
                 batch.record_size()
                 began = time.monotonic()
+                task = asyncio.current_task()
+                assert task is not None  # run as a task by _dispatch
+                batch.calling(TaskInterrupt(task))
                 try:
                     call = self.predictor.function(**arguments)
                     result = await call if inspect.isawaitable(call) else call
                 finally:
-                    self.gathering.policy.observed(len(batch.called), time.monotonic() - began)
+                    batch.returned()
+                    ended = time.monotonic()
+                    self.gathering.policy.observed(len(batch.called), ended - began, ended)
                 batch.take_result(result)
         except BaseException as exc:  # caught here, SystemExit would stop the event loop
             batch.fail(exc)

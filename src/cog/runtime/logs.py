@@ -34,19 +34,22 @@ class Attribution:
         self.groups: dict[str, tuple[str, ...]] = {}
 
     def group(self, batch_id: str, members: tuple[str, ...]) -> None:
-        """Route what `batch_id` writes to these predictions (an empty tuple: forget it)."""
+        """Route what `batch_id` writes to these predictions (none left: to the worker's log)."""
         with self.lock:
-            if members:
-                self.groups[batch_id] = members
-            else:
-                self.groups.pop(batch_id, None)
+            self.groups[batch_id] = members
+
+    def ungroup(self, batch_id: str) -> None:
+        with self.lock:
+            self.groups.pop(batch_id, None)
 
     def recipients(self, owner: str | None) -> tuple[str | None, ...]:
-        """The predictions a line attributed to `owner` goes to."""
+        """The predictions a line attributed to `owner` goes to (None: the worker's log)."""
         if owner is None:
             return (None,)
         members = self.groups.get(owner)  # a dict read: atomic, no lock on every line
-        return (owner,) if members is None else members
+        if members is None:
+            return (owner,)
+        return members or (None,)
 
     def start(self, prediction_id: str) -> None:
         with self.lock:

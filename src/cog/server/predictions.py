@@ -119,6 +119,8 @@ class Predictions:
         self.admission = Admission(supervisor, self.settings.max_queue, self.results)
         supervisor.observers += [self.results, self.admission]
         self.tracing = supervisor.tracing
+        self.health_sections: dict[str, Callable[[], dict[str, Any]]] = {}
+        """More of the health report, by key (the queue worker's `queue`)."""
 
     @property
     def waiting(self) -> int:
@@ -134,8 +136,6 @@ class Predictions:
     async def stop(self) -> None:
         self.admission.close()
         await self.supervisor.stop()
-        self.health_sections: dict[str, Callable[[], dict[str, Any]]] = {}
-        """More of the health report, by key (the queue worker's `queue`)."""
 
     # -- the server --------------------------------------------------------------------
 
