@@ -547,15 +547,20 @@ def print_table(title: str, columns: dict[Column, dict[str, float]]) -> None:
         for other in ("unbatched", "litserve")
         if other in first
     ]
+    names = [f"{a.label} / {b.label}" for a, b in pairs]
+    widths = [len(name) + 3 for name in names]
     print(f"\n{title}")
-    head = "".join(f"{column.label:>22}" for column in columns)
-    tail = "".join(f"{a.label + ' / ' + b.label:>32}" for a, b in pairs)
+    head = "".join(f"{column.label:>24}" for column in columns)
+    tail = "".join(f"{name:>{width}}" for name, width in zip(names, widths, strict=True))
     print(f"{'':<30}{head}{tail}")
     for row in ROWS:
         digits = 1 if row.startswith(("throughput", "latency", "client")) else 2
-        cells = "".join(f"{rows[row]:>22.{digits}f}" for rows in columns.values())
-        cells += "".join(f"{ratio(row, columns[a][row], columns[b][row]):>32}" for a, b in pairs)
-        print(f"{row:<30}{cells}")
+        cells = "".join(f"{rows[row]:>24.{digits}f}" for rows in columns.values())
+        cells += "".join(
+            f"{ratio(row, columns[a][row], columns[b][row]):>{width}}"
+            for (a, b), width in zip(pairs, widths, strict=True)
+        )
+        print(f"{row:<30}{cells.rstrip()}")
 
 
 def one_window(model: Model, column: Column, args: argparse.Namespace) -> tuple[Window, object]:
