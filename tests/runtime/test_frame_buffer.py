@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from cog.runtime import events
 from cog.runtime.errors import FrameTooLarge
-from cog.runtime.transport import _HEADER, MAX_FRAME, FrameBuffer, encode
+from cog.runtime.transport import _HEADER, MAX_FRAME, FrameBuffer, FrameProtocol, encode
 
 MESSAGES = [
     events.Log("p1", "stdout", "hello\n"),
@@ -39,3 +41,24 @@ def test_a_partial_frame_is_held_until_it_is_complete() -> None:
 def test_a_frame_longer_than_any_sender_makes_is_refused() -> None:
     with pytest.raises(FrameTooLarge, match="too large"):
         FrameBuffer().feed(_HEADER.pack(MAX_FRAME + 1))
+
+
+def test_a_message_that_fails_to_be_handled_is_logged_with_its_prediction_and_the_next_delivered(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    delivered = []
+
+    def deliver(message: events.Message) -> None:
+        if isinstance(message, events.Started | events.HealthcheckResult):
+            raise RuntimeError("cannot handle it")
+        delivered.append(message)
+
+    channel = FrameProtocol(deliver)
+    check = events.HealthcheckResult("check-1", True)
+    with caplog.at_level(logging.ERROR, logger="cog.runtime"):
+        channel.data_received(encode(events.Started("p9")) + encode(check) + encode(MESSAGES[0]))
+    assert delivered == [MESSAGES[0]]
+    started, health = caplog.records
+    assert started.getMessage() == "handling worker message Started"
+    assert getattr(started, "prediction_id", None) == "p9"
+    assert not hasattr(health, "prediction_id")  # a health check's id is no prediction's

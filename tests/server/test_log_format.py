@@ -13,7 +13,9 @@ import sys
 
 from cog.server.log_format import handler, wants_json
 
-from .conftest import FIXTURES
+from .conftest import FIXTURES, free_port
+from .scrape import ended, scrape_until
+from .scrape import value as metric_value
 
 
 def _log_through(log_format: str | None, emit) -> str:
@@ -96,3 +98,59 @@ def test_uvicorns_own_lines_are_json_too(tmp_path):
     entries = [json.loads(line) for line in result.stderr.splitlines() if line.strip()]
     bind = [entry for entry in entries if entry["logger"] == "uvicorn.error"]
     assert bind and "address already in use" in bind[0]["message"], result.stderr
+
+
+def _json_lines(server) -> list[dict]:
+    server.process.terminate()
+    output, _ = server.process.communicate(timeout=30)
+    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+
+
+def _lines_about(entries: list[dict], prediction_id: str) -> list[str]:
+    return [entry["message"] for entry in entries if entry.get("prediction_id") == prediction_id]
+
+
+def test_the_servers_lines_about_a_prediction_carry_its_id(serve):
+    """1. A prediction that fails, one whose output upload fails, one canceled, one whose
+    webhook cannot be delivered (it succeeds: that is DEBUG, not logged at INFO).
+    2. Each line about one of them names it by `prediction_id`; the setup line names none."""
+    dead = f"http://127.0.0.1:{free_port()}"
+    env = {"LOG_FORMAT": "json", "COG_LOG_LEVEL": "info"}
+    with serve("metered", env=env, args=("--upload-url", dead)) as server:
+        with server.client() as client:  # 1
+            client.put("/predictions/p-fail", json={"input": {"how": "fail"}})
+            client.put("/predictions/p-upload", json={"input": {"how": "file"}})
+            hook = {"webhook": f"{dead}/hook", "webhook_events_filter": ["start"]}
+            client.put("/predictions/p-hook", json={"input": {}, **hook})
+            async_answer = {"Prefer": "respond-async"}
+            client.put(
+                "/predictions/p-cancel", json={"input": {"seconds": 60}}, headers=async_answer
+            )
+            client.post("/predictions/p-cancel/cancel")
+            scrape_until(
+                client,
+                lambda s: (
+                    metric_value(s, "cog_webhook_deliveries_total", result="failed") == 1
+                    and ended(s, "canceled") == 1
+                ),
+            )
+        entries = _json_lines(server)
+    assert _lines_about(entries, "p-fail") == ["prediction failed: asked to fail"]  # 2
+    (upload,) = _lines_about(entries, "p-upload")
+    assert upload.startswith(f"prediction failed: uploading out.txt to {dead}/out.txt failed")
+    (webhook,) = _lines_about(entries, "p-hook")
+    assert webhook.startswith(f"webhook to {dead}/hook failed")
+    assert _lines_about(entries, "p-cancel") == ["prediction canceled"]
+    (setup,) = [entry for entry in entries if entry["message"].startswith("setup succeeded")]
+    assert "prediction_id" not in setup
+
+
+def test_a_worker_crash_is_logged_for_each_prediction_it_ended(serve):
+    env = {"LOG_FORMAT": "json", "COG_LOG_LEVEL": "info"}
+    with serve("crash", env=env) as server:
+        with server.client() as client:
+            client.put("/predictions/p-crash", json={"input": {}})
+            server.wait_for("DEFUNCT")
+        entries = _json_lines(server)
+    assert _lines_about(entries, "p-crash") == ["prediction failed: Worker crashed (exit code 3)"]
+    assert any("exited unexpectedly" in entry["message"] for entry in entries)

@@ -31,7 +31,16 @@ from typing import Any, cast
 
 from .. import envvars
 from .errors import FrameTooLarge
-from .events import Done, Healthcheck, Message, Predict, from_wire, to_wire, wire_default
+from .events import (
+    Done,
+    Healthcheck,
+    HealthcheckResult,
+    Message,
+    Predict,
+    from_wire,
+    to_wire,
+    wire_default,
+)
 from .json_slices import carries_much, dumps_in_slices
 
 _HEADER = struct.Struct(">I")
@@ -270,7 +279,15 @@ class FrameProtocol(asyncio.Protocol):
             try:
                 self.deliver(message)
             except Exception:  # one bad message must not stop the others
-                log.exception("handling worker message %s", type(message).__name__)
+                # Whose message it was, for LOG_FORMAT=json (a health check's id is no one's).
+                prediction_id = None
+                if not isinstance(message, HealthcheckResult):
+                    prediction_id = getattr(message, "id", None)
+                log.exception(
+                    "handling worker message %s",
+                    type(message).__name__,
+                    extra={"prediction_id": prediction_id} if prediction_id else None,
+                )
         self.resuming = bool(self.pending)
         if self.resuming:
             asyncio.get_running_loop().call_soon(self._deliver_some)

@@ -14,6 +14,8 @@ routes       the other HTTP routes (Starlette)
 app          the application: the fast path in front of Starlette, one core
 http         `python -m cog.server.http` and `serve()`
 log_format   the server's log lines: for people, or JSON (LOG_FORMAT=json)
+prediction_log  the log line at each prediction's end, with its id (an observer)
+metrics      GET /metrics: Prometheus counters, histograms, gauges (an observer)
 """
 
 from __future__ import annotations

@@ -126,8 +126,11 @@ class Admission:
                     self._end(other, events.Done(other_id, str(exc)))
 
     def _end(self, prediction: Prediction, done: events.Done) -> None:
-        """A waiter ends without a slot: its clients hear of it, it is kept for polling, its
-        terminal webhook goes out."""
+        """A waiter ends without a slot: its clients hear of it, the supervisor's other
+        observers too (it is kept for polling, counted in the metrics, logged, its span
+        ended), and its terminal webhook goes out."""
         prediction.apply(done)
-        self.results.ended(prediction)
+        for observer in self.supervisor.observers:
+            if observer is not self:  # no slot was freed
+                observer.ended(prediction)
         self.supervisor.finish_webhook(prediction)

@@ -16,6 +16,8 @@ from starlette.routing import Route
 
 from . import routes
 from .fast_path import FastPredictions
+from .metrics import ServerMetrics
+from .prediction_log import PredictionLog
 from .predictions import Predictions
 from .settings import ServerSettings
 from .supervisor import Supervisor
@@ -56,6 +58,7 @@ def _routes() -> list[Route]:
         Route("/", routes.root, methods=["GET"]),
         Route("/health-check", routes.health_check, methods=["GET"]),
         Route("/openapi.json", routes.openapi, methods=["GET"]),
+        Route("/metrics", routes.metrics, methods=["GET"]),
         Route("/shutdown", routes.shutdown, methods=["POST"]),
     ]
     # POST /predictions and PUT /predictions/{id} (and for trainings) are the fast path's.
@@ -73,6 +76,8 @@ def create_app(
 ) -> FastPredictions:
     """The app: Starlette's, with POST /predictions and /trainings taken first by the fast path."""
     supervisor = Supervisor(settings, worker)
+    metrics = ServerMetrics(supervisor, waiting=lambda: predictions.waiting)
+    supervisor.observers += [metrics, PredictionLog()]
     predictions = Predictions(supervisor)
     queue: QueueWorker | None = None
 
@@ -106,6 +111,7 @@ def create_app(
     app = Starlette(routes=_routes(), lifespan=lifespan, exception_handlers=handlers)
     app.router.redirect_slashes = False  # Cog answers `/predictions/` with 404, not 307
     app.state.predictions = predictions
+    app.state.metrics = metrics
     app.state.request_shutdown = request_shutdown
     fast = FastPredictions(app, predictions)
     fast.begin_shutdown = begin_shutdown

@@ -6,7 +6,8 @@ CogError
     ├── Busy             every prediction slot is taken
     ├── NotReady         setup has not finished, or failed
     │   └── WorkerCrashed  the worker process exited: nothing can run any more
-    └── UploadError      an output file could not be uploaded; the prediction fails with it
+    ├── UploadError      an output file could not be uploaded; the prediction fails with it
+    └── MetricsUnavailable  GET /metrics in an environment without prometheus_client
 
 Nothing here imports Starlette or uvicorn at import time, so a transport-agnostic core can
 raise these.
@@ -57,3 +58,15 @@ class WorkerCrashed(NotReady):
 
 class UploadError(ServerError):
     """An output file could not be uploaded; the prediction fails with this message."""
+
+
+class MetricsUnavailable(ServerError):
+    """prometheus_client is missing from the model's environment (made before pycog's server
+    depended on it): the server serves, but not its metrics."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "GET /metrics needs prometheus_client, which this environment lacks: install it "
+            "(pip install 'prometheus_client>=0.17'), or rebuild the environment with this "
+            "pycog (its server depends on it)"
+        )

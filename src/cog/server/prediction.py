@@ -8,10 +8,13 @@ import datetime
 import time
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, Literal
 
 from ..runtime import events
 from .followers import Follower
+
+Kind = Literal["prediction", "training"]
+"""What a client asked for: `POST /predictions` or `POST /trainings`."""
 
 WIRE_MODES: dict[str, str] = {"replace": "replace", "incr": "increment", "append": "append"}
 """A metric operation as the worker names it → as SSE `metric` events name it."""
@@ -84,6 +87,7 @@ class Prediction:
     limits: StreamLimits = field(default_factory=StreamLimits)
     followers: list[Follower] = field(default_factory=list)
     """Who is told of its state changes as they happen: its webhook, a queue's responses."""
+    kind: Kind = "prediction"
     cancel_on_disconnect: bool = False
     created_at: str = field(default_factory=now)
     status: Status = Status.STARTING
@@ -97,6 +101,12 @@ class Prediction:
     error: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     created_monotonic: float = 0.0
+    """When it took its slot (`time.monotonic()`, as the three below)."""
+    accepted_monotonic: float = field(default_factory=time.monotonic)
+    """When the server made it, its input valid (before any wait for a slot)."""
+    started_monotonic: float = 0.0
+    """When the worker began it (Started); 0.0 when it ended before."""
+    completed_monotonic: float = 0.0
     workdir: str = ""
     history: list[StreamEvent] = field(default_factory=list)
     dropped: int = 0
@@ -171,6 +181,7 @@ class Prediction:
             case events.Started():
                 self.status = Status.PROCESSING
                 self.started_at = now()
+                self.started_monotonic = time.monotonic()
                 self.publish("start", {"id": self.id, "status": Status.PROCESSING.value})
                 self._tell("start")
             case events.Log(source=source, data=data):
@@ -194,6 +205,7 @@ class Prediction:
             follower.event(kind)
 
     def _end(self, done: events.Done) -> None:
+        self.completed_monotonic = time.monotonic()
         if done.final:
             self.output, self.final_output = done.output, True
         self.iterator = self.iterator or done.iterator

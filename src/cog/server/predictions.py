@@ -20,6 +20,7 @@ from .._version import COG_API_VERSION, __version__
 from .admission import Admission, QueueFull
 from .echo import echoed
 from .followers import Follower
+from .prediction import Kind as Kind  # re-exported: the adapters name it from here
 from .prediction import Prediction, Status, StreamEvent
 from .readiness import ReadyFile
 from .results import ResultStore
@@ -29,7 +30,6 @@ from .tracing import PredictionSpan
 from .validation import not_an_object
 from .webhooks import WebhookSender
 
-Kind = Literal["prediction", "training"]
 Mode = Literal["sync", "async", "sse"]
 """How the client wants the answer: when it ends, at once (and by webhook), or as a stream."""
 
@@ -274,6 +274,7 @@ class Predictions:
             inputs,
             None if shown is inputs else shown,
             limits=self.settings.stream_limits,
+            kind=order.kind,
             cancel_on_disconnect=order.mode == "sse",
         )
         if envelope.webhook:
@@ -285,6 +286,7 @@ class Predictions:
                 order.trace if span is None else span.webhook_headers(order.trace),
                 token=self.settings.webhook_token,
                 interval=self.settings.webhook_interval,
+                prediction_id=prediction.id,
             )
             prediction.followers.append(sender)
         if order.follow is not None:

@@ -1,12 +1,15 @@
 """The Starlette routes of Cog's API other than creating predictions (`fast_path`): the index,
-health, schema, shutdown and cancel, each a thin adapter over the prediction core."""
+health, schema, shutdown and cancel, each a thin adapter over the prediction core; and
+pycog's `/metrics`."""
 
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from .._version import COG_API_VERSION, __version__
+from .errors import MetricsUnavailable
+from .metrics import ServerMetrics
 from .predictions import Predictions
 
 
@@ -45,6 +48,16 @@ async def openapi(request: Request) -> Response:
     if schema is None:
         return JSONResponse({"error": "OpenAPI schema not available"}, status_code=503)
     return JSONResponse(schema)
+
+
+async def metrics(request: Request) -> Response:
+    """The Prometheus text exposition (not in Cog's API)."""
+    server_metrics: ServerMetrics = request.app.state.metrics
+    try:
+        body, content_type = server_metrics.render()
+    except MetricsUnavailable as exc:
+        return PlainTextResponse(str(exc), status_code=503)
+    return Response(body, headers={"Content-Type": content_type})
 
 
 async def shutdown(request: Request) -> Response:

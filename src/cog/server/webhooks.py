@@ -7,7 +7,8 @@ latest state is queued at the end of the interval, so nothing is lost to throttl
 still waiting in the outbox is replaced by a newer one, or by the terminal one (coalesced). The
 terminal webhook is the last one queued (nothing is queued after it, whether or not `completed`
 is filtered out) and is retried with backoff on 429/5xx and network errors, a bounded number of
-times; the others are sent once.
+times; the others are sent once. Each webhook's outcome (`Outcome`) is told to the sender's
+`listeners` (the server's metrics count them).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     import httpx
@@ -31,6 +32,11 @@ TIMEOUT = 30.0
 EVENTS = ("start", "output", "logs", "completed")
 INTERVAL = 0.5
 """Cog's default throttle (COG_THROTTLE_RESPONSE_INTERVAL; the server passes its setting)."""
+
+Outcome = Literal["delivered", "rejected", "failed"]
+"""How one webhook ended: answered 2xx; answered with another status that is not retried (or,
+for a non-terminal one, any other status: those are sent once); or never answered (network
+errors, a bad URL, the terminal one's retries all used up)."""
 
 
 @dataclass(frozen=True)
@@ -63,8 +69,13 @@ class WebhookSender:
         *,
         token: str | None = None,
         interval: float = INTERVAL,
+        prediction_id: str | None = None,
     ) -> None:
         self.url = url
+        self.log_extra = {"prediction_id": prediction_id} if prediction_id else None
+        """What the log lines about this prediction's webhooks carry (LOG_FORMAT=json)."""
+        self.listeners: list[Callable[[Outcome], None]] = []
+        """Told of each webhook's outcome, once it is known."""
         self.backoff = backoff
         """Seconds before the first retry of the terminal webhook; doubled at each retry."""
         self.events = set(EVENTS if events is None else events)
@@ -145,13 +156,22 @@ class WebhookSender:
             # starts a new courier.
             self.courier = None
 
+    def _ended(self, outcome: Outcome) -> None:
+        for listener in self.listeners:
+            listener(outcome)
+
     async def _post_once(self, body: bytes) -> None:
         import httpx
 
         try:
-            await self.client.post(self.url, content=body, headers=self.headers, timeout=TIMEOUT)
+            response = await self.client.post(
+                self.url, content=body, headers=self.headers, timeout=TIMEOUT
+            )
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            log.warning("webhook to %s failed: %s", self.url, exc)
+            log.warning("webhook to %s failed: %s", self.url, exc, extra=self.log_extra)
+            self._ended("failed")
+            return
+        self._ended("delivered" if response.is_success else "rejected")
 
     async def _deliver_terminal(self, body: bytes) -> None:
         """POST the terminal state until it is accepted, refused for good, or the retries
@@ -164,18 +184,29 @@ class WebhookSender:
                     self.url, content=body, headers=self.headers, timeout=TIMEOUT
                 )
                 if response.status_code not in RETRY_STATUS:
+                    self._ended("delivered" if response.is_success else "rejected")
                     return
                 reason = f"status {response.status_code}"
             except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
-                log.warning("terminal webhook to %s failed: %s", self.url, exc)
+                log.warning(
+                    "terminal webhook to %s failed: %s", self.url, exc, extra=self.log_extra
+                )
+                self._ended("failed")
                 return  # no retry can fix the URL
             except httpx.HTTPError as exc:
                 reason = str(exc) or type(exc).__name__
             if attempt < TERMINAL_RETRIES:
-                log.warning("terminal webhook to %s failed (%s); retrying", self.url, reason)
+                log.warning(
+                    "terminal webhook to %s failed (%s); retrying",
+                    self.url,
+                    reason,
+                    extra=self.log_extra,
+                )
                 await asyncio.sleep(self.backoff * 2 ** min(attempt, 9))  # as Cog: 0.2 s to 102.4 s
         log.error(
             "giving up on the terminal webhook to %s after %d attempts",
             self.url,
             TERMINAL_RETRIES + 1,
+            extra=self.log_extra,
         )
+        self._ended("failed")
