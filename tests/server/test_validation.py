@@ -100,3 +100,29 @@ def test_schemas_with_constraints_use_jsonschema():
     assert validator.checks["v"] is None
     assert validator.validate({"v": 2})[1][0]["msg"] == "2 is less than the minimum of 3"
     assert validator.validate({"v": 3})[1] == []
+
+
+ITEMS = ("string", "integer", "number", "boolean")
+
+
+@pytest.mark.parametrize(("kind", "value"), list(itertools.product(ITEMS, VALUES)))
+def test_lists_of_simple_items_accept_exactly_what_jsonschema_accepts(kind, value):
+    for prop, candidate in (
+        ({"type": "array", "title": "V", "items": {"type": kind}}, [value, value]),
+        ({"type": "array", "items": {"type": "array", "items": {"type": kind}}}, [[value], []]),
+        ({"type": "array", "items": {"type": kind}}, value),  # not a list at all
+    ):
+        validator = InputValidator(_schema(prop), "Input")
+        assert validator.checks["v"] is not None  # the fast path is what is under test
+        _, errors = validator.validate({"v": candidate})
+        assert (not errors) == jsonschema.Draft7Validator(prop).is_valid(candidate)
+
+
+def test_lists_with_constraints_use_jsonschema():
+    for prop in (
+        {"type": "array", "items": {"type": "integer", "minimum": 3}},
+        {"type": "array", "items": {"type": "integer"}, "maxItems": 1},
+        {"type": "array", "items": [{"type": "integer"}]},
+        {"type": "string", "items": {"type": "integer"}},
+    ):
+        assert InputValidator(_schema(prop), "Input").checks["v"] is None

@@ -6,11 +6,11 @@ as Cog's validator words them (`["body", "input", "words/1"]`, `"abc" is longer 
 characters`). Secret inputs (`format: password`, also as list items) are masked wherever the
 server shows them: in the input it echoes, and in error messages.
 
-An input whose schema only names a type (`text: str`, `seconds: float`...) is checked with an
-isinstance that accepts exactly what the JSON Schema validator accepts; anything else, and any
-value that check refuses, goes to `jsonschema` for the verdict and the message. So a server
-whose inputs are all simple never imports `jsonschema` (a good part of its start-up) until a
-request is invalid.
+An input whose schema only names a type (`text: str`, `seconds: float`...), or is a list of
+such items (`list[float]`, `list[list[str]]`), is checked with an isinstance that accepts
+exactly what the JSON Schema validator accepts; anything else, and any value that check
+refuses, goes to `jsonschema` for the verdict and the message. So a server whose inputs are
+all simple never imports `jsonschema` (a good part of its start-up) until a request is invalid.
 """
 
 from __future__ import annotations
@@ -41,6 +41,13 @@ _TYPES: dict[str, Check] = {
     "array": lambda value: isinstance(value, list),
     "object": lambda value: isinstance(value, dict),
 }
+# Types that pass their check whatever the value (a bool is no int here: its type is bool).
+_EXACT: dict[str, frozenset[type]] = {
+    "string": frozenset({str}),
+    "integer": frozenset({int}),
+    "number": frozenset({int, float}),
+    "boolean": frozenset({bool}),
+}
 # Keywords that assert nothing (`format` does not without a format checker, and the validator
 # is built without one); `x-` extensions are unknown keywords, which assert nothing either.
 _ANNOTATIONS = frozenset(
@@ -50,12 +57,23 @@ _ANNOTATIONS = frozenset(
 
 
 def _simple_check(prop: Any) -> Check | None:
-    """An exact check for a schema that only names a type; None for any other schema."""
+    """An exact check for a schema that only names a type, or an array of items that do;
+    None for any other schema."""
     if not isinstance(prop, dict) or not isinstance(prop.get("type"), str):
         return None
-    if any(key not in _ANNOTATIONS and not key.startswith("x-") for key in prop):
+    if any(key not in _ANNOTATIONS and not key.startswith("x-") for key in prop.keys() - {"items"}):
         return None
-    return _TYPES.get(prop["type"])
+    if "items" not in prop:
+        return _TYPES.get(prop["type"])
+    if prop["type"] != "array" or (item := _simple_check(prop["items"])) is None:
+        return None
+    # jsonschema descends into every item (~4 µs each): a 512-number input cost ~2 ms of the
+    # event loop per request, more than all the rest of the request together. Decoded JSON
+    # holds exactly these types, so a set lookup settles nearly every item (3x the ABC check).
+    exact = _EXACT.get(prop["items"]["type"], frozenset())
+    return lambda value: (
+        isinstance(value, list) and all(type(each) in exact or item(each) for each in value)
+    )
 
 
 class InputValidator:
