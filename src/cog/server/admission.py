@@ -14,7 +14,7 @@ from collections import OrderedDict, deque
 from typing import TYPE_CHECKING
 
 from ..runtime import events
-from .errors import Busy, NotReady, WorkerCrashed
+from .errors import Busy, NotReady, QueueFull, WorkerCrashed
 from .prediction import Prediction
 
 if TYPE_CHECKING:
@@ -24,17 +24,6 @@ if TYPE_CHECKING:
 RECENT = 32
 """Predict times the retry estimate averages."""
 SHUTDOWN = "the server shut down before the prediction got a slot"
-
-
-class QueueFull(Busy):
-    """Every slot is busy and the wait queue is full."""
-
-    def __init__(self, waiting: int, retry_after: int) -> None:
-        super().__init__(
-            f"Queue full - all prediction slots busy and {waiting} request(s) waiting "
-            f"(COG_MAX_QUEUE={waiting}); retry after {retry_after} s"
-        )
-        self.retry_after = retry_after
 
 
 class Admission:

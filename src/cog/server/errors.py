@@ -4,6 +4,7 @@ CogError
 └── ServerError          the server cannot do what a request asked; the message says why
     ├── BadRequest       the request itself cannot be used (an HTTP status and Cog's text)
     ├── Busy             every prediction slot is taken
+    │   └── QueueFull    ... and the wait queue (COG_MAX_QUEUE) is full too
     ├── NotReady         setup has not finished, or failed
     │   └── WorkerCrashed  the worker process exited: nothing can run any more
     ├── UploadError      an output file could not be uploaded; the prediction fails with it
@@ -46,6 +47,17 @@ class BadRequest(ServerError):
 
 class Busy(ServerError):
     """Every slot is taken."""
+
+
+class QueueFull(Busy):
+    """Every slot is busy and the wait queue is full."""
+
+    def __init__(self, waiting: int, retry_after: int) -> None:
+        super().__init__(
+            f"Queue full - all prediction slots busy and {waiting} request(s) waiting "
+            f"(COG_MAX_QUEUE={waiting}); retry after {retry_after} s"
+        )
+        self.retry_after = retry_after
 
 
 class NotReady(ServerError):

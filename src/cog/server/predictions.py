@@ -17,8 +17,9 @@ from enum import Enum
 from typing import Any, Literal
 
 from .._version import COG_API_VERSION, __version__
-from .admission import Admission, QueueFull
+from .admission import Admission
 from .echo import echoed
+from .errors import QueueFull
 from .followers import Follower
 from .prediction import Kind as Kind  # re-exported: the adapters name it from here
 from .prediction import Prediction, Status, StreamEvent
