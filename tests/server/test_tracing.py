@@ -8,7 +8,8 @@ import json
 import secrets
 import threading
 import time
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -36,10 +37,15 @@ class ReceivedSpan:
     resource: dict[str, Any]
     kind: int
     status: int
+    links: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    """(trace id, span id, attributes) of each linked span."""
 
 
 def _value(any_value: Any) -> Any:
-    return getattr(any_value, any_value.WhichOneof("value"))
+    kind = any_value.WhichOneof("value")
+    if kind == "array_value":
+        return [_value(item) for item in any_value.array_value.values]
+    return getattr(any_value, kind)
 
 
 class Collector:
@@ -71,6 +77,14 @@ class Collector:
                                         resource,
                                         span.kind,
                                         span.status.code,
+                                        [
+                                            (
+                                                link.trace_id.hex(),
+                                                link.span_id.hex(),
+                                                {a.key: _value(a.value) for a in link.attributes},
+                                            )
+                                            for link in span.links
+                                        ],
                                     )
                                 )
                 self.send_response(200)
@@ -266,15 +280,16 @@ def test_the_console_exporter_prints_one_span_a_line(tmp_path):
 
 
 @pytest.mark.parametrize("traced", [False, True])
-def test_nothing_of_opentelemetry_is_imported_when_tracing_is_off(tmp_path, traced):
+@pytest.mark.parametrize(("fixture", "name"), [("echo", "text"), ("batched", "prompt")])
+def test_nothing_of_opentelemetry_is_imported_when_tracing_is_off(tmp_path, traced, fixture, name):
     """Every import of both processes, as `-X importtime` lists them (PYTHONPROFILEIMPORTTIME
     reaches the worker too): with tracing off, no opentelemetry module."""
     env = {"PYTHONPROFILEIMPORTTIME": "1", "COG_TRACE_ENABLED": "true" if traced else ""}
     if traced:
         env["OTEL_TRACES_EXPORTER"] = "console"
-    with run_server("echo", tmp_path, env=env) as server:
+    with run_server(fixture, tmp_path, env=env) as server:
         with server.client() as client:
-            assert client.post("/predictions", json={"input": {"text": "x"}}).is_success
+            assert client.post("/predictions", json={"input": {name: "x"}}).is_success
         server.process.terminate()
         output, _ = server.process.communicate(timeout=30)
     assert "cog.runtime.runners" in output  # the worker's imports are in it (not the server's)
@@ -353,3 +368,60 @@ def test_a_streamed_prediction_is_traced_to_its_end(tmp_path, collector):
     assert prediction.attributes["cog.prediction.response_mode"] == "sse"
     assert prediction.attributes["cog.prediction.status"] == "succeeded"
     assert spans["POST /predictions"][0].attributes["http.response.status_code"] == 200
+
+
+@pytest.mark.parametrize("fixture", ["tracing_batched", "tracing_batched_async"])
+def test_a_batched_call_links_every_request_of_its_batch(tmp_path, collector, fixture):
+    env = {**FAST_EXPORT, "OTEL_EXPORTER_OTLP_ENDPOINT": collector.url}
+    callers = [_traceparent() for _ in range(4)]
+    untraced = 1  # one request of the batch without a traceparent: served, never linked
+
+    def predict(i: int) -> str:
+        headers = {"traceparent": callers[i][0]} if i < len(callers) else {}
+        response = client.post("/predictions", json={"input": {"text": f"t{i}"}}, headers=headers)
+        assert response.status_code == 200, response.text
+        assert response.json()["output"] == f"T{i}"
+        return str(response.json()["id"])
+
+    with run_server(fixture, tmp_path, env=env) as server, server.client() as client:
+        with ThreadPoolExecutor(len(callers) + untraced) as pool:
+            ids = list(pool.map(predict, range(len(callers) + untraced)))
+        traces = [
+            collector.wait_for({"cog.prediction.execute", "cog.prediction.prepare_input"}, t)
+            for _, t, _ in callers
+        ]
+        deadline = time.monotonic() + 30
+        while True:  # each call span is in one of the requests' traces
+            with collector.lock:
+                calls = [s for s in collector.spans if s.name == "cog.batch.invoke"]
+                models = [s for s in collector.spans if s.name == "model.inference"]
+            if sum(len(c.links) for c in calls) >= len(callers) and len(models) >= len(calls):
+                break
+            assert time.monotonic() < deadline, f"call spans never arrived: {calls}"
+            time.sleep(0.05)
+
+    # Each request: its own execute span in its own trace, under the server's cog.prediction.
+    executes = {}
+    for (_, trace_id, _), spans, prediction_id in zip(callers, traces, ids, strict=False):
+        assert len(spans["cog.prediction.execute"]) == 1
+        execute = spans["cog.prediction.execute"][0]
+        assert execute.parent_id == spans["cog.prediction"][0].span_id
+        assert execute.attributes["cog.prediction.id"] == prediction_id
+        assert spans["cog.prediction.prepare_input"][0].parent_id == execute.span_id
+        executes[(trace_id, execute.span_id)] = prediction_id
+
+    # Each call: linked to every traced request it served, once; a child of one of them.
+    linked = [(trace_id, span_id) for call in calls for trace_id, span_id, _ in call.links]
+    assert sorted(linked) == sorted(executes)
+    assert max(len(call.links) for call in calls) > 1  # a real batch happened
+    for call in calls:
+        served = [executes[(t, s)] for t, s, _ in call.links]
+        assert [a["cog.prediction.id"] for _, _, a in call.links] == served
+        assert set(call.attributes["cog.batch.prediction_ids"]) == set(served)
+        size = call.attributes["cog.batch.size"]
+        assert len(served) <= size <= len(served) + untraced
+        assert (call.trace_id, call.parent_id) in executes
+        model = next(m for m in models if m.parent_id == call.span_id)
+        assert model.trace_id == call.trace_id
+        assert model.attributes["model.batch"] == size
+    assert len(models) == len(calls)

@@ -96,6 +96,11 @@ class Attempt:
         self._undo.enter_context(prediction_scope(Scope(self._metric, self.message.context)))
         self._undo.enter_context(self.spans.execute())  # ends before Done is sent
 
+    def begin_batched(self) -> None:
+        """A request in a batch: the batch owns the context (`Batch.begin`); the request keeps
+        its own execute span, ended before its Done is sent."""
+        self._undo.enter_context(self.spans.execute_batched())
+
     def _metric(self, name: str, value: Any, mode: str) -> None:
         self.send(Metric(self.id, name, value, mode))
 

@@ -31,7 +31,8 @@ from .attempt import Attempt, Interrupt, Send
 from .cancel import TaskInterrupt, ThreadInterrupt
 from .events import Metric, Predict
 from .logs import LogCapture, current_prediction
-from .runners import Entry
+from .runners import Entry, spans_of
+from .tracing import NO_SPANS, WorkerTracing
 
 BATCH_SIZE_METRIC = "batch_size"
 
@@ -258,6 +259,7 @@ class Batch:
         canceled = []
         with self.lock:
             for attempt in list(self.live):
+                attempt.begin_batched()
                 if not attempt.start(_NoInterrupt()):
                     self.live.remove(attempt)
                     canceled.append(attempt)
@@ -329,6 +331,12 @@ class Batch:
             name: [v[name] for v in values] for name in parameters if values and name in values[0]
         }
 
+    def call_span(self, tracing: WorkerTracing | None) -> contextlib.AbstractContextManager[Any]:
+        """`cog.batch.invoke` around the call, linked to each traced request (tracing.py)."""
+        if tracing is None:
+            return NO_SPANS.invoke()
+        return tracing.batch_invoke([attempt.spans for attempt in self.called])
+
     def record_size(self) -> None:
         for attempt in self.called:
             self.send(Metric(attempt.id, BATCH_SIZE_METRIC, len(self.called), "replace"))
@@ -396,10 +404,18 @@ class SyncBatchRunner:
     """A batched synchronous predictor: the prediction thread gathers requests and calls the
     predictor once per batch, one batch at a time."""
 
-    def __init__(self, predictor: Entry, spec: BatchSpec, send: Send, capture: LogCapture) -> None:
+    def __init__(
+        self,
+        predictor: Entry,
+        spec: BatchSpec,
+        send: Send,
+        capture: LogCapture,
+        tracing: WorkerTracing | None = None,
+    ) -> None:
         self.predictor = predictor
         self.send = send
         self.capture = capture
+        self.tracing = tracing
         self.gathering = Gathering(spec)
         self.changed = threading.Condition()
         self.attempts: dict[str, Attempt] = {}
@@ -413,7 +429,7 @@ class SyncBatchRunner:
         return thread
 
     def submit(self, message: Predict) -> None:
-        attempt = Attempt(message, self.send, self.capture)
+        attempt = Attempt(message, self.send, self.capture, spans_of(self.tracing, message))
         with self.changed:
             self.attempts[message.id] = attempt
             self.gathering.add(attempt, time.monotonic())
@@ -472,14 +488,16 @@ class SyncBatchRunner:
             batch.begin()
             batch.start()
             for attempt in list(batch.live):
-                batch.prepare(attempt, lambda m: coercer.prepare(m.input, m.workdir))
+                with attempt.spans.prepare_input():
+                    batch.prepare(attempt, lambda m: coercer.prepare(m.input, m.workdir))
             arguments = batch.arguments(self.parameters)
             if batch.called:
                 batch.record_size()
                 began = time.monotonic()
                 batch.calling(ThreadInterrupt(threading.get_ident()))
                 try:
-                    result = self.predictor.function(**arguments)
+                    with batch.call_span(self.tracing):
+                        result = self.predictor.function(**arguments)
                 finally:
                     batch.returned()
                     ended = time.monotonic()
@@ -503,10 +521,12 @@ class AsyncBatchRunner:
         send: Send,
         capture: LogCapture,
         loop: asyncio.AbstractEventLoop,
+        tracing: WorkerTracing | None = None,
     ) -> None:
         self.predictor = predictor
         self.send = send
         self.capture = capture
+        self.tracing = tracing
         self.loop = loop
         self.slots = slots
         self.running = 0
@@ -517,7 +537,7 @@ class AsyncBatchRunner:
         self.parameters = _parameters(predictor)
 
     def submit(self, message: Predict) -> None:
-        attempt = Attempt(message, self.send, self.capture)
+        attempt = Attempt(message, self.send, self.capture, spans_of(self.tracing, message))
         self.attempts[message.id] = attempt
         self.gathering.add(attempt, time.monotonic())
         self._dispatch()
@@ -568,8 +588,9 @@ class AsyncBatchRunner:
                 assert task is not None  # run as a task by _dispatch
                 batch.calling(TaskInterrupt(task))
                 try:
-                    call = self.predictor.function(**arguments)
-                    result = await call if inspect.isawaitable(call) else call
+                    with batch.call_span(self.tracing):
+                        call = self.predictor.function(**arguments)
+                        result = await call if inspect.isawaitable(call) else call
                 finally:
                     batch.returned()
                     ended = time.monotonic()
@@ -588,10 +609,11 @@ class AsyncBatchRunner:
     async def _prepare(self, batch: Batch, attempt: Attempt) -> None:
         coercer = self.predictor.coercer
         message = attempt.message
-        if coercer.downloads(message.input):
-            prepared = await asyncio.to_thread(_prepared, coercer, message)
-        else:
-            prepared = _prepared(coercer, message)
+        with attempt.spans.prepare_input():  # each _prepare is a task: its own current span
+            if coercer.downloads(message.input):
+                prepared = await asyncio.to_thread(_prepared, coercer, message)
+            else:
+                prepared = _prepared(coercer, message)
         if isinstance(prepared, BaseException):
             batch.fail_one(attempt, prepared)
         else:

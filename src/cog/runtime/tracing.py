@@ -20,8 +20,10 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 from .errors import TracingSetupError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.trace import Tracer
+    from opentelemetry.trace import Span, Tracer
 
     from .events import Predict
 
@@ -164,6 +166,42 @@ class WorkerTracing:
             return NO_SPANS
         return AttemptSpans(self.tracer, message)
 
+    def batch_invoke(
+        self, requests: Sequence[AttemptSpans | NoSpans]
+    ) -> contextlib.AbstractContextManager[Any]:
+        """The span of one batched call, current while it runs (the model's spans nest in
+        it), with a link to each sampled request's `cog.prediction.execute` (the others' traces
+        are not kept: a link would lead nowhere). Its parent is the first sampled request's
+        execute span, not a new root: parent-based samplers (Cog's default) would drop a root,
+        and with it the model's spans."""
+        traced = {
+            spans.message.id: spans.span
+            for spans in requests
+            if isinstance(spans, AttemptSpans) and spans.span is not None
+        }
+        if not traced:
+            return NoSpans._NOTHING
+        from opentelemetry import trace
+
+        sampled = {
+            i: span for i, span in traced.items() if span.get_span_context().trace_flags.sampled
+        }
+        links = [
+            trace.Link(span.get_span_context(), {"cog.prediction.id": prediction_id})
+            for prediction_id, span in sampled.items()
+        ]
+        attributes: dict[str, Any] = {
+            "cog.batch.size": len(requests),
+            "cog.batch.prediction_ids": list(sampled),
+        }
+        parent = next(iter((sampled or traced).values()))
+        return self.tracer.start_as_current_span(
+            "cog.batch.invoke",
+            context=trace.set_span_in_context(parent),
+            links=links,
+            attributes=attributes,
+        )
+
     def shutdown(self) -> None:
         shutdown_provider(self.provider)
 
@@ -204,6 +242,8 @@ class AttemptSpans:
     def __init__(self, tracer: Tracer, message: Predict) -> None:
         self.tracer = tracer
         self.message = message
+        self.span: Span | None = None
+        """`cog.prediction.execute`, while it is open."""
 
     @contextlib.contextmanager
     def execute(self) -> Iterator[None]:
@@ -214,13 +254,36 @@ class AttemptSpans:
         token = context.attach(parent)
         try:
             attributes = {"cog.prediction.id": self.message.id}
-            with self.tracer.start_as_current_span("cog.prediction.execute", attributes=attributes):
+            with self.tracer.start_as_current_span(
+                "cog.prediction.execute", attributes=attributes
+            ) as self.span:
                 yield
         finally:
+            self.span = None
             context.detach(token)
 
+    @contextlib.contextmanager
+    def execute_batched(self) -> Iterator[None]:
+        """`cog.prediction.execute` of a request in a batch: open, but never current, since one
+        thread or task serves the whole batch (spans of its own parent on it explicitly)."""
+        from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+        parent = TraceContextTextMapPropagator().extract(self.message.trace)
+        attributes = {"cog.prediction.id": self.message.id}
+        span = self.tracer.start_span("cog.prediction.execute", parent, attributes=attributes)
+        self.span = span
+        try:
+            yield
+        finally:
+            self.span = None
+            span.end()
+
     def prepare_input(self) -> contextlib.AbstractContextManager[Any]:
-        return self.tracer.start_as_current_span("cog.prediction.prepare_input")
+        """A child of this request's execute span, whichever span is current."""
+        from opentelemetry import trace
+
+        parent = None if self.span is None else trace.set_span_in_context(self.span)
+        return self.tracer.start_as_current_span("cog.prediction.prepare_input", parent)
 
     def invoke(self) -> contextlib.AbstractContextManager[Any]:
         return self.tracer.start_as_current_span("cog.prediction.invoke")
@@ -232,6 +295,9 @@ class NoSpans:
     _NOTHING = contextlib.nullcontext()  # reusable, and cheaper than a new one each time
 
     def execute(self) -> contextlib.AbstractContextManager[Any]:
+        return self._NOTHING
+
+    def execute_batched(self) -> contextlib.AbstractContextManager[Any]:
         return self._NOTHING
 
     def prepare_input(self) -> contextlib.AbstractContextManager[Any]:

@@ -115,8 +115,8 @@ def _runner(
     """Where and how predictions run: by kind (def or async def) and batching."""
     if predictor.batch is not None:
         if loop is None:
-            return SyncBatchRunner(predictor, predictor.batch, send, capture)
-        return AsyncBatchRunner(predictor, predictor.batch, slots, send, capture, loop)
+            return SyncBatchRunner(predictor, predictor.batch, send, capture, tracing)
+        return AsyncBatchRunner(predictor, predictor.batch, slots, send, capture, loop, tracing)
     if loop is None:
         return SyncRunner(predictor, send, capture, tracing)
     return AsyncRunner(predictor, send, capture, loop, tracing)
