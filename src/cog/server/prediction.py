@@ -115,6 +115,25 @@ class Prediction:
     """An SSE answer follows this prediction: it may subscribe only after the end, and then
     replays the history, `completed` included."""
     _waiters: list[asyncio.Future[None]] = field(default_factory=list)
+    _final: dict[str, Any] | None = None
+    """The snapshot once it is terminal: made once, read by the response, the store of
+    finished predictions, the webhook and the stream alike (none of them changes it)."""
+
+    @classmethod
+    def restored(cls, snapshot: dict[str, Any]) -> Prediction:
+        """A finished prediction made anew from its final `snapshot()` (which it gives back
+        equal); its event history is that snapshot's `completed` event alone."""
+        prediction = cls(snapshot["id"], snapshot["input"])
+        prediction.status = Status(snapshot["status"])
+        prediction.created_at = snapshot["created_at"]
+        prediction.started_at = snapshot["started_at"]
+        prediction.completed_at = snapshot["completed_at"]
+        prediction.logs = [snapshot["logs"]] if snapshot["logs"] else []
+        prediction.metrics = snapshot["metrics"]
+        prediction.output, prediction.final_output = snapshot.get("output"), True
+        prediction.error = snapshot.get("error")
+        prediction.history = [StreamEvent("completed", snapshot)]
+        return prediction
 
     # -- state as clients see it ---------------------------------------------------------
 
@@ -130,6 +149,8 @@ class Prediction:
         return None
 
     def snapshot(self) -> dict[str, Any]:
+        if self._final is not None:
+            return self._final
         data: dict[str, Any] = {
             "id": self.id,
             "input": self.input if self.shown_input is None else self.shown_input,
@@ -145,6 +166,8 @@ class Prediction:
             data["output"] = output
         if self.error is not None:
             data["error"] = self.error
+        if self.status.terminal:
+            self._final = data
         return data
 
     # -- the one completion primitive ----------------------------------------------------
