@@ -85,11 +85,5 @@ def read_entry(entry_id: str, fields: dict[bytes, bytes] | None) -> QueuedReques
     if response_queue is not None and (not isinstance(response_queue, str) or not response_queue):
         error = "`response_queue` must be a non-empty string (a key to write responses to)"
         return Unreadable(entry_id, prediction_id, error)
-    envelope = Envelope(
-        id=prediction_id,
-        input={} if data.get("input") is None else data["input"],
-        context=data.get("context") or {},
-        webhook=data.get("webhook"),
-        webhook_events_filter=data.get("webhook_events_filter"),
-    )
+    envelope = Envelope.of_request(data, prediction_id)
     return QueuedRequest(entry_id, prediction_id, envelope, cancel_key, response_queue)

@@ -18,7 +18,6 @@ from .errors import Busy, NotReady, QueueFull, WorkerCrashed
 from .prediction import Prediction
 
 if TYPE_CHECKING:
-    from .results import ResultStore
     from .supervisor import Supervisor
 
 RECENT = 32
@@ -30,10 +29,9 @@ class Admission:
     """Predictions waiting for a slot, first come first served; an `Observer` of the
     supervisor (a freed slot goes to the first waiter)."""
 
-    def __init__(self, supervisor: Supervisor, capacity: int, results: ResultStore) -> None:
+    def __init__(self, supervisor: Supervisor, capacity: int) -> None:
         self.supervisor = supervisor
         self.capacity = capacity
-        self.results = results
         self._waiting: OrderedDict[
             str, tuple[Prediction, dict[str, str], dict[str, str] | None]
         ] = OrderedDict()

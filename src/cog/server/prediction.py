@@ -241,7 +241,7 @@ class Prediction:
             self.status = Status.SUCCEEDED
         self.completed_at = now()
         if self.created_monotonic:  # it ran: not one that ended waiting for a slot
-            self.metrics["predict_time"] = time.monotonic() - self.created_monotonic
+            self.metrics["predict_time"] = self.completed_monotonic - self.created_monotonic
         if self.streamed or self.subscriptions:  # else no one can ever read it
             self.publish("completed", self.snapshot())
         for subscription in self.subscriptions:

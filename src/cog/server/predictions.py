@@ -60,6 +60,18 @@ class Envelope:
     webhook: str | None = None
     webhook_events_filter: list[str] | None = None
 
+    @classmethod
+    def of_request(cls, data: dict[str, Any], prediction_id: str | None) -> Envelope:
+        """The envelope of a PredictionRequest object whose fields fit (checked by the caller
+        with `envelope_errors.envelope_misfit`): over HTTP and from a queue alike."""
+        return cls(
+            id=prediction_id,
+            input={} if data.get("input") is None else data["input"],
+            context=data.get("context") or {},
+            webhook=data.get("webhook"),
+            webhook_events_filter=data.get("webhook_events_filter"),
+        )
+
 
 @dataclass
 class Order:
@@ -117,8 +129,12 @@ class Predictions:
         self.settings: ServerSettings = supervisor.settings
         self.ready_file = ReadyFile(self.settings.ready_file)
         self.results = ResultStore(self.settings.result_ttl, self.settings.result_count)
-        self.admission = Admission(supervisor, self.settings.max_queue, self.results)
-        supervisor.observers += [self.results, self.admission]
+        self.admission = Admission(supervisor, self.settings.max_queue)
+        # Each only where it has work: every prediction's end tells every observer.
+        if self.results.keeps:
+            supervisor.observers.append(self.results)
+        if self.admission.capacity > 0:
+            supervisor.observers.append(self.admission)
         self.tracing = supervisor.tracing
         self.health_sections: dict[str, Callable[[], dict[str, Any]]] = {}
         """More of the health report, by key (the queue worker's `queue`)."""

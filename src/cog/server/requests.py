@@ -73,13 +73,7 @@ def parse_envelope(body: bytes, content_type: str) -> Envelope:
         if misfit is not None:
             text = envelope_errors.describe(body.decode("utf-8", "replace"), misfit)
             raise BadRequest(misfit.status, text)
-    return Envelope(
-        id=data.get("id"),
-        input={} if data.get("input") is None else data["input"],
-        context=data.get("context") or {},
-        webhook=data.get("webhook"),
-        webhook_events_filter=data.get("webhook_events_filter"),
-    )
+    return Envelope.of_request(data, data.get("id"))
 
 
 def _plain(data: dict[str, Any]) -> bool:
