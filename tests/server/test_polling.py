@@ -64,7 +64,8 @@ def test_a_running_prediction_is_polled_with_its_logs_growing_then_its_result(pa
             assert response.status_code == 200, response.text
             return response.json()
 
-        first = until(lambda: (s := state())["logs"] and s, "the first log line")
+        # The step's log line and its output travel apart: wait for both.
+        first = until(lambda: (s := state())["logs"] and s.get("output") and s, "the first step")
         assert first["status"] == "processing"
         assert first["logs"] == "p1 step 0\n"
         assert first["output"] == ["p10 "]

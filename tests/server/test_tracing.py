@@ -387,7 +387,9 @@ def test_a_batched_call_links_every_request_of_its_batch(tmp_path, collector, fi
         with ThreadPoolExecutor(len(callers) + untraced) as pool:
             ids = list(pool.map(predict, range(len(callers) + untraced)))
         traces = [
-            collector.wait_for({"cog.prediction.execute", "cog.prediction.prepare_input"}, t)
+            collector.wait_for(
+                {"cog.prediction", "cog.prediction.execute", "cog.prediction.prepare_input"}, t
+            )
             for _, t, _ in callers
         ]
         deadline = time.monotonic() + 30
