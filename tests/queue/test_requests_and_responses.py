@@ -100,6 +100,46 @@ def test_unreadable_and_invalid_entries_fail_with_a_reason_and_are_acked(
     assert project.run_counts() == {"after": 1}
 
 
+def test_hostile_entries_fail_at_once_with_the_reason_http_would_give(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """Nesting past any stack, NaN, bytes that are not UTF-8, and a value over the request
+    limit: each is answered `failed` on its first delivery (not left to be redelivered until
+    it is dead-lettered), and the worker goes on serving."""
+    project = make_project(tmp_path)
+    producer = Producer(redis_server.url)
+    with running_workers(
+        project, redis_url=redis_server.url, env={"PYCOG_MAX_REQUEST_BYTES": "100000"}
+    ) as (worker,):
+        entries = {
+            "deep": b'{"input": ' + b"[" * 20_000 + b"]" * 20_000 + b"}",
+            "nan": b'{"input": {"tag": NaN}}',
+            "latin1": b'{"input": {"tag": "caf\xe9"}}',
+            "huge": b'{"input": {"tag": "' + b"x" * 200_000 + b'"}}',
+        }
+        ids = {
+            name: producer.redis.xadd(QUEUE, {"value": value}).decode()
+            for name, value in entries.items()
+        }
+        producer.submit({"id": "after", "input": {"tag": "after"}})
+        answers = {name: producer.wait(entry_id) for name, entry_id in ids.items()}
+        assert {name: a["status"] for name, a in answers.items()} == dict.fromkeys(
+            entries, "failed"
+        )
+        not_json = "the entry's value is not JSON: input"
+        assert answers["deep"]["error"].startswith(f"{not_json}[0][0]")
+        assert answers["deep"]["error"].endswith("recursion limit exceeded at line 1 column 137")
+        assert answers["nan"]["error"] == f"{not_json}.tag: expected value at line 1 column 19"
+        assert answers["latin1"]["error"] == (
+            f"{not_json}.tag: invalid unicode code point at line 1 column 24"
+        )
+        assert "over the limit of 100000" in answers["huge"]["error"]
+        assert producer.wait("after")["status"] == "succeeded"
+        producer.wait_all_acked()
+        assert worker.health()["status"] == "READY"
+    assert project.run_counts() == {"after": 1}
+
+
 def test_an_id_already_answered_is_acked_without_running(
     redis_server: RedisServer, tmp_path: Path
 ) -> None:

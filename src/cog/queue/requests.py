@@ -9,13 +9,14 @@ An entry without `id` is given its stream entry id as its prediction id: the pro
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from ..server import envelope_errors
+from ..server.errors import BadRequest
 from ..server.prediction import Status, now
 from ..server.predictions import Envelope
+from ..server.requests import decode_json
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,11 @@ class Unreadable:
         }
 
 
-def read_entry(entry_id: str, fields: dict[bytes, bytes] | None) -> QueuedRequest | Unreadable:
+def read_entry(
+    entry_id: str, fields: dict[bytes, bytes] | None, limit: int
+) -> QueuedRequest | Unreadable:
+    """The request of an entry whose `value` holds at most `limit` bytes (the limit on HTTP
+    request bodies), read by the same strict parser as an HTTP body."""
     if fields is None:  # XAUTOCLAIM of an entry deleted since
         return Unreadable(entry_id, entry_id, "the stream entry was deleted before it ran")
     raw = fields.get(b"value")
@@ -63,10 +68,17 @@ def read_entry(entry_id: str, fields: dict[bytes, bytes] | None) -> QueuedReques
         return Unreadable(
             entry_id, entry_id, "the stream entry has no `value` field (a PredictionRequest JSON)"
         )
+    if len(raw) > limit:
+        error = (
+            f"the entry's value is {len(raw)} bytes, over the limit of {limit} "
+            "(PYCOG_MAX_REQUEST_BYTES): send large files as URLs"
+        )
+        return Unreadable(entry_id, entry_id, error)
     try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        return Unreadable(entry_id, entry_id, f"the entry's value is not JSON: {exc}")
+        data = decode_json(raw)
+    except BadRequest as bad:
+        error = f"the entry's value is not JSON: {bad.text.removeprefix(envelope_errors.PARSE)}"
+        return Unreadable(entry_id, entry_id, error)
     if not isinstance(data, dict):
         return Unreadable(
             entry_id, entry_id, "the entry's value must be a JSON object (a PredictionRequest)"

@@ -26,6 +26,7 @@ from redis.exceptions import ResponseError
 
 from ..server.prediction import Prediction
 from ..server.predictions import Answer, Kind, Order, Predictions, Verdict
+from ..server.requests import PARSE_IN_THREAD_BYTES
 from ..server.supervisor import Health
 from .cancel import CancelWatcher
 from .consumer import Consumer, Delivery
@@ -205,7 +206,7 @@ class QueueWorker:
         entry_id = delivery.entry_id
         submitting = True  # until `_submit` takes over the slot this entry counts as taking
         try:
-            request = read_entry(entry_id, delivery.fields)
+            request = await self._read(delivery)
             if isinstance(request, QueuedRequest) and await self.responses.terminal(
                 request.prediction_id
             ):
@@ -229,6 +230,15 @@ class QueueWorker:
             if submitting:
                 self._slot_back()
             self.held.discard(entry_id)
+
+    async def _read(self, delivery: Delivery) -> QueuedRequest | Unreadable:
+        """The entry's request; a big one is parsed in a thread, so the loop goes on serving
+        (health checks, the other entries) meanwhile."""
+        limit = self.supervisor.settings.max_request_bytes
+        value = (delivery.fields or {}).get(b"value", b"")
+        if len(value) > PARSE_IN_THREAD_BYTES:
+            return await asyncio.to_thread(read_entry, delivery.entry_id, delivery.fields, limit)
+        return read_entry(delivery.entry_id, delivery.fields, limit)
 
     def _slot_back(self) -> None:
         self.taking -= 1

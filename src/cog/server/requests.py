@@ -61,19 +61,25 @@ def parse_envelope(body: bytes, content_type: str) -> Envelope:
         return Envelope()
     if "json" not in content_type:
         raise BadRequest(415, envelope_errors.NOT_JSON)
-    try:
-        data = strict_json.loads(body)
-    except strict_json.Refusal as refusal:
-        path = envelope_errors.path_text(refusal.path)
-        raise BadRequest(400, f"{envelope_errors.PARSE}{path}{refusal}") from None
-    except (ValueError, RecursionError) as exc:
-        raise _syntax_error(body, exc) from None
+    data = decode_json(body)
     if type(data) is not dict or not _plain(data):
         misfit = envelope_errors.envelope_misfit(data)
         if misfit is not None:
             text = envelope_errors.describe(body.decode("utf-8", "replace"), misfit)
             raise BadRequest(misfit.status, text)
     return Envelope.of_request(data, data.get("id"))
+
+
+def decode_json(body: bytes) -> Any:
+    """The body's JSON value; BadRequest (400) saying what is wrong and where, in the words
+    of Cog's parser, for a syntax error, a constant (NaN), a bad string or nesting too deep."""
+    try:
+        return strict_json.loads(body)
+    except strict_json.Refusal as refusal:
+        path = envelope_errors.path_text(refusal.path)
+        raise BadRequest(400, f"{envelope_errors.PARSE}{path}{refusal}") from None
+    except (ValueError, RecursionError) as exc:
+        raise _syntax_error(body, exc) from None
 
 
 def _plain(data: dict[str, Any]) -> bool:
