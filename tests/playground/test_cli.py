@@ -15,7 +15,7 @@ from tests.cli.conftest import run_cog
 from tests.cli.processes import cog_process, wait_gone
 from tests.server.conftest import free_port
 
-from .conftest import FIXTURES, model_server, playground_for
+from .conftest import FIXTURES, model_server, playground_for, wait_for_setup
 
 
 def test_cog_serve_playground_serves_the_model_and_its_page(tmp_path) -> None:
@@ -65,6 +65,7 @@ def test_webhooks_of_an_async_run_are_relayed_as_events(tmp_path) -> None:
     """1. the relay starts an async prediction with a webhook to itself; 2. its event stream
     replays every body the model posted, the last one terminal; 3. unknown tokens are refused."""
     with model_server("writer", tmp_path) as model, playground_for(model.url, tmp_path) as page:
+        wait_for_setup(page.url)  # the model server answers while it is still STARTING
         started = httpx.post(f"{page.url}/relay/predictions", json={"input": {"prompt": "w"}})
         body = started.json()
         assert body["status_code"] == 202, body
@@ -87,6 +88,7 @@ def test_webhook_host_names_how_the_model_reaches_the_playground(tmp_path) -> No
         model_server("writer", tmp_path) as model,
         playground_for(model.url, tmp_path, "--webhook-host", "localhost") as page,
     ):
+        wait_for_setup(page.url)
         body = httpx.post(f"{page.url}/relay/predictions", json={"input": {"prompt": "l"}}).json()
         port = page.url.rsplit(":", 1)[1]
         assert body["request"]["webhook"].startswith(f"http://localhost:{port}/relay/webhook/")

@@ -54,7 +54,10 @@ def test_300_requests_over_3_workers_one_killed_mid_prediction(
         for prediction_id in ids:
             assert producer.wait(prediction_id, timeout=60)["status"] == "succeeded"
         producer.wait_all_acked()
-        time.sleep(0.3)  # the last publications reach the listener
+        deadline = time.monotonic() + 10  # the last publications reach the listener's thread
+        while any(counts[i] == 0 for i in ids) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.1)  # and a duplicate, were there one, would follow them
     listener.stop()  # type: ignore[attr-defined]
     assert {i: counts[i] for i in ids if counts[i] != 1} == {}, "one terminal response each"
     runs = project.run_counts()
@@ -142,14 +145,14 @@ def test_responses_arrive_when_redis_restarts_mid_run(
     ids = [f"r{n}" for n in range(6)]
     with running_workers(project, redis_server.url) as (worker,):
         for prediction_id in ids:
-            producer.submit({"id": prediction_id, "input": {"tag": prediction_id, "sleep": 0.3}})
-        producer.wait("r0", ("processing",))
+            producer.submit({"id": prediction_id, "input": {"tag": prediction_id, "sleep": 1}})
+        producer.wait("r0", ("processing",))  # r0 runs 1 s: long enough to be seen running
         redis_server.stop()
         deadline = time.monotonic() + 10
         while worker.health()["queue"]["connected"]:
             assert time.monotonic() < deadline, "the worker never noticed Redis was gone"
             time.sleep(0.05)
-        time.sleep(0.5)  # r0 ends while Redis is away: its answer waits
+        time.sleep(1.0)  # r0 ends while Redis is away: its answer waits
         redis_server.start()
         producer = Producer(redis_server.url)
         for prediction_id in ids:
