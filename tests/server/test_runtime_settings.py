@@ -108,7 +108,7 @@ def _fill_slots(server, count: int) -> list[int]:
     with server.client() as client:
         return [
             client.post(
-                "/predictions", json={"input": {}}, headers={"Prefer": "respond-async"}
+                "/predictions", json={"input": {"seconds": 3}}, headers={"Prefer": "respond-async"}
             ).status_code
             for _ in range(count)
         ]

@@ -29,7 +29,7 @@ def test_sigterm_fails_a_prediction_that_outlives_the_grace_and_delivers_its_web
             return 503, 0.0
         return 200, 0.0
 
-    env = {"PYCOG_SHUTDOWN_GRACE": "1"}
+    env = {"PYCOG_SHUTDOWN_GRACE": "4"}  # also bounds the terminal webhook's 3rd try
     answers: list[dict] = []
     with Receiver(answer=answer) as receiver, serve("stubborn", env=env) as server:
         with server.client() as client:
