@@ -48,16 +48,15 @@ def paced(tmp_path_factory):
 
 
 @pytest.fixture
-def gated(paced):
-    """The module's server, its gated prediction released however the test ends (it holds
-    the one slot: left running, it would fail the next tests with 409)."""
-    yield paced
+def p1_released(paced):
+    """p1's gates opened however its test ends: left running, it holds the module server's
+    one slot and the next tests get 409."""
+    yield
     for step in range(2):
         open_gate(paced, "p1", step)
 
 
-def test_a_running_prediction_is_polled_with_its_logs_growing_then_its_result(gated):
-    paced = gated
+def test_a_running_prediction_is_polled_with_its_logs_growing_then_its_result(paced, p1_released):
     """1. A gated prediction starts by PUT (async). 2. GET shows it processing with the first
     step's log only. 3. Each opened gate adds a log line. 4. Once it ends GET answers its
     terminal state, the same as a moment later."""
